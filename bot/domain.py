@@ -1,0 +1,196 @@
+"""The household-invitation domain: entities and the rules about them.
+
+Only the standard library lives here. Entities are plain dataclasses; the storage layer maps
+them to tables field by field (same names), so a field added here is a column added there.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+def new_id() -> str:
+    """A fresh random identifier (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+class Role(StrEnum):
+    HEAD = "head"
+    MEMBER = "member"
+
+
+class Method(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+    @property
+    def label(self) -> str:
+        return "Email" if self is Method.EMAIL else "SMS Text"
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Channel(StrEnum):
+    """Where an outbox message goes: to an invitee by SMS or email, or to a chat user."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    CHAT = "chat"
+
+
+@dataclass
+class Community:
+    name: str
+    contact: str = ""
+    id: str = field(default_factory=new_id)
+    created_at: datetime | None = None
+
+
+@dataclass
+class Household:
+    community_id: str
+    address: str
+    access_code_hash: str
+    head_name: str = ""
+    head_contact: str = ""
+    head_member_id: str | None = None
+    claimed_at: datetime | None = None
+    id: str = field(default_factory=new_id)
+    created_at: datetime | None = None
+
+    @property
+    def claimed(self) -> bool:
+        return self.head_member_id is not None
+
+
+@dataclass
+class Member:
+    household_id: str
+    name: str
+    role: Role
+    email: str | None = None
+    phone: str | None = None
+    id: str = field(default_factory=new_id)
+    joined_at: datetime | None = None
+
+    @property
+    def is_head(self) -> bool:
+        return self.role is Role.HEAD
+
+
+@dataclass
+class ChannelIdentity:
+    """A chat account (platform + the platform's user id) linked to a member."""
+
+    platform: str
+    external_id: str
+    member_id: str
+    chat_id: str = ""
+    id: str = field(default_factory=new_id)
+    created_at: datetime | None = None
+
+
+@dataclass
+class Invitation:
+    household_id: str
+    invited_by: str
+    method: Method
+    invitee_name: str
+    contact: str
+    nonce: str
+    expires_at: datetime
+    created_at: datetime
+    status: InvitationStatus = InvitationStatus.PENDING
+    delivery_status: DeliveryStatus = DeliveryStatus.QUEUED
+    sent_at: datetime | None = None
+    responded_at: datetime | None = None
+    member_id: str | None = None
+    origin_platform: str = ""
+    origin_chat_id: str = ""
+    send_count: int = 0
+    id: str = field(default_factory=new_id)
+
+    def effective_status(self, now: datetime) -> InvitationStatus:
+        """The status as a person sees it: a pending invitation past its time is expired."""
+        if self.status is InvitationStatus.PENDING and now >= self.expires_at:
+            return InvitationStatus.EXPIRED
+        return self.status
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether this invitation can still admit someone."""
+        return self.effective_status(now) is InvitationStatus.PENDING
+
+
+@dataclass
+class OutboxMessage:
+    """One outbound message, written in the same transaction as the change that causes it."""
+
+    channel: Channel
+    destination: str
+    body: str
+    created_at: datetime
+    next_attempt_at: datetime
+    subject: str = ""
+    platform: str = ""
+    invitation_id: str | None = None
+    status: OutboxStatus = OutboxStatus.PENDING
+    attempts: int = 0
+    last_error: str = ""
+    sent_at: datetime | None = None
+    provider_id: str = ""
+    id: str = field(default_factory=new_id)
+
+
+@dataclass
+class Conversation:
+    """Where one chat user is in a flow; stored so any process can take the next message."""
+
+    platform: str
+    user_id: str
+    state: str = "idle"
+    data: dict[str, object] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return conversation_key(self.platform, self.user_id)
+
+    def reset(self) -> None:
+        self.state = "idle"
+        self.data = {}
+
+
+def conversation_key(platform: str, user_id: str) -> str:
+    return f"{platform}:{user_id}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The configurable caps the core enforces."""
+
+    invite_ttl: timedelta = timedelta(hours=168)
+    invites_per_hour: int = 10
+    invites_per_day: int = 30
+    messages_per_destination_per_day: int = 3

@@ -1,0 +1,109 @@
+"""All configuration, read once at the edge from ``INVITEBOT_*`` variables and ``.env``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain import Limits
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./invitebot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INVITEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_DATABASE_URL
+    public_base_url: str = "http://localhost:8000"
+    secret_key: SecretStr | None = None
+    invite_ttl_hours: int = Field(default=168, ge=1, le=24 * 90)
+    default_region: str = "US"
+    invites_per_hour: int = Field(default=10, ge=1)
+    invites_per_day: int = Field(default=30, ge=1)
+    messages_per_destination_per_day: int = Field(default=3, ge=1)
+    hoa_contact: str = "your HOA board"
+    log_level: str = "INFO"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_base: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    email_from: str | None = None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            invite_ttl=timedelta(hours=self.invite_ttl_hours),
+            invites_per_hour=self.invites_per_hour,
+            invites_per_day=self.invites_per_day,
+            messages_per_destination_per_day=self.messages_per_destination_per_day,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def secret_key_bytes(self) -> bytes:
+        """The key that signs invite links and hashes access codes.
+
+        Without ``INVITEBOT_SECRET_KEY``, a SQLite setup keeps a random key in a file beside
+        the database (never inside it: a dump of the database alone must not yield a link).
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if not self.is_sqlite:
+            raise RuntimeError(
+                "INVITEBOT_SECRET_KEY must be set when the database is not a local SQLite file."
+            )
+        path = self.sqlite_path.with_name(self.sqlite_path.name + ".secret") \
+            if self.sqlite_path else Path("invitebot.secret")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file the URL names, or ``None`` for an in-memory or other database."""
+        if not self.is_sqlite:
+            return None
+        _, _, rest = self.database_url.partition(":///")
+        rest = rest.split("?", 1)[0]
+        if not rest or rest == ":memory:":
+            return None
+        return Path(rest)

@@ -1,0 +1,272 @@
+"""In-memory twins of the core's ports: a unit of work with all-or-nothing commits, a clock
+that tests move by hand, and a recording sender."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Self
+
+from bot.domain import (
+    ChannelIdentity,
+    Community,
+    Conversation,
+    Household,
+    Invitation,
+    InvitationStatus,
+    Member,
+    OutboxMessage,
+    OutboxStatus,
+)
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        self.current += timedelta(**kwargs)
+
+
+@dataclass
+class MemoryStore:
+    communities: dict[str, Community] = field(default_factory=dict)
+    households: dict[str, Household] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
+    identities: dict[str, ChannelIdentity] = field(default_factory=dict)
+    invitations: dict[str, Invitation] = field(default_factory=dict)
+    outbox: dict[str, OutboxMessage] = field(default_factory=dict)
+    conversations: dict[str, Conversation] = field(default_factory=dict)
+
+
+class _Repo:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _s(self) -> MemoryStore:
+        assert self._uow.working is not None, "used outside 'async with uow'"
+        return self._uow.working
+
+
+def _copy[T](obj: T) -> T:
+    return copy.deepcopy(obj)
+
+
+class MemoryCommunities(_Repo):
+    async def add(self, community: Community) -> None:
+        self._s.communities[community.id] = _copy(community)
+
+    async def get(self, community_id: str) -> Community | None:
+        return _copy(self._s.communities.get(community_id))
+
+    async def get_by_name(self, name: str) -> Community | None:
+        for c in self._s.communities.values():
+            if c.name.casefold() == name.casefold():
+                return _copy(c)
+        return None
+
+    async def list(self) -> Sequence[Community]:
+        return sorted((_copy(c) for c in self._s.communities.values()), key=lambda c: c.name)
+
+
+class MemoryHouseholds(_Repo):
+    async def add(self, household: Household) -> None:
+        self._s.households[household.id] = _copy(household)
+
+    async def update(self, household: Household) -> None:
+        self._s.households[household.id] = _copy(household)
+
+    async def get(self, household_id: str) -> Household | None:
+        return _copy(self._s.households.get(household_id))
+
+    async def get_by_code_hash(self, code_hash: str) -> Household | None:
+        for h in self._s.households.values():
+            if h.access_code_hash == code_hash:
+                return _copy(h)
+        return None
+
+    async def find_by_address(self, *, community_id: str, address: str) -> Household | None:
+        for h in self._s.households.values():
+            if h.community_id == community_id and h.address.casefold() == address.casefold():
+                return _copy(h)
+        return None
+
+    async def list(self, *, community_id: str | None = None) -> Sequence[Household]:
+        found = [
+            _copy(h)
+            for h in self._s.households.values()
+            if community_id is None or h.community_id == community_id
+        ]
+        return sorted(found, key=lambda h: h.address)
+
+
+class MemoryMembers(_Repo):
+    async def add(self, member: Member) -> None:
+        self._s.members[member.id] = _copy(member)
+
+    async def get(self, member_id: str) -> Member | None:
+        return _copy(self._s.members.get(member_id))
+
+    async def list_for_household(self, household_id: str) -> Sequence[Member]:
+        found = [_copy(m) for m in self._s.members.values() if m.household_id == household_id]
+        return sorted(found, key=lambda m: (m.role != "head", m.name))
+
+    async def find_by_contact(self, *, household_id: str, contact: str) -> Member | None:
+        for m in self._s.members.values():
+            if m.household_id == household_id and contact in (m.email, m.phone):
+                return _copy(m)
+        return None
+
+
+class MemoryIdentities(_Repo):
+    async def add(self, identity: ChannelIdentity) -> None:
+        self._s.identities[identity.id] = _copy(identity)
+
+    async def get(self, *, platform: str, external_id: str) -> ChannelIdentity | None:
+        for i in self._s.identities.values():
+            if i.platform == platform and i.external_id == external_id:
+                return _copy(i)
+        return None
+
+    async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
+        return [_copy(i) for i in self._s.identities.values() if i.member_id == member_id]
+
+
+class MemoryInvitations(_Repo):
+    async def add(self, invitation: Invitation) -> None:
+        self._s.invitations[invitation.id] = _copy(invitation)
+
+    async def update(self, invitation: Invitation) -> None:
+        self._s.invitations[invitation.id] = _copy(invitation)
+
+    async def get(self, invitation_id: str, *, for_update: bool = False) -> Invitation | None:
+        return _copy(self._s.invitations.get(invitation_id))
+
+    async def list_for_household(self, household_id: str) -> Sequence[Invitation]:
+        found = [_copy(i) for i in self._s.invitations.values() if i.household_id == household_id]
+        return sorted(found, key=lambda i: i.created_at)
+
+    async def find_pending(self, *, household_id: str, contact: str) -> Invitation | None:
+        for i in self._s.invitations.values():
+            if (
+                i.household_id == household_id
+                and i.contact == contact
+                and i.status is InvitationStatus.PENDING
+            ):
+                return _copy(i)
+        return None
+
+    async def count_created_by(self, *, member_id: str, since: datetime) -> int:
+        return sum(
+            1
+            for i in self._s.invitations.values()
+            if i.invited_by == member_id and i.created_at >= since
+        )
+
+    async def list_expiring(self, *, now: datetime, limit: int) -> Sequence[Invitation]:
+        found = [
+            _copy(i)
+            for i in self._s.invitations.values()
+            if i.status is InvitationStatus.PENDING and i.expires_at <= now
+        ]
+        return sorted(found, key=lambda i: i.expires_at)[:limit]
+
+
+class MemoryOutbox(_Repo):
+    async def add(self, message: OutboxMessage) -> None:
+        self._s.outbox[message.id] = _copy(message)
+
+    async def update(self, message: OutboxMessage) -> None:
+        self._s.outbox[message.id] = _copy(message)
+
+    async def get(self, message_id: str) -> OutboxMessage | None:
+        return _copy(self._s.outbox.get(message_id))
+
+    async def claim_due(
+        self,
+        *,
+        now: datetime,
+        routes: Sequence[tuple[str, str | None]],
+        limit: int,
+        lease_until: datetime,
+    ) -> Sequence[OutboxMessage]:
+        def routed(m: OutboxMessage) -> bool:
+            return any(
+                m.channel == channel and (platform is None or m.platform == platform)
+                for channel, platform in routes
+            )
+
+        due = sorted(
+            (
+                m
+                for m in self._s.outbox.values()
+                if m.status is OutboxStatus.PENDING and m.next_attempt_at <= now and routed(m)
+            ),
+            key=lambda m: (m.next_attempt_at, m.created_at),
+        )[:limit]
+        for m in due:
+            m.next_attempt_at = lease_until
+        return [_copy(m) for m in due]
+
+    async def count_to_destination(self, *, destination: str, since: datetime) -> int:
+        return sum(
+            1
+            for m in self._s.outbox.values()
+            if m.destination == destination and m.created_at >= since
+        )
+
+    async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]:
+        found = [_copy(m) for m in self._s.outbox.values() if m.invitation_id == invitation_id]
+        return sorted(found, key=lambda m: m.created_at)
+
+
+class MemoryConversations(_Repo):
+    async def get(self, *, platform: str, user_id: str) -> Conversation | None:
+        return _copy(self._s.conversations.get(f"{platform}:{user_id}"))
+
+    async def save(self, conversation: Conversation) -> None:
+        self._s.conversations[conversation.key] = _copy(conversation)
+
+
+class MemoryUnitOfWork:
+    """A transaction over a :class:`MemoryStore`: changes land only on ``commit``."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.working: MemoryStore | None = None
+        self.communities = MemoryCommunities(self)
+        self.households = MemoryHouseholds(self)
+        self.members = MemoryMembers(self)
+        self.identities = MemoryIdentities(self)
+        self.invitations = MemoryInvitations(self)
+        self.outbox = MemoryOutbox(self)
+        self.conversations = MemoryConversations(self)
+
+    async def __aenter__(self) -> Self:
+        self.working = copy.deepcopy(self.store)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.working = None
+
+    async def commit(self) -> None:
+        assert self.working is not None
+        for name in self.store.__dataclass_fields__:
+            setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
+
+    async def rollback(self) -> None:
+        self.working = copy.deepcopy(self.store)
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+
+    def __call__(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.store)
