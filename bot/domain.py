@@ -163,6 +163,23 @@ class OutboxMessage:
     id: str = field(default_factory=new_id)
 
 
+@dataclass(frozen=True)
+class Route:
+    """Which outbox messages a sender takes: a channel, optionally only one platform and one
+    destination (a terminal chat serves only the user sitting at it)."""
+
+    channel: Channel
+    platform: str | None = None
+    destination: str | None = None
+
+    def matches(self, message: OutboxMessage) -> bool:
+        return (
+            message.channel == self.channel
+            and (self.platform is None or message.platform == self.platform)
+            and (self.destination is None or message.destination == self.destination)
+        )
+
+
 @dataclass
 class Conversation:
     """Where one chat user is in a flow; stored so any process can take the next message."""

@@ -19,6 +19,7 @@ from .domain import (
     Invitation,
     Member,
     OutboxMessage,
+    Route,
 )
 
 
@@ -82,12 +83,11 @@ class OutboxRepository(Protocol):
     async def update(self, message: OutboxMessage) -> None: ...
     async def get(self, message_id: str) -> OutboxMessage | None: ...
     async def claim_due(
-        self, *, now: datetime, routes: Sequence[tuple[str, str | None]], limit: int,
-        lease_until: datetime,
+        self, *, now: datetime, routes: Sequence[Route], limit: int, lease_until: datetime,
     ) -> Sequence[OutboxMessage]:
         """Pending messages due at ``now`` on the given routes, leased until ``lease_until``.
 
-        A route is ``(channel, platform)``; a platform of ``None`` matches any. Leasing moves
+        A message is on a route when ``route.matches(message)``. Leasing moves
         ``next_attempt_at`` forward so that another dispatcher does not take the same row
         while this one is sending it.
         """

@@ -7,7 +7,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Self
+from typing import Self, TypeVar
 
 from bot.domain import (
     ChannelIdentity,
@@ -19,6 +19,7 @@ from bot.domain import (
     Member,
     OutboxMessage,
     OutboxStatus,
+    Route,
 )
 
 
@@ -54,7 +55,10 @@ class _Repo:
         return self._uow.working
 
 
-def _copy[T](obj: T) -> T:
+_T = TypeVar("_T")
+
+
+def _copy(obj: _T) -> _T:
     return copy.deepcopy(obj)
 
 
@@ -192,15 +196,12 @@ class MemoryOutbox(_Repo):
         self,
         *,
         now: datetime,
-        routes: Sequence[tuple[str, str | None]],
+        routes: Sequence[Route],
         limit: int,
         lease_until: datetime,
     ) -> Sequence[OutboxMessage]:
         def routed(m: OutboxMessage) -> bool:
-            return any(
-                m.channel == channel and (platform is None or m.platform == platform)
-                for channel, platform in routes
-            )
+            return any(route.matches(m) for route in routes)
 
         due = sorted(
             (

@@ -1,0 +1,30 @@
+"""What every use case needs besides the unit of work: time, keys, limits and links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .domain import Limits
+from .ports import Clock
+from .secrets import TokenMaker, hash_access_code
+
+
+@dataclass(frozen=True)
+class CoreContext:
+    clock: Clock
+    secret_key: bytes
+    public_base_url: str = "http://localhost:8000"
+    region: str = "US"
+    hoa_contact: str = "your HOA board"
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def tokens(self) -> TokenMaker:
+        return TokenMaker(self.secret_key)
+
+    def link_for(self, token: str) -> str:
+        """The public invite link for a token."""
+        return f"{self.public_base_url.rstrip('/')}/i/{token}"
+
+    def code_hash(self, normalised_code: str) -> str:
+        return hash_access_code(normalised_code, secret_key=self.secret_key)

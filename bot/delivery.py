@@ -1,0 +1,170 @@
+"""Delivering the outbox: claim due messages, send each through its sender, record the
+outcome. Transient failures retry with exponential backoff and full jitter; permanent ones
+mark the invitation's delivery failed and tell the head.
+
+Senders are adapters (console, Twilio, SMTP, Slack, Telegram); the dispatcher only knows the
+:class:`Sender` port and which routes each one serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from . import messages as msg
+from .context import CoreContext
+from .domain import Channel, DeliveryStatus, Method, OutboxMessage, OutboxStatus, Route
+from .invitations import expire_due, notify_head
+from .ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """A send failed for now (timeout, 5xx): try again later."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A send can never succeed (opted out, invalid number, rejected address)."""
+
+
+class Sender(Protocol):
+    async def send(self, message: OutboxMessage) -> str:
+        """Send one message; return the provider's id for it (or an empty string)."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_delay: timedelta = timedelta(seconds=5)
+    max_delay: timedelta = timedelta(hours=1)
+    max_attempts: int = 8
+
+    def delay(self, attempts: int, rng: random.Random) -> timedelta:
+        """Full jitter: a random wait up to base·2^(attempts-1), capped."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempts - 1, 0)))
+        return ceiling * rng.uniform(0.5, 1.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        uow_factory: UnitOfWorkFactory,
+        ctx: CoreContext,
+        senders: Mapping[Route, Sender],
+        retry: RetryPolicy | None = None,
+        batch_size: int = 20,
+        lease: timedelta = timedelta(minutes=2),
+        rng: random.Random | None = None,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.ctx = ctx
+        self.senders = dict(senders)
+        self.retry = retry or RetryPolicy()
+        self.batch_size = batch_size
+        self.lease = lease
+        self.rng = rng or random.Random()
+
+    @property
+    def routes(self) -> Sequence[Route]:
+        return list(self.senders)
+
+    def _sender_for(self, message: OutboxMessage) -> Sender | None:
+        # The most specific route wins: a console's own chat route over a generic one.
+        candidates = [r for r in self.senders if r.matches(message)]
+        if not candidates:
+            return None
+        best = max(candidates, key=lambda r: (r.destination is not None, r.platform is not None))
+        return self.senders[best]
+
+    async def run_once(self) -> int:
+        """Expire what ran out, then send one batch of due messages. Returns how many
+        messages were attempted."""
+        async with self.uow_factory() as uow:
+            await expire_due(uow, self.ctx)
+            now = self.ctx.clock.now()
+            claimed = await uow.outbox.claim_due(
+                now=now, routes=self.routes, limit=self.batch_size, lease_until=now + self.lease
+            )
+            await uow.commit()
+        for message in claimed:
+            await self._deliver(message)
+        return len(claimed)
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_interval: float = 1.0) -> None:
+        """Deliver until ``stop`` is set; a failure of one round never ends the loop."""
+        while not stop.is_set():
+            try:
+                attempted = await self.run_once()
+            except Exception:
+                log.exception("outbox round failed; retrying")
+                attempted = 0
+            if attempted == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle_interval)
+                except TimeoutError:
+                    pass
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        sender = self._sender_for(message)
+        provider_id = ""
+        error: DeliveryError | None = None
+        if sender is None:
+            error = PermanentDeliveryError(f"no sender for {message.channel}")
+        else:
+            try:
+                provider_id = await sender.send(message)
+            except DeliveryError as failure:
+                error = failure
+            except Exception as failure:  # a sender bug or an unexpected network error
+                log.exception("sender raised unexpectedly for outbox message %s", message.id)
+                error = DeliveryError(f"{type(failure).__name__}: {failure}")
+        await self._record(message.id, provider_id=provider_id, error=error)
+
+    async def _record(self, message_id: str, *, provider_id: str, error: DeliveryError | None) -> None:
+        async with self.uow_factory() as uow:
+            message = await uow.outbox.get(message_id)
+            if message is None or message.status is not OutboxStatus.PENDING:
+                return
+            now = self.ctx.clock.now()
+            message.attempts += 1
+            invitation = (
+                await uow.invitations.get(message.invitation_id, for_update=True)
+                if message.invitation_id and message.channel is not Channel.CHAT
+                else None
+            )
+            if error is None:
+                message.status = OutboxStatus.SENT
+                message.sent_at = now
+                message.provider_id = provider_id
+                message.last_error = ""
+                if invitation is not None:
+                    invitation.delivery_status = DeliveryStatus.SENT
+                    invitation.sent_at = now
+            elif isinstance(error, PermanentDeliveryError) or message.attempts >= self.retry.max_attempts:
+                message.status = OutboxStatus.FAILED
+                message.last_error = str(error)[:500]
+                log.warning("outbox message %s failed for good: %s", message.id, error)
+                if invitation is not None:
+                    invitation.delivery_status = DeliveryStatus.FAILED
+                    method = Method.SMS if message.channel is Channel.SMS else Method.EMAIL
+                    await notify_head(
+                        uow, self.ctx, invitation=invitation,
+                        text=msg.NOTIFY_DELIVERY_FAILED.format(
+                            name=invitation.invitee_name, method=method.label, reason=str(error)[:200]
+                        ),
+                    )
+            else:
+                message.last_error = str(error)[:500]
+                message.next_attempt_at = now + self.retry.delay(message.attempts, self.rng)
+                log.info("outbox message %s will be retried: %s", message.id, error)
+            await uow.outbox.update(message)
+            if invitation is not None:
+                await uow.invitations.update(invitation)
+            await uow.commit()

@@ -1,0 +1,63 @@
+"""Claiming a household: the head proves they are the head with the board's access code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import messages as msg
+from .context import CoreContext
+from .domain import ChannelIdentity, Community, Household, Member, Role
+from .invitations import who_is
+from .ports import UnitOfWork
+from .replies import Actor
+from .rules import Refused
+from .secrets import normalise_access_code
+
+
+@dataclass(frozen=True)
+class Claim:
+    household: Household
+    community: Community | None
+    head: Member
+
+
+async def claim_household(
+    uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str
+) -> Claim:
+    """Make the chat user the head of the household whose access code they typed. A code
+    admits one head, once; a used, unknown or malformed code gets the same answer."""
+    current = await who_is(uow, actor)
+    if current.household is not None:
+        raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
+    normalised = normalise_access_code(code)
+    household = (
+        await uow.households.get_by_code_hash(ctx.code_hash(normalised)) if normalised else None
+    )
+    if household is None or household.claimed:
+        raise Refused(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
+    community = await uow.communities.get(household.community_id)
+    now = ctx.clock.now()
+    email = household.head_contact if "@" in household.head_contact else None
+    phone = household.head_contact if household.head_contact.startswith("+") else None
+    head = Member(
+        household_id=household.id,
+        name=household.head_name or actor.display_name or "Head of household",
+        role=Role.HEAD,
+        email=email,
+        phone=phone,
+        joined_at=now,
+    )
+    await uow.members.add(head)
+    await uow.identities.add(
+        ChannelIdentity(
+            platform=actor.platform,
+            external_id=actor.user_id,
+            chat_id=actor.chat_id,
+            member_id=head.id,
+            created_at=now,
+        )
+    )
+    household.head_member_id = head.id
+    household.claimed_at = now
+    await uow.households.update(household)
+    return Claim(household=household, community=community, head=head)

@@ -1,0 +1,385 @@
+"""Invitation use cases: create, resend, cancel, accept, decline, expire, and the view a head
+sees. Each takes an open unit of work and leaves the commit to its caller, so a conversation
+step, the state change and the outbound messages it causes land in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from . import messages as msg
+from .context import CoreContext
+from .domain import (
+    Channel,
+    ChannelIdentity,
+    Community,
+    DeliveryStatus,
+    Household,
+    Invitation,
+    InvitationStatus,
+    Member,
+    Method,
+    OutboxMessage,
+    Role,
+)
+from .ports import UnitOfWork
+from .replies import Actor
+from .rules import Refused, Who, only_a_head_may_manage_invitations, only_in_their_own_household
+from .secrets import TokenMaker, new_nonce
+
+
+async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
+    """Resolve a chat account to its member and household, if it has one."""
+    identity = await uow.identities.get(platform=actor.platform, external_id=actor.user_id)
+    if identity is None:
+        return Who()
+    member = await uow.members.get(identity.member_id)
+    household = await uow.households.get(member.household_id) if member else None
+    return Who(identity=identity, member=member, household=household)
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+async def check_invite_quota(uow: UnitOfWork, ctx: CoreContext, *, head: Member) -> None:
+    """Per-head quota: at most N invitations an hour and M a day."""
+    now = ctx.clock.now()
+    limits = ctx.limits
+    last_hour = await uow.invitations.count_created_by(
+        member_id=head.id, since=now - timedelta(hours=1)
+    )
+    if last_hour >= limits.invites_per_hour:
+        raise Refused(msg.QUOTA_HOUR.format(count=last_hour))
+    last_day = await uow.invitations.count_created_by(
+        member_id=head.id, since=now - timedelta(days=1)
+    )
+    if last_day >= limits.invites_per_day:
+        raise Refused(msg.QUOTA_DAY.format(count=last_day))
+
+
+async def check_destination_cap(
+    uow: UnitOfWork, ctx: CoreContext, *, contact: str, shown_as: str
+) -> None:
+    """Per-destination cap across the whole system: no one gets flooded by invitations."""
+    sent = await uow.outbox.count_to_destination(
+        destination=contact, since=ctx.clock.now() - timedelta(days=1)
+    )
+    if sent >= ctx.limits.messages_per_destination_per_day:
+        raise Refused(msg.DESTINATION_CAP.format(contact=shown_as, count=sent))
+
+
+# --- creating and sending ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContactCheck:
+    """What a contact means for this household: free, already a member, or already invited."""
+
+    member: Member | None = None
+    pending: Invitation | None = None
+
+
+async def check_contact(
+    uow: UnitOfWork, ctx: CoreContext, *, household: Household, contact: str
+) -> ContactCheck:
+    member = await uow.members.find_by_contact(household_id=household.id, contact=contact)
+    if member is not None:
+        return ContactCheck(member=member)
+    pending = await uow.invitations.find_pending(household_id=household.id, contact=contact)
+    if pending is not None and pending.is_open(ctx.clock.now()):
+        return ContactCheck(pending=pending)
+    return ContactCheck(pending=pending)
+
+
+async def create_invitation(
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    who: Who,
+    actor: Actor,
+    method: Method,
+    name: str,
+    contact: str,
+    shown_as: str,
+) -> Invitation:
+    """Record an invitation and queue its message. ``name`` and ``contact`` are already
+    normalised (see ``bot.contacts``)."""
+    head, household = only_a_head_may_manage_invitations(who)
+    check = await check_contact(uow, ctx, household=household, contact=contact)
+    if check.member is not None:
+        raise Refused(msg.ALREADY_MEMBER.format(name=check.member.name))
+    if check.pending is not None and check.pending.is_open(ctx.clock.now()):
+        raise Refused(
+            msg.DUPLICATE_PENDING.format(
+                name=check.pending.invitee_name, contact=shown_as, sent=msg.when(check.pending.sent_at or check.pending.created_at)
+            )
+        )
+    await check_invite_quota(uow, ctx, head=head)
+    await check_destination_cap(uow, ctx, contact=contact, shown_as=shown_as)
+    if check.pending is not None:
+        # An earlier invitation to this contact ran out of time: this one replaces it.
+        check.pending.status = InvitationStatus.EXPIRED
+        await uow.invitations.update(check.pending)
+    now = ctx.clock.now()
+    invitation = Invitation(
+        household_id=household.id,
+        invited_by=head.id,
+        method=method,
+        invitee_name=name,
+        contact=contact,
+        nonce=new_nonce(),
+        created_at=now,
+        expires_at=now + ctx.limits.invite_ttl,
+        origin_platform=actor.platform,
+        origin_chat_id=actor.chat_id,
+    )
+    await uow.invitations.add(invitation)
+    await _queue_invitation_message(uow, ctx, invitation=invitation, household=household, head=head)
+    return invitation
+
+
+async def _queue_invitation_message(
+    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, household: Household, head: Member
+) -> None:
+    community = await uow.communities.get(household.community_id)
+    token = ctx.tokens.make(invitation.id, invitation.nonce)
+    fields = {
+        "name": invitation.invitee_name,
+        "inviter": head.name,
+        "address": household.address,
+        "community": community.name if community else "",
+        "link": ctx.link_for(token),
+        "token": token,
+        "expires": msg.when(invitation.expires_at),
+    }
+    is_sms = invitation.method is Method.SMS
+    now = ctx.clock.now()
+    await uow.outbox.add(
+        OutboxMessage(
+            channel=Channel.SMS if is_sms else Channel.EMAIL,
+            destination=invitation.contact,
+            subject="" if is_sms else msg.INVITE_SUBJECT.format(**fields),
+            body=(msg.INVITE_BODY_SMS if is_sms else msg.INVITE_BODY).format(**fields),
+            invitation_id=invitation.id,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+    invitation.send_count += 1
+    invitation.delivery_status = DeliveryStatus.QUEUED
+    await uow.invitations.update(invitation)
+
+
+async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:
+    """The invitation a button names, re-authorised: only its household's head gets it."""
+    only_a_head_may_manage_invitations(who)
+    invitation = await uow.invitations.get(invitation_id, for_update=True)
+    return only_in_their_own_household(who, invitation)
+
+
+async def resend_invitation(
+    uow: UnitOfWork, ctx: CoreContext, *, who: Who, invitation_id: str, new_link: bool,
+    shown_as: str,
+) -> Invitation:
+    """Send a pending or expired invitation again. An expired one gets a new period; with
+    ``new_link`` the nonce changes, so every earlier link stops working."""
+    head, household = only_a_head_may_manage_invitations(who)
+    invitation = await managed_invitation(uow, who, invitation_id)
+    now = ctx.clock.now()
+    status = invitation.effective_status(now)
+    if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+        raise Refused(
+            msg.ALREADY_CLOSED.format(name=invitation.invitee_name, status=msg.STATUS_LABELS[status])
+        )
+    await check_destination_cap(uow, ctx, contact=invitation.contact, shown_as=shown_as)
+    if status is InvitationStatus.EXPIRED:
+        other = await uow.invitations.find_pending(household_id=household.id, contact=invitation.contact)
+        if other is not None and other.id != invitation.id and other.is_open(now):
+            raise Refused(
+                msg.DUPLICATE_PENDING.format(
+                    name=other.invitee_name, contact=shown_as, sent=msg.when(other.sent_at or other.created_at)
+                )
+            )
+        invitation.status = InvitationStatus.PENDING
+        invitation.expires_at = now + ctx.limits.invite_ttl
+    if new_link:
+        invitation.nonce = new_nonce()
+    await uow.invitations.update(invitation)
+    await _queue_invitation_message(uow, ctx, invitation=invitation, household=household, head=head)
+    return invitation
+
+
+async def cancel_invitation(
+    uow: UnitOfWork, ctx: CoreContext, *, who: Who, invitation_id: str
+) -> Invitation:
+    """Void an invitation: its status and a fresh nonce make every earlier link useless."""
+    invitation = await managed_invitation(uow, who, invitation_id)
+    status = invitation.effective_status(ctx.clock.now())
+    if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+        raise Refused(
+            msg.ALREADY_CLOSED.format(name=invitation.invitee_name, status=msg.STATUS_LABELS[status])
+        )
+    invitation.status = InvitationStatus.CANCELLED
+    invitation.nonce = new_nonce()
+    invitation.responded_at = ctx.clock.now()
+    await uow.invitations.update(invitation)
+    return invitation
+
+
+def link_of(ctx: CoreContext, invitation: Invitation) -> str:
+    return ctx.link_for(ctx.tokens.make(invitation.id, invitation.nonce))
+
+
+# --- answering an invitation ---------------------------------------------------------------
+
+
+async def open_invitation_by_token(
+    uow: UnitOfWork, ctx: CoreContext, token: str, *, for_update: bool = True
+) -> Invitation:
+    """The open invitation a token names. Unknown, forged, cancelled, expired and used tokens
+    are refused with one and the same sentence: strangers learn nothing from a refusal."""
+    invitation = await verified_invitation(uow, ctx.tokens, token, for_update=for_update)
+    if invitation is None or not invitation.is_open(ctx.clock.now()):
+        raise Refused(msg.INVITE_NOT_VALID)
+    return invitation
+
+
+async def verified_invitation(
+    uow: UnitOfWork, tokens: TokenMaker, token: str, *, for_update: bool = False
+) -> Invitation | None:
+    """The invitation whose current token this is, whatever its status, or ``None``."""
+    invitation_id = tokens.invitation_id_of(token)
+    if invitation_id is None:
+        return None
+    invitation = await uow.invitations.get(invitation_id, for_update=for_update)
+    if invitation is None or not tokens.verify(token, invitation_id=invitation.id, nonce=invitation.nonce):
+        return None
+    return invitation
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    invitation: Invitation
+    member: Member
+    household: Household
+    community: Community | None
+
+
+async def accept_invitation(
+    uow: UnitOfWork, ctx: CoreContext, *, token: str, actor: Actor | None
+) -> Acceptance:
+    """Admit the invitee: a member of the household, linked to the chat account that
+    accepted (if any), and the head is told."""
+    if actor is not None:
+        current = await who_is(uow, actor)
+        if current.household is not None:
+            # Checked before the token so that a member learns nothing about other links.
+            raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
+    invitation = await open_invitation_by_token(uow, ctx, token)
+    household = await uow.households.get(invitation.household_id)
+    if household is None:
+        raise Refused(msg.INVITE_NOT_VALID)
+    now = ctx.clock.now()
+    member = Member(
+        household_id=household.id,
+        name=invitation.invitee_name,
+        role=Role.MEMBER,
+        email=invitation.contact if invitation.method is Method.EMAIL else None,
+        phone=invitation.contact if invitation.method is Method.SMS else None,
+        joined_at=now,
+    )
+    await uow.members.add(member)
+    if actor is not None:
+        await uow.identities.add(
+            ChannelIdentity(
+                platform=actor.platform,
+                external_id=actor.user_id,
+                chat_id=actor.chat_id,
+                member_id=member.id,
+                created_at=now,
+            )
+        )
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.member_id = member.id
+    invitation.responded_at = now
+    await uow.invitations.update(invitation)
+    await notify_head(uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name))
+    community = await uow.communities.get(household.community_id)
+    return Acceptance(invitation=invitation, member=member, household=household, community=community)
+
+
+async def decline_invitation(
+    uow: UnitOfWork, ctx: CoreContext, *, token: str
+) -> tuple[Invitation, Household]:
+    invitation = await open_invitation_by_token(uow, ctx, token)
+    household = await uow.households.get(invitation.household_id)
+    if household is None:
+        raise Refused(msg.INVITE_NOT_VALID)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.responded_at = ctx.clock.now()
+    await uow.invitations.update(invitation)
+    await notify_head(
+        uow, ctx, invitation=invitation, text=msg.NOTIFY_DECLINED.format(name=invitation.invitee_name)
+    )
+    return invitation, household
+
+
+async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> list[Invitation]:
+    """Mark invitations whose time ran out as expired and tell their heads."""
+    expired = []
+    for invitation in await uow.invitations.list_expiring(now=ctx.clock.now(), limit=limit):
+        invitation.status = InvitationStatus.EXPIRED
+        await uow.invitations.update(invitation)
+        await notify_head(
+            uow, ctx, invitation=invitation,
+            text=msg.NOTIFY_EXPIRED.format(name=invitation.invitee_name),
+        )
+        expired.append(invitation)
+    return expired
+
+
+async def notify_head(uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str) -> None:
+    """Queue a chat message to the head, on the platform and chat they invited from."""
+    platform, chat_id = invitation.origin_platform, invitation.origin_chat_id
+    if not platform or not chat_id:
+        identities = await uow.identities.list_for_member(invitation.invited_by)
+        if not identities:
+            return
+        platform, chat_id = identities[0].platform, identities[0].chat_id or identities[0].external_id
+    now = ctx.clock.now()
+    await uow.outbox.add(
+        OutboxMessage(
+            channel=Channel.CHAT,
+            platform=platform,
+            destination=chat_id,
+            body=text,
+            invitation_id=invitation.id,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+
+
+# --- what a household looks like -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    household: Household
+    community: Community | None
+    members: list[Member]
+    open_invitations: list[Invitation]
+    closed_invitations: list[Invitation]
+
+
+async def household_view(uow: UnitOfWork, ctx: CoreContext, *, household: Household) -> HouseholdView:
+    now = ctx.clock.now()
+    invitations = await uow.invitations.list_for_household(household.id)
+    open_statuses = (InvitationStatus.PENDING, InvitationStatus.EXPIRED)
+    return HouseholdView(
+        household=household,
+        community=await uow.communities.get(household.community_id),
+        members=list(await uow.members.list_for_household(household.id)),
+        open_invitations=[i for i in invitations if i.effective_status(now) in open_statuses],
+        closed_invitations=[i for i in invitations if i.effective_status(now) not in open_statuses],
+    )

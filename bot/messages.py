@@ -1,0 +1,182 @@
+"""Every sentence a person reads, in one place, so wording stays consistent and can be
+translated. Templates use ``str.format`` fields; nothing else in the core writes prose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+# Conversation: /invite
+ASK_METHOD = "How should we send the invitation?"
+ASK_NAME = "What is the member's full name?"
+ASK_EMAIL = "What is {name}'s email address?"
+ASK_PHONE = "What is {name}'s mobile phone number? (for example {example})"
+SUMMARY_TITLE = "Ready to send this invitation?"
+SUMMARY = "To: {name}\nBy: {method}\n{contact_label}: {contact}\nHousehold: {household}"
+EDIT_WHAT = "What would you like to change?"
+SENT = (
+    "✅ Invitation sent to {name} by {method}. "
+    "It expires {expires}. You can follow it with /household."
+)
+SENT_OK = "Invitation to {name} sent."
+FLOW_CANCELLED = "Okay, cancelled. Nothing was sent."
+NOTHING_TO_CANCEL = "There is nothing to cancel. Type /invite to invite someone."
+STALE_BUTTON = "That button belongs to a conversation that has ended. Type /invite to start again."
+INVALID_BUTTON = "That button isn't valid any more. Type /household to see your invitations."
+PICK_A_BUTTON = "Please choose one of the options: {options}."
+NOT_UNDERSTOOD = "I didn't understand that. Type /help to see what I can do."
+UNKNOWN_COMMAND = "I don't know the command /{command}. Type /help to see what I can do."
+ALREADY_MEMBER = "{name} is already a member of your household, so there is no need to invite them."
+DUPLICATE_PENDING = (
+    "{name} already has a pending invitation to {contact} (sent {sent}). "
+    "Would you like to send it again?"
+)
+
+# Refusals
+ONLY_HEAD = (
+    "Only the head of a household can do that. If you are the head, claim your household "
+    "with /join followed by the access code from your HOA."
+)
+NOT_IN_HOUSEHOLD = (
+    "You are not part of a household yet. The head of a household claims it with "
+    "/join ACCESS-CODE; everyone else joins with the invite link they were sent."
+)
+NOT_YOUR_INVITATION = "That invitation is not one of your household's, so nothing was changed."
+QUOTA_HOUR = (
+    "You have sent {count} invitations in the last hour, the most allowed. "
+    "Please try again later."
+)
+QUOTA_DAY = (
+    "You have sent {count} invitations in the last day, the most allowed. "
+    "Please try again tomorrow."
+)
+DESTINATION_CAP = (
+    "{contact} has already had {count} messages from us today, the most we send to one "
+    "person in a day. Try again tomorrow, or share the link yourself with Copy Invite Link."
+)
+
+# Invitation cards (/household)
+HOUSEHOLD_TITLE = "🏠 {address} · {community}"
+MEMBERS_TITLE = "Household Members"
+MEMBER_LINE = "• {name}{head}{contact}"
+HEAD_MARK = " (head)"
+NO_INVITATIONS = "No invitations yet. Type /invite to invite someone."
+CARD = "{name} · {method} · {contact}\nStatus: {status}{delivery}\nSent {sent} · {expiry}"
+CARD_EXPIRES = "Expires {when}"
+CARD_EXPIRED = "Expired {when}"
+CARD_CLOSED = "{name} · {method} · {contact} · {status} {when}"
+EARLIER_TITLE = "Earlier invitations"
+COPY_LINK = "Invite link for {name}. Share it any way you like; it works until {expires}:"
+COPY_NOT_OPEN = "The invitation to {name} is {status}, so its link no longer works."
+COPY_EXPIRED = "The invitation to {name} has expired. Press Resend to give it a new week."
+CONFIRM_CANCEL = (
+    "Cancel the invitation to {name}? The link and code we sent will stop working at once."
+)
+CANCELLED = "Invitation to {name} cancelled. Its link can no longer be used to join."
+KEPT = "Okay, the invitation to {name} stays as it is."
+ALREADY_CLOSED = "The invitation to {name} is already {status}, so there is nothing to change."
+RESEND_CHOICE = "The invitation to {name} has expired. Send it again with the same link or a new one?"
+RESENT = "Sent the invitation to {name} again. It now expires {expires}."
+RESENT_NEW_LINK = (
+    "Sent {name} a new invitation link; earlier links no longer work. It expires {expires}."
+)
+
+# Claiming a household and accepting
+ASK_JOIN = "Please send the access code from your HOA (like ABCD-EFGH-JKMN), or your invite link."
+BAD_JOIN_ARGUMENT = (
+    "That doesn't look like an access code (like ABCD-EFGH-JKMN) or an invite link. "
+    "Please check it and try again."
+)
+BAD_ACCESS_CODE = (
+    "That access code doesn't match any household, or it has been used already. "
+    "Please check it, or ask {hoa} for a new one."
+)
+CLAIMED = (
+    "🏠 You are now the head of the household at {address} in {community}. "
+    "Type /invite to invite the people you live with."
+)
+ALREADY_IN_HOUSEHOLD = "You are already a member of the household at {address}."
+INVITE_NOT_VALID = (
+    "This invite link isn't valid. It may have expired, been cancelled or been used already. "
+    "Please ask the person who invited you to send a new one."
+)
+WELCOME = (
+    "🎉 Welcome, {name}! You are now a member of the household at {address} in {community}."
+)
+DECLINED = "You declined the invitation to {address}. Thanks for letting us know."
+
+# Notifications to the head
+NOTIFY_ACCEPTED = "🎉 {name} accepted your invitation and is now a member of your household."
+NOTIFY_DECLINED = "{name} declined your invitation."
+NOTIFY_EXPIRED = "The invitation to {name} expired without an answer. Press Resend on /household to send it again."
+NOTIFY_DELIVERY_FAILED = (
+    "We could not deliver the invitation to {name} by {method} ({reason}). "
+    "You could invite them another way, or share the link yourself with Copy Invite Link."
+)
+
+# The invitation itself, as the invitee reads it
+INVITE_SUBJECT = "{inviter} invited you to join {address} ({community})"
+INVITE_BODY = (
+    "Hi {name}, {inviter} invited you to join their household at {address} in {community}. "
+    "Accept here: {link}\n"
+    "Or, in a chat with the bot, send: /join {token}\n"
+    "This invitation expires {expires}."
+)
+INVITE_BODY_SMS = (
+    "Hi {name}, {inviter} invited you to join their household at {address} in {community}. "
+    "Accept: {link} or reply JOIN to accept, DECLINE to decline. Expires {expires}."
+)
+
+# Help
+HELP = (
+    "I help the head of a household invite the people they live with.\n"
+    "/invite: invite someone by email or text message (or in one go: "
+    "/invite sms Maria Ruiz +1 202 555 0199)\n"
+    "/household: your household's members and invitations\n"
+    "/join CODE: claim your household with the access code from your HOA, "
+    "or accept an invitation with its link\n"
+    "/decline LINK: decline an invitation\n"
+    "/cancel: stop what we are doing\n"
+    "/help: this message\n"
+    "Questions about your household or access code? Contact {hoa}."
+)
+
+# Labels
+BTN_EMAIL = "Email"
+BTN_SMS = "SMS Text"
+BTN_SEND = "Send Invite"
+BTN_EDIT = "Edit"
+BTN_CANCEL = "Cancel"
+BTN_OK = "OK"
+BTN_BACK = "Back"
+BTN_EDIT_METHOD = "How to send"
+BTN_EDIT_NAME = "Name"
+BTN_EDIT_CONTACT = "Contact"
+BTN_COPY = "Copy Invite Link"
+BTN_RESEND = "Resend"
+BTN_CANCEL_INVITE = "Cancel Invite"
+BTN_CONFIRM_CANCEL = "Yes, cancel it"
+BTN_KEEP = "Keep it"
+BTN_RESEND_SAME = "Same link"
+BTN_RESEND_NEW = "New link"
+BTN_RESEND_EXISTING = "Send it again"
+
+STATUS_LABELS = {
+    "pending": "pending",
+    "accepted": "accepted",
+    "declined": "declined",
+    "cancelled": "cancelled",
+    "expired": "expired",
+}
+DELIVERY_LABELS = {
+    "queued": "waiting to be sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "failed": "could not be delivered",
+}
+
+
+def when(moment: datetime | None) -> str:
+    """A time as people read it in every message: ``1 Dec 2026, 12:00 UTC``."""
+    if moment is None:
+        return "not yet"
+    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"

@@ -1,0 +1,97 @@
+"""The neutral language between adapters and the core.
+
+An adapter turns a platform message into an :class:`Actor` and an :class:`Event`, hands them to
+the engine, and renders the :class:`Reply` list it gets back (Block Kit, inline keyboards,
+TwiML, numbered console choices). Adapters never decide what comes next.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+MAX_INPUT_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent an event: a user of one platform, in one chat."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    text: str = ""
+    command: str = ""
+    args: str = ""
+    payload: str = ""
+
+    @classmethod
+    def message(cls, text: str) -> Event:
+        """A typed message: a command when it starts with ``/``, else free text."""
+        return parse_text(text)
+
+    @classmethod
+    def press(cls, payload: str) -> Event:
+        return cls(EventKind.BUTTON, payload=payload[:MAX_INPUT_CHARS])
+
+    @classmethod
+    def resume(cls) -> Event:
+        """Ask the engine to show the current question again (e.g. after a restart)."""
+        return cls(EventKind.RESUME)
+
+
+_COMMAND_RE = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@[A-Za-z0-9_]+)?(?:\s+(.*))?$", re.S)
+
+
+def parse_text(text: str) -> Event:
+    """Turn typed text into an event; ``/invite@MyBot sms ...`` is the command ``invite``."""
+    text = text[:MAX_INPUT_CHARS].strip()
+    match = _COMMAND_RE.match(text)
+    if match:
+        return Event(
+            EventKind.COMMAND,
+            text=text,
+            command=match.group(1).lower(),
+            args=(match.group(2) or "").strip(),
+        )
+    return Event(EventKind.TEXT, text=text)
+
+
+class Style(StrEnum):
+    DEFAULT = "default"
+    PRIMARY = "primary"
+    DANGER = "danger"
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+    style: Style = Style.DEFAULT
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to show. ``replace_previous`` asks the adapter to edit the last card
+    instead of sending a new message, where the platform can."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    link: str | None = None
+    replace_previous: bool = False
+    title: str = ""
+    fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
