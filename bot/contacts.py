@@ -1,0 +1,349 @@
+"""Checking and normalising what people type: names, email addresses, phone numbers.
+
+Every function here either returns the canonical form of its input or raises a
+:class:`ContactError` whose ``reason`` is a short machine-readable word and whose message is a
+friendly sentence, with an example of what works, that can be shown to the person as it is.
+
+Lengths are checked before any parsing, so a pasted 100,000-character blob is refused at once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+MAX_NAME_LENGTH = 100
+MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
+MAX_PHONE_LENGTH = 40
+
+NAME_EXAMPLE = "Maria Ruiz"
+EMAIL_EXAMPLE = "maria@example.org"
+_FALLBACK_REGION = "US"
+
+# Invisible or structural characters: controls, format characters (zero-width spaces,
+# bidirectional overrides...), line/paragraph separators, private-use, surrogates, unassigned.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
+# Zero-width (non-)joiners are format characters, but Persian, Indic scripts and emoji
+# sequences need them inside a word; they are allowed only between two visible characters.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+# Ordinary whitespace: tab, line breaks and every space separator (category Zs).
+_WHITESPACE_RUN = re.compile(
+    "[\t\n\r\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
+)
+# What a typed phone number may contain: digits of any script, spaces, a leading plus and the
+# usual separators. Anything else (a name, "ext. 12", letters of a vanity number) is refused,
+# because phonenumbers would otherwise quietly pick a number out of surrounding text.
+_PHONE_SEPARATORS = frozenset("().-/\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+_SMS_TYPES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.PERSONAL_NUMBER,
+    }
+)
+
+ContactMethod = Literal["email", "sms"]
+
+
+class ContactError(ValueError):
+    """Input that is not a usable name, email address or phone number.
+
+    ``str(error)`` is a friendly sentence for the person who typed it; ``reason`` is a short
+    word for code and tests (``"too_long"``, ``"invalid"``, ``"landline"``...).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+class InvalidText(ContactError):
+    """A name, address or label that is empty, too long or has invisible characters."""
+
+
+class InvalidName(InvalidText):
+    """Not a usable full name."""
+
+
+class InvalidEmail(ContactError):
+    """Not a usable email address."""
+
+
+class InvalidPhone(ContactError):
+    """Not a phone number that can receive text messages."""
+
+
+def normalise_text(
+    text: str,
+    *,
+    max_length: int,
+    what: str = "text",
+    example: str = "",
+    error: type[InvalidText] = InvalidText,
+) -> str:
+    """``text`` trimmed, NFKC-normalised, with each run of whitespace made one space.
+
+    Refuses (with ``error``) empty text, text longer than ``max_length`` characters and text
+    with control, format, separator, private-use, surrogate or unassigned characters (see
+    ``_JOINERS`` for the one exception). ``what`` names the field in messages ("name",
+    "address") and ``example`` shows what works.
+    """
+    hint = f" For example: {example}." if example else ""
+    # NFKC and whitespace trimming never grow text by more than a bounded factor for real
+    # input; anything this long cannot end up within the limit.
+    if len(text) > 4 * max_length:
+        raise error(
+            f"That {what} is too long: at most {max_length} characters, please.{hint}",
+            reason="too_long",
+        )
+    cleaned = _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFKC", text)).strip(" ")
+    if not cleaned:
+        raise error(f"The {what} is empty.{hint}", reason="empty")
+    if len(cleaned) > max_length:
+        raise error(
+            f"That {what} is too long: at most {max_length} characters, please.{hint}",
+            reason="too_long",
+        )
+    for index, char in enumerate(cleaned):
+        if unicodedata.category(char) not in _FORBIDDEN_CATEGORIES:
+            continue
+        if char in _JOINERS and _visible_on_both_sides(cleaned, index):
+            continue
+        raise error(
+            f"The {what} contains an invisible or control character "
+            f"({_codepoint(char)}); please type it again.{hint}",
+            reason="control_character",
+        )
+    return cleaned
+
+
+def normalise_name(text: str) -> str:
+    """A person's full name, cleaned (see :func:`normalise_text`), 1–100 characters.
+
+    It must contain at least one letter; digits, punctuation and emoji may come along.
+    """
+    name = normalise_text(
+        text, max_length=MAX_NAME_LENGTH, what="name", example=NAME_EXAMPLE, error=InvalidName
+    )
+    if not any(unicodedata.category(char).startswith("L") for char in name):
+        raise InvalidName(
+            f"A name needs at least one letter. For example: {NAME_EXAMPLE}.",
+            reason="no_letter",
+        )
+    return name
+
+
+def normalise_email(text: str) -> str:
+    """The normalised form of an email address, all in lower case, without DNS checks.
+
+    The part before the ``@`` is lower-cased too: strictly it may be case-sensitive, but no
+    mainstream provider treats it so, and one spelling per mailbox is what lets the core see
+    that ``MARIA@example.org`` is a member already or has a pending invitation.
+    """
+    stripped = text.strip()
+    if len(stripped) > MAX_EMAIL_LENGTH:
+        raise InvalidEmail(
+            f"That email address is too long (at most {MAX_EMAIL_LENGTH} characters). "
+            f"It should look like {EMAIL_EXAMPLE}.",
+            reason="too_long",
+        )
+    if not stripped:
+        raise InvalidEmail(
+            f"The email address is empty. It should look like {EMAIL_EXAMPLE}.", reason="empty"
+        )
+    try:
+        validated = validate_email(stripped, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail(
+            f"That is not a valid email address: {exc} It should look like {EMAIL_EXAMPLE}.",
+            reason="invalid",
+        ) from exc
+    return validated.normalized.lower()
+
+
+def phone_example(region: str) -> str:
+    """An example mobile number of ``region`` as people write it, e.g. ``+1 201 555 0123``."""
+    for candidate in (region, _FALLBACK_REGION):
+        example = phonenumbers.example_number_for_type(candidate, PhoneNumberType.MOBILE)
+        if example is not None:
+            return _international(example)
+    raise AssertionError("phonenumbers has no example number for the fallback region")
+
+
+def normalise_phone(text: str, *, region: str) -> str:
+    """The E.164 form (``+12025550199``) of a phone number that can receive text messages.
+
+    A number without a ``+`` country code is read as a number of ``region`` (ISO 3166 code,
+    e.g. ``"US"``). Refused: too short or too long, not a valid number, landline-only,
+    toll-free and other numbers that cannot take an SMS, extensions, and text around the number.
+    """
+    region = region.strip().upper()
+    example = phone_example(region)
+    if len(text.strip()) > MAX_PHONE_LENGTH:
+        raise InvalidPhone(
+            f"That phone number is too long. Please type it like {example}.", reason="too_long"
+        )
+    stripped = unicodedata.normalize("NFKC", text).strip()
+    if not any(char.isdigit() for char in stripped):
+        raise InvalidPhone(
+            f"That is not a phone number. Please type it like {example}.", reason="not_a_number"
+        )
+    body = stripped[1:] if stripped.startswith("+") else stripped
+    if not all(char.isdigit() or char.isspace() or char in _PHONE_SEPARATORS for char in body):
+        raise InvalidPhone(
+            "A phone number may contain only digits, spaces, a leading + and - ( ) . / "
+            f"(no letters or extensions). Please type it like {example}.",
+            reason="not_a_number",
+        )
+    try:
+        number = phonenumbers.parse(stripped, region)
+    except NumberParseException as exc:
+        if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+            raise InvalidPhone(
+                f"Please include the country code, like {example}.", reason="country_code"
+            ) from exc
+        if exc.error_type == NumberParseException.TOO_LONG:
+            raise InvalidPhone(
+                f"That phone number has too many digits. Please type it like {example}.",
+                reason="too_long",
+            ) from exc
+        raise InvalidPhone(
+            f"That phone number is too short. Please type it like {example}.", reason="too_short"
+        ) from exc
+
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible == phonenumbers.ValidationResult.TOO_LONG:
+        raise InvalidPhone(
+            f"That phone number has too many digits. Please type it like {example}.",
+            reason="too_long",
+        )
+    if possible in (
+        phonenumbers.ValidationResult.TOO_SHORT,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ):
+        raise InvalidPhone(
+            "That phone number is too short; include the area code. "
+            f"Please type it like {example}.",
+            reason="too_short",
+        )
+    if possible == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        raise InvalidPhone(
+            f"That country code does not exist. Please type it like {example}.",
+            reason="country_code",
+        )
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(
+            f"That is not a valid phone number. Please type it like {example}.",
+            reason="invalid",
+        )
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.FIXED_LINE:
+        raise InvalidPhone(
+            f"That looks like a landline, which cannot receive text messages. "
+            f"Please give a mobile number, like {example}.",
+            reason="landline",
+        )
+    if kind == PhoneNumberType.TOLL_FREE:
+        raise InvalidPhone(
+            f"Toll-free numbers cannot receive text messages. "
+            f"Please give a mobile number, like {example}.",
+            reason="toll_free",
+        )
+    if kind not in _SMS_TYPES:
+        raise InvalidPhone(
+            f"That kind of number cannot receive text messages. "
+            f"Please give a mobile number, like {example}.",
+            reason="not_mobile",
+        )
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def guess_method(contact_text: str) -> ContactMethod | None:
+    """Whether typed contact text looks like an email address or a phone number.
+
+    Only a guess for choosing a validator: ``"email"`` if it has an ``@``, ``"sms"`` if it is
+    made of phone-number characters with at least three digits, else ``None``.
+    """
+    text = unicodedata.normalize("NFKC", contact_text).strip()
+    if "@" in text:
+        return "email"
+    body = text[1:] if text.startswith("+") else text
+    if sum(char.isdigit() for char in body) >= 3 and all(
+        char.isdigit() or char.isspace() or char in _PHONE_SEPARATORS for char in body
+    ):
+        return "sms"
+    return None
+
+
+def normalise_contact(text: str, *, region: str) -> tuple[ContactMethod, str]:
+    """The method (``"email"`` or ``"sms"``) and normalised form of an email or phone number."""
+    method = guess_method(text)
+    if method == "email":
+        return "email", normalise_email(text)
+    if method == "sms":
+        return "sms", normalise_phone(text, region=region)
+    raise ContactError(
+        "Please give an email address or a mobile phone number, "
+        f"like {EMAIL_EXAMPLE} or {phone_example(region.strip().upper())}.",
+        reason="not_a_contact",
+    )
+
+
+def display_contact(contact: str) -> str:
+    """A normalised email or phone number in full, as people read it.
+
+    ``maria@example.org`` stays as it is; ``+12025550199`` → ``+1 202 555 0199``.
+    """
+    if "@" in contact or not contact.startswith("+"):
+        return contact
+    try:
+        number = phonenumbers.parse(contact, None)
+    except NumberParseException:
+        return contact
+    return _international(number)
+
+
+def mask_contact(contact: str) -> str:
+    """A normalised email or phone number with most of it hidden, for showing on screen.
+
+    ``maria@example.org`` → ``m•••@example.org``; ``+12025550199`` → ``+1 ••• ••• 0199``.
+    """
+    if not contact:
+        return ""
+    local, at, domain = contact.rpartition("@")
+    if at:
+        return f"{local[:1]}•••@{domain}"
+    if contact.startswith("+"):
+        try:
+            number = phonenumbers.parse(contact, None)
+        except NumberParseException:
+            number = None
+        if number is not None and number.country_code:
+            return f"+{number.country_code} ••• ••• {contact[-4:]}"
+    return f"•••{contact[-2:]}" if len(contact) > 4 else "•••"
+
+
+def _international(number: phonenumbers.PhoneNumber) -> str:
+    # Spaces rather than the dashes phonenumbers puts in North American numbers, so every
+    # region reads alike: "+1 202 555 0199", "+44 7400 123456".
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL).replace("-", " ")
+
+
+def _visible_on_both_sides(text: str, index: int) -> bool:
+    if index == 0 or index == len(text) - 1:
+        return False
+    return all(
+        text[i] != " " and unicodedata.category(text[i]) not in _FORBIDDEN_CATEGORIES
+        for i in (index - 1, index + 1)
+    )
+
+
+def _codepoint(char: str) -> str:
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X} {name}".strip()
