@@ -33,6 +33,7 @@ from bot import admin
 from bot.admin import AdminError, IssuedCode, RowOutcome, RowStatus
 from bot.contacts import display_contact
 from bot.context import SystemClock
+from bot.domain import Household
 from bot.ports import Clock, UnitOfWorkFactory
 
 from .settings import Settings
@@ -139,16 +140,18 @@ def _run(
         )
 
 
+def _expected_head(household: Household) -> str:
+    """Who the board expects to claim a household: "Maria Ruiz · +1 202 555 0199"."""
+    parts = (household.head_name, display_contact(household.head_contact))
+    return " · ".join(part for part in parts if part)
+
+
 def _print_code(console: Console, issued: IssuedCode, *, title: str) -> None:
     household = issued.household
     lines = [
         f"[bold]{escape(household.address)}[/], {escape(issued.community.name)}",
     ]
-    if household.head_name or household.head_contact:
-        head = " · ".join(
-            part for part in (household.head_name, display_contact(household.head_contact))
-            if part
-        )
+    if head := _expected_head(household):
         lines.append(f"Expected head: {escape(head)}")
     lines += [
         "",
@@ -244,17 +247,14 @@ def household_list(
     table = Table("Community", "Address", "Expected head", "Claimed", "Members")
     for row in rows:
         household = row.household
-        head = " · ".join(
-            part for part in (household.head_name, display_contact(household.head_contact))
-            if part
-        )
         claimed = "no"
         if household.claimed:
             claimed = "yes"
             if household.claimed_at is not None:
                 claimed += f", {household.claimed_at.date().isoformat()}"
         table.add_row(
-            escape(row.community_name), escape(household.address), escape(head), claimed,
+            escape(row.community_name), escape(household.address),
+            escape(_expected_head(household)), claimed,
             str(row.members),
         )
     console.print(table)

@@ -314,26 +314,25 @@ def test_a_csv_file_is_read_with_line_numbers() -> None:
 
 
 @pytest.mark.parametrize(
-    "header",
+    "text",
     [
-        "community,address,head_name,head_contact",
-        "address,community,head name,head email or phone",
-        "Community;Address;Head name;Head contact",
-        "community\taddress\thead_name\thead_contact",
-        "  COMMUNITY , ADDRESS , Head-Name , HEAD_EMAIL_OR_PHONE ",
+        "community,address,head_name,head_contact\n"
+        "Maple Grove,12 Oak St,Maria Ruiz,maria@example.org\n",
+        "address,community,head name,head email or phone\n"
+        "12 Oak St,Maple Grove,Maria Ruiz,maria@example.org\n",
+        "Community;Address;Head name;Head contact\n"
+        "Maple Grove;12 Oak St;Maria Ruiz;maria@example.org\n",
+        "community\taddress\thead_name\thead_contact\n"
+        "Maple Grove\t12 Oak St\tMaria Ruiz\tmaria@example.org\n",
+        "  COMMUNITY , ADDRESS , Head-Name , HEAD_EMAIL_OR_PHONE \n"
+        "Maple Grove,12 Oak St,Maria Ruiz,maria@example.org\n",
     ],
 )
-def test_header_spellings(header: str) -> None:
-    delimiter = ";" if ";" in header else "\t" if "\t" in header else ","
-    values = {"community": "Maple Grove", "address": "12 Oak St", "head_name": "Maria Ruiz",
-              "head_contact": "maria@example.org"}
-    cells = [
-        next(v for k, v in values.items() if k.replace("_", "") in cell.replace(" ", "")
-             .replace("-", "").replace("_", "").lower().replace("emailorphone", "contact"))
-        for cell in header.split(delimiter)
+def test_header_spellings(text: str) -> None:
+    assert admin.read_household_csv(text) == [
+        (2, {"community": "Maple Grove", "address": "12 Oak St", "head_name": "Maria Ruiz",
+             "head_contact": "maria@example.org"}),
     ]
-    rows = admin.read_household_csv(header + "\n" + delimiter.join(cells) + "\n")
-    assert rows == [(2, values)]
 
 
 def test_only_a_header_means_no_rows() -> None:
@@ -347,15 +346,17 @@ def test_only_a_header_means_no_rows() -> None:
         ("\n \n", "The file is empty"),
         ("community,head name\nMaple Grove,Maria\n", "lacks the address column"),
         ("Maple Grove,12 Oak Street\n", "lacks the community and address columns"),
-        ("community,address,Address\n", "names the address column twice"),
     ],
 )
 def test_a_file_without_the_columns_is_refused(text: str, message: str) -> None:
     with pytest.raises(MissingColumns, match=message) as caught:
         admin.read_household_csv(text)
-    assert "community,address,head name,head email or phone" in str(caught.value) or (
-        "twice" in message
-    )
+    assert "community,address,head name,head email or phone" in str(caught.value)
+
+
+def test_a_column_named_twice_is_refused() -> None:
+    with pytest.raises(MissingColumns, match=r"names the address column twice \(columns 2 and 3\)"):
+        admin.read_household_csv("community,address,Address\n")
 
 
 def test_a_file_that_is_not_csv_is_refused() -> None:
