@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .domain import Limits
 from .ports import Clock
@@ -28,3 +29,10 @@ class CoreContext:
 
     def code_hash(self, normalised_code: str) -> str:
         return hash_access_code(normalised_code, secret_key=self.secret_key)
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)

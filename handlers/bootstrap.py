@@ -1,0 +1,82 @@
+"""The composition root: the one place where settings, storage and senders are wired to the
+core. Everything else in ``handlers/`` asks this module for what it needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from bot.context import CoreContext, SystemClock
+from bot.delivery import Dispatcher, Sender
+from bot.domain import Channel, Route
+from bot.engine import Engine
+from bot.ports import Clock
+from storage.database import Database
+
+from .outbound import LoggingSender
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseBehind(RuntimeError):
+    """The database schema is older than this code; ``invitebot db upgrade`` fixes it."""
+
+
+def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreContext:
+    return CoreContext(
+        clock=clock or SystemClock(),
+        secret_key=settings.secret_key_bytes,
+        public_base_url=settings.public_base_url,
+        region=settings.default_region,
+        hoa_contact=settings.hoa_contact,
+        limits=settings.limits,
+    )
+
+
+@asynccontextmanager
+async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Database]:
+    """Connect to the configured database.
+
+    With ``upgrade``, a SQLite database (the embedded default) is brought up to date by
+    itself; any other database must already be migrated (``invitebot db upgrade``), since
+    several processes starting at once must not race to change a shared schema.
+    """
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.database_url)
+    try:
+        if upgrade:
+            if settings.is_sqlite:
+                await database.upgrade()
+            elif await database.current_revision() != database.head_revision():
+                raise DatabaseBehind(
+                    "The database is not up to date. Run `invitebot db upgrade` first."
+                )
+        yield database
+    finally:
+        await database.dispose()
+
+
+def invitee_senders(settings: Settings) -> dict[Route, Sender]:
+    """Senders for messages to invitees. Without provider credentials (this release), the
+    embedded default logs what would be sent."""
+    logging_sender = LoggingSender()
+    return {Route(Channel.SMS): logging_sender, Route(Channel.EMAIL): logging_sender}
+
+
+def build_engine(settings: Settings, database: Database, *, clock: Clock | None = None) -> Engine:
+    return Engine(uow_factory=database.uow, ctx=core_context(settings, clock=clock))
+
+
+def build_dispatcher(
+    settings: Settings,
+    database: Database,
+    senders: Mapping[Route, Sender],
+    *,
+    clock: Clock | None = None,
+) -> Dispatcher:
+    return Dispatcher(
+        uow_factory=database.uow, ctx=core_context(settings, clock=clock), senders=senders
+    )

@@ -1,0 +1,174 @@
+"""The ``invitebot`` command line: chat in a terminal, serve, run the outbox worker, migrate,
+and the HOA board's admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot import admin
+from bot.delivery import Sender
+from bot.domain import Channel, Route
+from bot.replies import Actor, Event
+
+from .bootstrap import DatabaseBehind, build_dispatcher, build_engine, core_context, invitee_senders, open_database
+from .cli_admin import admin_app
+from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
+from .settings import Settings
+
+app = typer.Typer(
+    help="invitebot: heads of HOA households invite the people they live with.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(admin_app, name="admin", help="The HOA board's commands: communities and households.")
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True)
+
+DEMO_COMMUNITY = "Demo HOA"
+DEMO_ADDRESS = "1 Demo Street"
+
+
+def _log_to(path: Path | None, level: str) -> None:
+    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+@app.command()
+def chat(
+    user: Annotated[str, typer.Option(help="Who you are in this chat (one name per person).")] = "",
+    name: Annotated[str, typer.Option(help="Your display name.")] = "",
+    demo: Annotated[bool, typer.Option(help="Start with a demo community and household, "
+                                            "with you as its head.")] = False,
+) -> None:
+    """Talk to the bot in this terminal. Type /help to begin, /quit to leave."""
+    settings = Settings()
+    user = user or getpass.getuser()
+    console = Console(highlight=False)
+    log_path = settings.sqlite_path.with_suffix(".log") if settings.sqlite_path else None
+    _log_to(log_path, settings.log_level)
+    try:
+        asyncio.run(_chat(settings, console, Actor(PLATFORM, user, user, name or user), demo))
+    except DatabaseBehind as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("\nBye!")
+
+
+async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) -> None:
+    async with open_database(settings) as database:
+        view = ConsoleView(console)
+        engine = build_engine(settings, database)
+        chat = ConsoleChat(engine=engine, actor=actor, view=view)
+        console_sender = ConsoleSender(view)
+        senders: dict[Route, Sender] = {
+            Route(Channel.SMS): console_sender,
+            Route(Channel.EMAIL): console_sender,
+            # Only this user's notifications: another terminal serves another user.
+            Route(Channel.CHAT, PLATFORM, actor.chat_id): console_sender,
+        }
+        dispatcher = build_dispatcher(settings, database, senders)
+        console.print(
+            f"[bold]invitebot[/bold] chat as [cyan]{actor.user_id}[/cyan] · "
+            f"database {settings.database_url} · type /help, or /quit to leave"
+        )
+        if demo:
+            await _demo_household(settings, database, chat)
+        stop = asyncio.Event()
+        deliveries = asyncio.create_task(dispatcher.run_forever(stop, idle_interval=0.5))
+        try:
+            await chat.run(stdin_lines(console), after_each=dispatcher.run_once)
+            await dispatcher.run_once()
+        finally:
+            stop.set()
+            await deliveries
+
+
+async def _demo_household(settings: Settings, database, chat: ConsoleChat) -> None:
+    """Make the person at the keyboard head of a demo household, once."""
+    ctx = core_context(settings)
+    async with database.uow() as uow:
+        identity = await uow.identities.get(platform=chat.actor.platform, external_id=chat.actor.user_id)
+    if identity is not None:
+        return
+    communities = {c.name for c in await admin.list_communities(database.uow)}
+    if DEMO_COMMUNITY not in communities:
+        await admin.add_community(database.uow, name=DEMO_COMMUNITY, contact="board@demo-hoa.example",
+                                  clock=ctx.clock)
+    existing = await admin.list_households(database.uow, community_name=DEMO_COMMUNITY)
+    address = DEMO_ADDRESS if not existing else f"{len(existing) + 1} Demo Street"
+    issued = await admin.add_household(
+        database.uow, community_name=DEMO_COMMUNITY, address=address,
+        head_name=chat.actor.display_name, secret_key=ctx.secret_key, clock=ctx.clock,
+        region=ctx.region,
+    )
+    await chat.send(Event.message(f"/join {issued.code}"))
+    chat.view.console.print("Try [bold]/invite[/bold] now.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    dispatch: Annotated[bool, typer.Option(help="Deliver the outbox in this process too.")] = True,
+) -> None:
+    """Run the web server (webhooks, invitation pages, /healthz)."""
+    import uvicorn
+
+    from .app import create_app
+
+    settings = Settings()
+    _log_to(None, settings.log_level)
+    uvicorn.run(create_app(settings, dispatch=dispatch), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Deliver the outbox, alone (run several for more throughput)."""
+    settings = Settings()
+    _log_to(None, settings.log_level)
+
+    async def run() -> None:
+        async with open_database(settings) as database:
+            dispatcher = build_dispatcher(settings, database, invitee_senders(settings))
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            logging.getLogger("invitebot").info("worker started")
+            await dispatcher.run_forever(stop)
+
+    try:
+        asyncio.run(run())
+    except DatabaseBehind as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date (safe to run again)."""
+    settings = Settings()
+
+    async def run() -> str | None:
+        async with open_database(settings, upgrade=False) as database:
+            await database.upgrade()
+            return await database.current_revision()
+
+    revision = asyncio.run(run())
+    Console().print(f"Database is at revision [bold]{revision}[/bold].")
+
+
+def main() -> None:
+    app()

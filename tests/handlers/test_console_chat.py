@@ -1,0 +1,113 @@
+"""``invitebot chat`` run for real, as a person would: a process, typed lines, the screen."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+INVITEBOT = Path(sys.executable).parent / "invitebot"
+LINK = re.compile(r"http://localhost:8000/i/[A-Za-z0-9_-]{43}")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    return clean | {
+        "INVITEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        "COLUMNS": "200",
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+
+def chat(env: dict[str, str], *args: str, typed: list[str], cwd: Path) -> str:
+    result = subprocess.run(
+        [str(INVITEBOT), "chat", *args],
+        input="\n".join(typed) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path: Path) -> None:
+    screen = chat(
+        env, "--demo", "--user", "ana", "--name", "Ana Lopez",
+        typed=["/invite", "2", "Maria Ruiz", "+1 202 555 0199", "1", "1", "/household"],
+        cwd=tmp_path,
+    )
+    assert "You are now the head of the household at 1 Demo Street in Demo HOA" in screen
+    assert "[1] Email" in screen and "[2] SMS Text" in screen
+    assert "What is Maria Ruiz's mobile phone number?" in screen
+    assert "Ready to send this invitation?" in screen and "[1] Send Invite" in screen
+    assert "Invitation sent to Maria Ruiz by SMS Text" in screen
+    # The SMS is delivered to the console, since no provider is configured.
+    assert "SMS to +1 202-555-0199 (console delivery)" in screen or "SMS to +1 202 555 0199" in screen
+    assert "reply JOIN to accept" in screen
+    assert LINK.search(screen)
+    assert "Maria Ruiz · SMS Text · +1 ••• ••• 0199" in screen
+    assert "[1] Copy Invite Link" in screen
+    log = (tmp_path / "invitebot.log").read_text()
+    assert "console delivery of outbox" in log
+
+
+def test_two_people_in_two_terminals(env: dict[str, str], tmp_path: Path) -> None:
+    screen = chat(
+        env, "--demo", "--user", "ana",
+        typed=["/invite email Maria Ruiz maria@example.org", "Send Invite"],
+        cwd=tmp_path,
+    )
+    link = LINK.search(screen)
+    assert link, screen
+    maria = chat(env, "--user", "maria", typed=[f"/join {link.group(0)}"], cwd=tmp_path)
+    assert "Welcome, Maria Ruiz! You are now a member of the household at 1 Demo Street" in maria
+    assert "Notification" not in maria  # the head's notification is not shown to Maria
+
+    ana = chat(env, "--user", "ana", typed=["/household"], cwd=tmp_path)
+    assert "Maria Ruiz accepted your invitation" in ana
+    assert "Maria Ruiz · m•••@example.org" in ana
+
+
+def test_quitting_mid_invite_resumes_at_the_same_question(env: dict[str, str], tmp_path: Path) -> None:
+    chat(env, "--demo", "--user", "ana", typed=["/invite", "SMS Text", "Maria Ruiz"], cwd=tmp_path)
+    screen = chat(env, "--user", "ana", typed=["+1 202 555 0199", "Send Invite"], cwd=tmp_path)
+    assert screen.index("What is Maria Ruiz's mobile phone number?") < screen.index("Ready to send")
+    assert "Invitation sent to Maria Ruiz" in screen
+
+
+def test_killed_mid_invite_resumes_too(env: dict[str, str], tmp_path: Path) -> None:
+    chat(env, "--demo", "--user", "ana", typed=[], cwd=tmp_path)
+    process = subprocess.Popen(
+        [str(INVITEBOT), "chat", "--user", "ana"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    assert process.stdin and process.stdout
+    process.stdin.write("/invite\n2\n")
+    process.stdin.flush()
+    for line in process.stdout:
+        if "full name" in line:
+            break
+    process.kill()
+    process.wait(timeout=10)
+    screen = chat(env, "--user", "ana", typed=[], cwd=tmp_path)
+    assert "What is the member's full name?" in screen
+
+
+def test_odd_input_gets_friendly_answers(env: dict[str, str], tmp_path: Path) -> None:
+    screen = chat(
+        env, "--user", "zed",
+        typed=["/frobnicate", "hello", "[bold red]markup[/]", "/join 1234", "\x1b[31m", "🙂" * 5000],
+        cwd=tmp_path,
+    )
+    assert "I don't know the command /frobnicate" in screen
+    assert "[bold red]markup[/]" in screen  # shown as typed, never interpreted
+    assert "doesn't look like an access code" in screen
+    assert "Traceback" not in screen
