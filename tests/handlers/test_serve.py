@@ -1,0 +1,87 @@
+"""``invitebot serve`` as a real process: it migrates a fresh SQLite database by itself and
+answers /healthz; ``invitebot worker`` and ``db upgrade`` run too."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from handlers.app import create_app
+from handlers.settings import Settings
+from storage.database import Database
+
+INVITEBOT = Path(sys.executable).parent / "invitebot"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    return clean | {"INVITEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/fresh/invitebot.db"}
+
+
+def test_serve_migrates_a_fresh_database_and_reports_health(env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [str(INVITEBOT), "serve", "--port", str(port)], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "database": True}
+        assert (tmp_path / "fresh" / "invitebot.db").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/app.db", secret_key="k" * 32)
+    with TestClient(create_app(settings, dispatch=False)) as client:
+        assert client.get("/healthz").json() == {"status": "ok", "database": True}
+        healthy = client.app.state.database
+        # Nothing listens on port 1: the same app, now with a database it cannot reach.
+        client.app.state.database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+        try:
+            response = client.get("/healthz")
+        finally:
+            client.portal.call(client.app.state.database.dispose)
+            client.app.state.database = healthy
+    assert response.status_code == 503
+    assert response.json() == {"status": "degraded", "database": False}
+
+
+def test_db_upgrade_then_worker_starts_and_stops(env: dict[str, str], tmp_path: Path) -> None:
+    upgraded = subprocess.run([str(INVITEBOT), "db", "upgrade"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "Database is at revision" in upgraded.stdout
+    worker = subprocess.Popen([str(INVITEBOT), "worker"], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(2)
+    worker.terminate()
+    output, _ = worker.communicate(timeout=15)
+    assert worker.returncode == 0, output
+    assert "worker started" in output
