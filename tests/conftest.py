@@ -6,16 +6,20 @@ a SQLite file, and PostgreSQL too when ``INVITEBOT_TEST_DATABASE_URL`` names one
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.fakes import MemoryUnitOfWorkFactory
+from tests.storage.databases import SQL_BACKENDS, fresh_database
 
-BACKENDS = ["memory"]
+BACKENDS = ["memory", *SQL_BACKENDS]
 
 
 @pytest.fixture(params=BACKENDS)
-async def uow_factory(request: pytest.FixtureRequest):
+async def uow_factory(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "memory":
         yield MemoryUnitOfWorkFactory()
         return
-    raise AssertionError(request.param)
+    async with fresh_database(request.param, tmp_path) as database:
+        yield database.uow

@@ -1,0 +1,167 @@
+"""The database: engine set-up for SQLite and PostgreSQL, units of work, and migrations.
+
+SQLite is the zero-configuration default and may still be shared by several processes (the
+web server and ``invitebot worker``), so every connection runs in WAL mode with foreign keys
+on, and every transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at once, so
+two processes never both read a row and then both write it. The price is that units of work
+on SQLite run one at a time; keep them short (never wait on the network inside one).
+PostgreSQL needs none of this: row locks (``FOR UPDATE``, ``SKIP LOCKED``) do the work there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from .repositories import SqlUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+"""Alembic's script directory, shipped inside the package."""
+
+PING_TIMEOUT = 5.0
+"""Seconds :meth:`Database.ping` waits: a health check must answer even when the database
+does not (asyncpg alone would wait a minute for a connection)."""
+
+SQLITE_PRAGMAS = (
+    # First, so that the pragmas below wait for a lock instead of failing on it.
+    "PRAGMA busy_timeout=5000",
+    # Readers do not block the writer, nor the writer the readers.
+    "PRAGMA journal_mode=WAL",
+    # SQLite ignores foreign keys unless asked, per connection.
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def make_engine(
+    url: str | URL, *, echo: bool = False, connect_args: Mapping[str, Any] | None = None
+) -> AsyncEngine:
+    """An async engine for ``url``, configured as this module's docstring explains.
+
+    ``connect_args`` go to the driver, e.g. ``{"server_settings": {...}}`` for asyncpg.
+    """
+    url = make_url(url)
+    args = dict(connect_args or {})
+    if url.get_backend_name() != "sqlite":
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=args)
+    if _is_memory_sqlite(url):
+        # One in-memory database lives in one connection: every session must share it.
+        engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)
+    else:
+        engine = create_async_engine(url, echo=echo, connect_args=args)
+    _take_over_sqlite_transactions(engine)
+    return engine
+
+
+def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
+    """Applies :data:`SQLITE_PRAGMAS` and makes every transaction ``BEGIN IMMEDIATE``.
+
+    The pattern from SQLAlchemy's SQLite dialect docs ("Enabling Non-Legacy SQLite
+    Transactional Modes"): the driver stops emitting its own deferred ``BEGIN``, and
+    SQLAlchemy emits ours when a transaction starts.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the packaged migrations, without an ini file.
+
+    With ``connection``, ``env.py`` migrates through it instead of opening its own engine;
+    without an ini file it also leaves the program's logging configuration alone.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    return config
+
+
+class Database:
+    """One database, by URL: the engine, units of work on it, and its migrations.
+
+    ``Database(url).uow`` is a :class:`bot.ports.UnitOfWorkFactory`. URLs are
+    ``sqlite+aiosqlite:///path/to/file.db``, ``sqlite+aiosqlite://`` (in memory, one shared
+    connection: for quick tests, one unit of work at a time), or
+    ``postgresql+asyncpg://user:password@host/dbname``.
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, connect_args: Mapping[str, Any] | None = None
+    ) -> None:
+        self.url = make_url(url)
+        self.engine: AsyncEngine = make_engine(self.url, echo=echo, connect_args=connect_args)
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+    def uow(self) -> SqlUnitOfWork:
+        """A new unit of work (one transaction) on this database."""
+        return SqlUnitOfWork(self.engine)
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Migrates the schema to ``revision`` (the newest by default), as ``alembic upgrade``.
+
+        Runs Alembic's synchronous API on one of this engine's connections (``run_sync``), so
+        it works from a running event loop and on an in-memory database.
+        """
+        async with self.engine.connect() as connection:
+            await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest revision the packaged migrations know (what ``upgrade`` reaches)."""
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    async def current_revision(self) -> str | None:
+        """The schema's Alembic revision, or ``None`` for a database never migrated."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+
+    async def ping(self) -> bool:
+        """Whether the database answers ``SELECT 1`` within :data:`PING_TIMEOUT` seconds.
+
+        For health checks: it never raises, and logs the reason of a failure.
+        """
+        try:
+            async with asyncio.timeout(PING_TIMEOUT), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            logger.warning("database %r did not answer", self, exc_info=True)
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        """Closes every pooled connection; call it once, when the program stops."""
+        await self.engine.dispose()

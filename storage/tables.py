@@ -1,0 +1,203 @@
+"""The database schema: one SQLModel table per entity of :mod:`bot.domain`.
+
+Every table has exactly the fields of its dataclass, under the same names, so that
+:mod:`storage.mapping` can copy an entity to a row and back without a mapper per table (an
+import-time check there refuses a table that drifts from its entity). Enums are stored as plain
+strings, so a new status needs no migration of a database enum type. Every datetime column is
+:class:`UTCDateTime`: the domain only deals in timezone-aware UTC datetimes, and SQLite keeps
+none of that by itself.
+
+Indexes follow the lookups in :mod:`storage.repositories`; change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel, col
+
+# Named constraints, so that a later migration can drop or alter them by name (SQLite's batch
+# mode needs the names too). See "The Importance of Naming Constraints" in Alembic's docs.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+"""The metadata of invitebot's tables (Alembic's ``target_metadata``)."""
+
+ID = String(32)  # bot.domain.new_id(): a UUID in hex
+NAME = String(100)
+CONTACT = String(320)  # the longest email address RFC 5321 allows
+PLATFORM = String(32)
+EXTERNAL_ID = String(320)  # platform user and chat ids, E.164 numbers, email addresses
+SHORT = String(16)  # enum values
+HASH = String(64)  # hex SHA-256
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``TIMESTAMP WITH TIME ZONE`` that only takes and only gives aware UTC datetimes.
+
+    PostgreSQL keeps the instant; SQLite keeps the text of the wall time and drops the offset,
+    so values are converted to UTC on the way in (for comparisons and ordering to hold) and
+    read back as UTC. A naive datetime is refused: its meaning would depend on the server.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the storage keeps aware UTC datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class TableBase(SQLModel, registry=registry(metadata=metadata)):
+    """Base of invitebot's tables: keeps them in :data:`metadata`, apart from any other
+    SQLModel models an importing program may have."""
+
+
+class CommunityRow(TableBase, table=True):
+    __tablename__ = "communities"
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    name: str = Field(sa_type=NAME)
+    contact: str = Field(sa_type=CONTACT)
+    created_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class HouseholdRow(TableBase, table=True):
+    __tablename__ = "households"
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    community_id: str = Field(foreign_key="communities.id", sa_type=ID)
+    address: str = Field(sa_type=String(200))
+    access_code_hash: str = Field(unique=True, sa_type=HASH)
+    head_name: str = Field(sa_type=NAME)
+    head_contact: str = Field(sa_type=CONTACT)
+    # households <-> members is a cycle: use_alter adds this key once both tables exist.
+    head_member_id: str | None = Field(
+        sa_type=ID, sa_column_args=[ForeignKey("members.id", use_alter=True)]
+    )
+    claimed_at: datetime | None = Field(sa_type=UTCDateTime)
+    created_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class MemberRow(TableBase, table=True):
+    __tablename__ = "members"
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    household_id: str = Field(foreign_key="households.id", index=True, sa_type=ID)
+    name: str = Field(sa_type=NAME)
+    role: str = Field(sa_type=SHORT)
+    email: str | None = Field(sa_type=CONTACT)
+    phone: str | None = Field(sa_type=String(32))
+    joined_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class ChannelIdentityRow(TableBase, table=True):
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    platform: str = Field(sa_type=PLATFORM)
+    external_id: str = Field(sa_type=EXTERNAL_ID)
+    member_id: str = Field(foreign_key="members.id", index=True, sa_type=ID)
+    chat_id: str = Field(sa_type=EXTERNAL_ID)
+    created_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class InvitationRow(TableBase, table=True):
+    __tablename__ = "invitations"
+    __table_args__ = (
+        Index(None, "household_id", "contact", "status"),
+        Index(None, "invited_by", "created_at"),
+        Index(None, "status", "expires_at"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    household_id: str = Field(foreign_key="households.id", sa_type=ID)
+    invited_by: str = Field(foreign_key="members.id", sa_type=ID)
+    method: str = Field(sa_type=SHORT)
+    invitee_name: str = Field(sa_type=NAME)
+    contact: str = Field(sa_type=CONTACT)
+    nonce: str = Field(sa_type=HASH)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(sa_type=SHORT)
+    delivery_status: str = Field(sa_type=SHORT)
+    sent_at: datetime | None = Field(sa_type=UTCDateTime)
+    responded_at: datetime | None = Field(sa_type=UTCDateTime)
+    member_id: str | None = Field(foreign_key="members.id", sa_type=ID)
+    origin_platform: str = Field(sa_type=PLATFORM)
+    origin_chat_id: str = Field(sa_type=EXTERNAL_ID)
+    send_count: int
+
+
+class OutboxRow(TableBase, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "destination", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    channel: str = Field(sa_type=SHORT)
+    destination: str = Field(sa_type=CONTACT)
+    body: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    subject: str = Field(sa_type=String(255))
+    platform: str = Field(sa_type=PLATFORM)
+    invitation_id: str | None = Field(foreign_key="invitations.id", index=True, sa_type=ID)
+    status: str = Field(sa_type=SHORT)
+    attempts: int
+    last_error: str = Field(sa_type=Text)
+    sent_at: datetime | None = Field(sa_type=UTCDateTime)
+    provider_id: str = Field(sa_type=String(255))
+
+
+class ConversationRow(TableBase, table=True):
+    __tablename__ = "conversations"
+
+    platform: str = Field(primary_key=True, sa_type=PLATFORM)
+    user_id: str = Field(primary_key=True, sa_type=EXTERNAL_ID)
+    state: str = Field(sa_type=String(64))
+    data: dict[str, Any] = Field(sa_type=JSON)
+    updated_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+# Case-insensitive names and addresses: compared as lower(...) by the repositories.
+Index("uq_communities_lower_name", func.lower(col(CommunityRow.name)), unique=True)
+Index(
+    "ix_households_community_id_lower_address",
+    col(HouseholdRow.community_id),
+    func.lower(col(HouseholdRow.address)),
+)

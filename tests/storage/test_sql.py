@@ -1,0 +1,168 @@
+"""What only the SQL storage promises: constraints, time zones, row locks, the mapper."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from bot.domain import ChannelIdentity, Community, Household, Invitation, Member, Role
+from storage import Database
+from storage.mapping import RowMapper
+from storage.tables import CommunityRow
+from tests.storage.test_contract import T0, Seed, at, invitation, seed
+
+
+async def seeded(database: Database) -> Seed:
+    async with database.uow() as uow:
+        found = await seed(uow)
+        await uow.commit()
+    return found
+
+
+async def test_a_chat_account_links_to_one_member_only(database: Database) -> None:
+    s = await seeded(database)
+    async with database.uow() as uow:
+        await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
+        with pytest.raises(IntegrityError):
+            await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
+        await uow.rollback()
+        # The same user id on another platform is another account.
+        await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
+        await uow.identities.add(ChannelIdentity("telegram", "U1", member_id=s.head.id))
+        await uow.commit()
+
+
+async def test_community_names_are_unique_in_any_case(database: Database) -> None:
+    async with database.uow() as uow:
+        await uow.communities.add(Community(name="Oak Ridge HOA"))
+        with pytest.raises(IntegrityError):
+            await uow.communities.add(Community(name="OAK RIDGE hoa"))
+
+
+async def test_access_codes_are_unique(database: Database) -> None:
+    s = await seeded(database)
+    async with database.uow() as uow:
+        with pytest.raises(IntegrityError):
+            await uow.households.add(
+                Household(
+                    community_id=s.community.id,
+                    address="14 Oak Lane",
+                    access_code_hash=s.household.access_code_hash,
+                )
+            )
+
+
+@pytest.mark.parametrize(
+    "orphan",
+    [
+        Member(household_id="0" * 32, name="Nobody", role=Role.MEMBER),
+        Household(community_id="0" * 32, address="1 Nowhere", access_code_hash="h"),
+    ],
+    ids=["member", "household"],
+)
+async def test_foreign_keys_are_enforced(database: Database, orphan: Member | Household) -> None:
+    async with database.uow() as uow:
+        with pytest.raises(IntegrityError):
+            if isinstance(orphan, Member):
+                await uow.members.add(orphan)
+            else:
+                await uow.households.add(orphan)
+
+
+async def test_an_instant_in_any_zone_comes_back_in_utc(database: Database) -> None:
+    s = await seeded(database)
+    tokyo = timezone(timedelta(hours=9))
+    sent = datetime(2026, 11, 25, 8, 30, 15, 123456, tzinfo=tokyo)
+    stored = invitation(s, sent_at=sent, created_at=sent)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+    async with database.uow() as uow:
+        got = await uow.invitations.get(stored.id)
+        assert got is not None
+        assert got.sent_at == sent and got.sent_at is not None and got.sent_at.tzinfo is UTC
+        assert got.sent_at.isoformat() == "2026-11-24T23:30:15.123456+00:00"
+        # Ordering and comparisons hold across zones: 23:30 UTC is after 12:00 UTC.
+        assert await uow.invitations.count_created_by(member_id=s.head.id, since=at(11 * 60)) == 1
+
+
+async def test_a_naive_datetime_is_refused(database: Database) -> None:
+    async with database.uow() as uow:
+        with pytest.raises(StatementError, match="naive datetime"):
+            await uow.communities.add(Community(name="Oak", created_at=datetime(2026, 11, 24)))
+
+
+async def test_repositories_work_only_inside_the_unit_of_work(database: Database) -> None:
+    uow = database.uow()
+    with pytest.raises(RuntimeError, match="outside"):
+        await uow.communities.list()
+    async with uow:
+        with pytest.raises(RuntimeError, match="already open"):
+            await uow.__aenter__()
+    with pytest.raises(RuntimeError, match="outside"):
+        await uow.commit()
+
+
+async def test_for_update_makes_a_second_writer_wait_for_the_first(database: Database) -> None:
+    s = await seeded(database)
+    stored = invitation(s)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+
+    async def bump(started: asyncio.Event | None = None) -> Invitation:
+        async with database.uow() as uow:
+            if started is not None:
+                started.set()
+            got = await uow.invitations.get(stored.id, for_update=True)
+            assert got is not None
+            got.send_count += 1
+            await uow.invitations.update(got)
+            await uow.commit()
+            return got
+
+    async with database.uow() as first:
+        held = await first.invitations.get(stored.id, for_update=True)
+        assert held is not None
+        started = asyncio.Event()
+        second = asyncio.create_task(bump(started))
+        await started.wait()
+        await asyncio.sleep(0.3)
+        assert not second.done(), "the second writer did not wait for the lock"
+        held.send_count += 1
+        await first.invitations.update(held)
+        await first.commit()
+    assert (await second).send_count == 2  # read after the first commit: nothing lost
+    async with database.uow() as uow:
+        final = await uow.invitations.get(stored.id)
+        assert final is not None and final.send_count == 2
+
+
+async def test_an_update_writes_every_field_it_is_given(database: Database) -> None:
+    s = await seeded(database)
+    stored = invitation(s, sent_at=T0, member_id=s.head.id)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+    cleared = dataclasses.replace(stored, sent_at=None, member_id=None, origin_chat_id="c1")
+    async with database.uow() as uow:
+        await uow.invitations.update(cleared)
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.invitations.get(stored.id) == cleared
+
+
+def test_the_mapper_refuses_a_table_that_does_not_mirror_its_entity() -> None:
+    @dataclasses.dataclass
+    class Renamed:
+        id: str
+        title: str
+        contact: str
+        created_at: datetime | None
+
+    with pytest.raises(TypeError, match=r"missing columns \['title'\], extra columns \['name'\]"):
+        RowMapper(Renamed, CommunityRow)
