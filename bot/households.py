@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import messages as msg
+from .contacts import ContactError, normalise_name
 from .context import CoreContext
 from .domain import ChannelIdentity, Community, Household, Member, Role
 from .invitations import who_is
@@ -41,7 +42,7 @@ async def claim_household(
     phone = household.head_contact if household.head_contact.startswith("+") else None
     head = Member(
         household_id=household.id,
-        name=household.head_name or actor.display_name or "Head of household",
+        name=household.head_name or _usable_name(actor.display_name),
         role=Role.HEAD,
         email=email,
         phone=phone,
@@ -61,3 +62,11 @@ async def claim_household(
     household.claimed_at = now
     await uow.households.update(household)
     return Claim(household=household, community=community, head=head)
+
+
+def _usable_name(display_name: str) -> str:
+    """The chat account's display name when it is a usable name, else a neutral one."""
+    try:
+        return normalise_name(display_name)
+    except ContactError:
+        return "Head of household"

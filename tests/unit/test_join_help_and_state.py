@@ -93,3 +93,11 @@ async def test_a_refusal_changes_nothing(world: World) -> None:
     await world.person("zed").say("/invite")
     await ana.press("Send Invite")
     assert "Invitation sent" in ana.text
+
+
+async def test_a_head_without_a_name_from_the_board_gets_a_usable_one(world: World) -> None:
+    code = await world.household(head_name="")
+    odd = world.person("odd", "\u202e" + "x" * 300)
+    await odd.say(f"/join {code}")
+    await odd.say("/household")
+    assert "Head of household (head)" in odd.text
