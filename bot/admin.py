@@ -175,7 +175,9 @@ async def add_community(
     """
     name = _community_name(name)
     contact = _optional_text(
-        contact, max_length=MAX_COMMUNITY_CONTACT_LENGTH, what="HOA contact",
+        contact,
+        max_length=MAX_COMMUNITY_CONTACT_LENGTH,
+        what="HOA contact",
         example="board@maplegrove-hoa.org",
     )
     async with uow_factory() as uow:
@@ -215,8 +217,11 @@ async def add_household(
     :class:`UnknownCommunity` or :class:`DuplicateHousehold`.
     """
     details = _HouseholdDetails.parse(
-        community=community_name, address=address, head_name=head_name,
-        head_contact=head_contact, region=region,
+        community=community_name,
+        address=address,
+        head_name=head_name,
+        head_contact=head_contact,
+        region=region,
     )
     async with uow_factory() as uow:
         community = await _community_named(uow, details.community)
@@ -272,13 +277,9 @@ async def reset_access_code(
     community_name, address = _community_name(community_name), _address(address)
     async with uow_factory() as uow:
         community = await _community_named(uow, community_name)
-        household = await uow.households.find_by_address(
-            community_id=community.id, address=address
-        )
+        household = await uow.households.find_by_address(community_id=community.id, address=address)
         if household is None:
-            raise UnknownHousehold(
-                f"There is no household at “{address}” in “{community.name}”."
-            )
+            raise UnknownHousehold(f"There is no household at “{address}” in “{community.name}”.")
         code, household.access_code_hash = await _fresh_code(uow, secret_key=secret_key)
         await uow.households.update(household)
         await uow.commit()
@@ -366,8 +367,13 @@ async def import_households(
     created_on: dict[tuple[str, str], int] = {}
     for line, row in rows:
         outcome = await _import_row(
-            uow_factory, line, row, created_on=created_on, secret_key=secret_key,
-            clock=clock, region=region,
+            uow_factory,
+            line,
+            row,
+            created_on=created_on,
+            secret_key=secret_key,
+            clock=clock,
+            region=region,
         )
         report.outcomes.append(outcome)
         if on_row is not None:
@@ -389,20 +395,27 @@ async def _import_row(
     raw_address = row.get("address", "").strip()
     try:
         details = _HouseholdDetails.parse(
-            community=row.get("community", ""), address=row.get("address", ""),
-            head_name=row.get("head_name", ""), head_contact=row.get("head_contact", ""),
+            community=row.get("community", ""),
+            address=row.get("address", ""),
+            head_name=row.get("head_name", ""),
+            head_contact=row.get("head_contact", ""),
             region=region,
         )
     except InvalidInput as exc:
         return RowOutcome(
-            line=line, status=RowStatus.INVALID, reason=exc.message,
-            address=raw_address, community=raw_community,
+            line=line,
+            status=RowStatus.INVALID,
+            reason=exc.message,
+            address=raw_address,
+            community=raw_community,
         )
 
     key = (details.community.casefold(), details.address.casefold())
     if key in created_on:
         return RowOutcome(
-            line=line, status=RowStatus.SKIPPED, address=details.address,
+            line=line,
+            status=RowStatus.SKIPPED,
+            address=details.address,
             community=details.community,
             reason=f"The same household as line {created_on[key]} of this file.",
         )
@@ -419,14 +432,21 @@ async def _import_row(
             )
         except DuplicateHousehold as exc:
             return RowOutcome(
-                line=line, status=RowStatus.SKIPPED, reason=exc.message,
-                address=details.address, community=community.name,
+                line=line,
+                status=RowStatus.SKIPPED,
+                reason=exc.message,
+                address=details.address,
+                community=community.name,
             )
         await uow.commit()
     created_on[key] = line
     return RowOutcome(
-        line=line, status=RowStatus.CREATED, code=issued.code, address=details.address,
-        community=community.name, new_community=new_community,
+        line=line,
+        status=RowStatus.CREATED,
+        code=issued.code,
+        address=details.address,
+        community=community.name,
+        new_community=new_community,
     )
 
 
@@ -512,7 +532,10 @@ def _by_name(communities: Iterable[Community]) -> list[Community]:
 
 def _community_name(text: str) -> str:
     name = _checked(
-        normalise_text, text, max_length=MAX_COMMUNITY_NAME_LENGTH, what="community name",
+        normalise_text,
+        text,
+        max_length=MAX_COMMUNITY_NAME_LENGTH,
+        what="community name",
         example="Maple Grove",
     )
     if not any(char.isalnum() for char in name):
@@ -525,7 +548,10 @@ def _community_name(text: str) -> str:
 
 def _address(text: str) -> str:
     return _checked(
-        normalise_text, text, max_length=MAX_ADDRESS_LENGTH, what="address",
+        normalise_text,
+        text,
+        max_length=MAX_ADDRESS_LENGTH,
+        what="address",
         example="12 Oak Street",
     )
 

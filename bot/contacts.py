@@ -32,9 +32,7 @@ _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
 # sequences need them inside a word; they are allowed only between two visible characters.
 _JOINERS = frozenset({"\u200c", "\u200d"})
 # Ordinary whitespace: tab, line breaks and every space separator (category Zs).
-_WHITESPACE_RUN = re.compile(
-    "[\t\n\r\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+"
-)
+_WHITESPACE_RUN = re.compile("[\t\n\r\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 # What a typed phone number may contain: digits of any script, spaces, a leading plus and the
 # usual separators. Anything else (a name, "ext. 12", letters of a vanity number) is refused,
 # because phonenumbers would otherwise quietly pick a number out of surrounding text.

@@ -127,7 +127,9 @@ class Dispatcher:
                 error = DeliveryError(f"{type(failure).__name__}: {failure}")
         await self._record(message.id, provider_id=provider_id, error=error)
 
-    async def _record(self, message_id: str, *, provider_id: str, error: DeliveryError | None) -> None:
+    async def _record(
+        self, message_id: str, *, provider_id: str, error: DeliveryError | None
+    ) -> None:
         async with self.uow_factory() as uow:
             message = await uow.outbox.get(message_id)
             if message is None or message.status is not OutboxStatus.PENDING:
@@ -147,7 +149,10 @@ class Dispatcher:
                 if invitation is not None:
                     invitation.delivery_status = DeliveryStatus.SENT
                     invitation.sent_at = now
-            elif isinstance(error, PermanentDeliveryError) or message.attempts >= self.retry.max_attempts:
+            elif (
+                isinstance(error, PermanentDeliveryError)
+                or message.attempts >= self.retry.max_attempts
+            ):
                 message.status = OutboxStatus.FAILED
                 message.last_error = str(error)[:500]
                 log.warning("outbox message %s failed for good: %s", message.id, error)
@@ -155,9 +160,13 @@ class Dispatcher:
                     invitation.delivery_status = DeliveryStatus.FAILED
                     method = Method.SMS if message.channel is Channel.SMS else Method.EMAIL
                     await notify_head(
-                        uow, self.ctx, invitation=invitation,
+                        uow,
+                        self.ctx,
+                        invitation=invitation,
                         text=msg.NOTIFY_DELIVERY_FAILED.format(
-                            name=invitation.invitee_name, method=method.label, reason=str(error)[:200]
+                            name=invitation.invitee_name,
+                            method=method.label,
+                            reason=str(error)[:200],
                         ),
                     )
             else:

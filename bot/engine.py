@@ -51,17 +51,23 @@ DUPLICATE = "invite.duplicate"
 JOIN = "join.code"
 
 _ID = r"[0-9a-f]{32}"
-_CARD_PAYLOAD = re.compile(rf"^card:(copy|resend|resend_same|resend_new|cancel|cancel_yes|keep|ok):({_ID})$")
+_CARD_PAYLOAD = re.compile(
+    rf"^card:(copy|resend|resend_same|resend_new|cancel|cancel_yes|keep|ok):({_ID})$"
+)
 _FLOW_PAYLOAD = re.compile(
     r"^flow:(method:email|method:sms|send|edit|edit:method|edit:name|edit:contact|back|cancel|resend_existing)$"
 )
 _TOKEN_IN_TEXT = re.compile(
-    r"(?:/i/|[?&]start=)([A-Za-z0-9_-]{%d})(?![A-Za-z0-9_-])" % TOKEN_LENGTH
+    rf"(?:/i/|[?&]start=)([A-Za-z0-9_-]{{{TOKEN_LENGTH}}})(?![A-Za-z0-9_-])"
 )
-_BARE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{%d}$" % TOKEN_LENGTH)
+_BARE_TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}$")
 _METHOD_WORDS = {
-    "email": Method.EMAIL, "e-mail": Method.EMAIL, "mail": Method.EMAIL,
-    "sms": Method.SMS, "text": Method.SMS, "phone": Method.SMS,
+    "email": Method.EMAIL,
+    "e-mail": Method.EMAIL,
+    "mail": Method.EMAIL,
+    "sms": Method.SMS,
+    "text": Method.SMS,
+    "phone": Method.SMS,
 }
 
 
@@ -119,7 +125,9 @@ class Engine:
             conversation = await uow.conversations.get(
                 platform=actor.platform, user_id=actor.user_id
             ) or Conversation(platform=actor.platform, user_id=actor.user_id)
-            turn = Turn(uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor))
+            turn = Turn(
+                uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor)
+            )
             try:
                 replies = await self._step(turn, event)
             except Refused as refusal:
@@ -338,11 +346,21 @@ class Engine:
             return await self._prompt(turn)
         # resend_existing
         invitation = await resend_invitation(
-            turn.uow, self.ctx, who=turn.who, invitation_id=str(turn.data["existing"]),
-            new_link=False, shown_as=str(turn.data["contact"]),
+            turn.uow,
+            self.ctx,
+            who=turn.who,
+            invitation_id=str(turn.data["existing"]),
+            new_link=False,
+            shown_as=str(turn.data["contact"]),
         )
         turn.end()
-        return [Reply(msg.RESENT.format(name=invitation.invitee_name, expires=msg.when(invitation.expires_at)))]
+        return [
+            Reply(
+                msg.RESENT.format(
+                    name=invitation.invitee_name, expires=msg.when(invitation.expires_at)
+                )
+            )
+        ]
 
     async def _send(self, turn: Turn) -> list[Reply]:
         invitation = await create_invitation(
@@ -378,19 +396,29 @@ class Engine:
                         msg.RESEND_CHOICE.format(name=invitation.invitee_name),
                         buttons=(
                             Button(msg.BTN_RESEND_SAME, f"card:resend_same:{invitation.id}"),
-                            Button(msg.BTN_RESEND_NEW, f"card:resend_new:{invitation.id}", Style.PRIMARY),
+                            Button(
+                                msg.BTN_RESEND_NEW,
+                                f"card:resend_new:{invitation.id}",
+                                Style.PRIMARY,
+                            ),
                         ),
                     )
                 ]
             new_link = action == "resend_new"
             invitation = await resend_invitation(
-                turn.uow, ctx, who=turn.who, invitation_id=invitation_id, new_link=new_link,
+                turn.uow,
+                ctx,
+                who=turn.who,
+                invitation_id=invitation_id,
+                new_link=new_link,
                 shown_as=contacts.mask_contact(invitation.contact),
             )
             text = msg.RESENT_NEW_LINK if new_link else msg.RESENT
             return [
                 Reply(
-                    text.format(name=invitation.invitee_name, expires=msg.when(invitation.expires_at)),
+                    text.format(
+                        name=invitation.invitee_name, expires=msg.when(invitation.expires_at)
+                    ),
                     replace_previous=action != "resend",
                 )
             ]
@@ -415,7 +443,9 @@ class Engine:
                 Reply(
                     msg.CONFIRM_CANCEL.format(name=name),
                     buttons=(
-                        Button(msg.BTN_CONFIRM_CANCEL, f"card:cancel_yes:{invitation.id}", Style.DANGER),
+                        Button(
+                            msg.BTN_CONFIRM_CANCEL, f"card:cancel_yes:{invitation.id}", Style.DANGER
+                        ),
                         Button(msg.BTN_KEEP, f"card:keep:{invitation.id}"),
                     ),
                 )
@@ -449,7 +479,9 @@ class Engine:
             if data.get("method") == Method.EMAIL.value:
                 text = msg.ASK_EMAIL.format(name=name)
             else:
-                text = msg.ASK_PHONE.format(name=name, example=contacts.phone_example(self.ctx.region))
+                text = msg.ASK_PHONE.format(
+                    name=name, example=contacts.phone_example(self.ctx.region)
+                )
             return [Reply(text, buttons=(cancel,))]
         if turn.state == SUMMARY:
             method = Method(str(data["method"]))
@@ -495,21 +527,28 @@ class Engine:
                         contact=contacts.display_contact(existing.contact),
                         sent=msg.when(existing.sent_at or existing.created_at),
                     ),
-                    buttons=(Button(msg.BTN_RESEND_EXISTING, "flow:resend_existing", Style.PRIMARY), cancel),
+                    buttons=(
+                        Button(msg.BTN_RESEND_EXISTING, "flow:resend_existing", Style.PRIMARY),
+                        cancel,
+                    ),
                 )
             ]
         if turn.state == JOIN:
             return [Reply(msg.ASK_JOIN, buttons=(cancel,))]
         return []
 
-    async def _household_cards(self, turn: Turn, household: Household, *, with_buttons: bool) -> list[Reply]:
+    async def _household_cards(
+        self, turn: Turn, household: Household, *, with_buttons: bool
+    ) -> list[Reply]:
         view = await household_view(turn.uow, self.ctx, household=household)
         now = self.ctx.clock.now()
         member_lines = [
             msg.MEMBER_LINE.format(
                 name=m.name,
                 head=msg.HEAD_MARK if m.is_head else "",
-                contact=f" · {contacts.mask_contact(m.email or m.phone or '')}" if (m.email or m.phone) else "",
+                contact=f" · {contacts.mask_contact(m.email or m.phone or '')}"
+                if (m.email or m.phone)
+                else "",
             )
             for m in view.members
         ]
@@ -517,7 +556,8 @@ class Engine:
             Reply(
                 "\n".join([msg.MEMBERS_TITLE, *member_lines]),
                 title=msg.HOUSEHOLD_TITLE.format(
-                    address=household.address, community=view.community.name if view.community else ""
+                    address=household.address,
+                    community=view.community.name if view.community else "",
                 ),
             )
         ]
@@ -536,7 +576,9 @@ class Engine:
                     status=msg.STATUS_LABELS[i.effective_status(now)],
                     when=msg.when(i.responded_at or i.expires_at),
                 )
-                for i in sorted(view.closed_invitations, key=lambda i: i.responded_at or i.created_at)[-5:]
+                for i in sorted(
+                    view.closed_invitations, key=lambda i: i.responded_at or i.created_at
+                )[-5:]
             ]
             replies.append(Reply("\n".join(lines), title=msg.EARLIER_TITLE))
         return replies
@@ -544,7 +586,9 @@ class Engine:
 
 def _sent_text(invitation: Invitation) -> str:
     return msg.SENT.format(
-        name=invitation.invitee_name, method=invitation.method.label, expires=msg.when(invitation.expires_at)
+        name=invitation.invitee_name,
+        method=invitation.method.label,
+        expires=msg.when(invitation.expires_at),
     )
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from . import messages as msg
 from .contacts import ContactError, normalise_name
 from .context import CoreContext
-from .domain import ChannelIdentity, Community, Household, Member, Role
-from .invitations import who_is
+from .domain import Community, Household, Member, Role
+from .invitations import link_account, who_is
 from .ports import UnitOfWork
 from .replies import Actor
 from .rules import Refused
@@ -22,9 +22,7 @@ class Claim:
     head: Member
 
 
-async def claim_household(
-    uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str
-) -> Claim:
+async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) -> Claim:
     """Make the chat user the head of the household whose access code they typed. A code
     admits one head, once; a used, unknown or malformed code gets the same answer."""
     current = await who_is(uow, actor)
@@ -49,15 +47,7 @@ async def claim_household(
         joined_at=now,
     )
     await uow.members.add(head)
-    await uow.identities.add(
-        ChannelIdentity(
-            platform=actor.platform,
-            external_id=actor.user_id,
-            chat_id=actor.chat_id,
-            member_id=head.id,
-            created_at=now,
-        )
-    )
+    await link_account(uow, actor=actor, member=head, now=now)
     household.head_member_id = head.id
     household.claimed_at = now
     await uow.households.update(household)

@@ -5,7 +5,7 @@ step, the state change and the outbound messages it causes land in one transacti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import messages as msg
 from .context import CoreContext
@@ -36,6 +36,19 @@ async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
     member = await uow.members.get(identity.member_id)
     household = await uow.households.get(member.household_id) if member else None
     return Who(identity=identity, member=member, household=household)
+
+
+async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: datetime) -> None:
+    """Link the chat account an actor uses to a member, so the bot knows them next time."""
+    await uow.identities.add(
+        ChannelIdentity(
+            platform=actor.platform,
+            external_id=actor.user_id,
+            chat_id=actor.chat_id,
+            member_id=member.id,
+            created_at=now,
+        )
+    )
 
 
 # --- limits -------------------------------------------------------------------------------
@@ -111,7 +124,9 @@ async def create_invitation(
     if check.pending is not None and check.pending.is_open(ctx.clock.now()):
         raise Refused(
             msg.DUPLICATE_PENDING.format(
-                name=check.pending.invitee_name, contact=shown_as, sent=msg.when(check.pending.sent_at or check.pending.created_at)
+                name=check.pending.invitee_name,
+                contact=shown_as,
+                sent=msg.when(check.pending.sent_at or check.pending.created_at),
             )
         )
     await check_invite_quota(uow, ctx, head=head)
@@ -178,7 +193,12 @@ async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> I
 
 
 async def resend_invitation(
-    uow: UnitOfWork, ctx: CoreContext, *, who: Who, invitation_id: str, new_link: bool,
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    who: Who,
+    invitation_id: str,
+    new_link: bool,
     shown_as: str,
 ) -> Invitation:
     """Send a pending or expired invitation again. An expired one gets a new period; with
@@ -189,15 +209,21 @@ async def resend_invitation(
     status = invitation.effective_status(now)
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
         raise Refused(
-            msg.ALREADY_CLOSED.format(name=invitation.invitee_name, status=msg.STATUS_LABELS[status])
+            msg.ALREADY_CLOSED.format(
+                name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
+            )
         )
     await check_destination_cap(uow, ctx, contact=invitation.contact, shown_as=shown_as)
     if status is InvitationStatus.EXPIRED:
-        other = await uow.invitations.find_pending(household_id=household.id, contact=invitation.contact)
+        other = await uow.invitations.find_pending(
+            household_id=household.id, contact=invitation.contact
+        )
         if other is not None and other.id != invitation.id and other.is_open(now):
             raise Refused(
                 msg.DUPLICATE_PENDING.format(
-                    name=other.invitee_name, contact=shown_as, sent=msg.when(other.sent_at or other.created_at)
+                    name=other.invitee_name,
+                    contact=shown_as,
+                    sent=msg.when(other.sent_at or other.created_at),
                 )
             )
         invitation.status = InvitationStatus.PENDING
@@ -217,7 +243,9 @@ async def cancel_invitation(
     status = invitation.effective_status(ctx.clock.now())
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
         raise Refused(
-            msg.ALREADY_CLOSED.format(name=invitation.invitee_name, status=msg.STATUS_LABELS[status])
+            msg.ALREADY_CLOSED.format(
+                name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
+            )
         )
     invitation.status = InvitationStatus.CANCELLED
     invitation.nonce = new_nonce()
@@ -252,7 +280,9 @@ async def verified_invitation(
     if invitation_id is None:
         return None
     invitation = await uow.invitations.get(invitation_id, for_update=for_update)
-    if invitation is None or not tokens.verify(token, invitation_id=invitation.id, nonce=invitation.nonce):
+    if invitation is None or not tokens.verify(
+        token, invitation_id=invitation.id, nonce=invitation.nonce
+    ):
         return None
     return invitation
 
@@ -290,22 +320,18 @@ async def accept_invitation(
     )
     await uow.members.add(member)
     if actor is not None:
-        await uow.identities.add(
-            ChannelIdentity(
-                platform=actor.platform,
-                external_id=actor.user_id,
-                chat_id=actor.chat_id,
-                member_id=member.id,
-                created_at=now,
-            )
-        )
+        await link_account(uow, actor=actor, member=member, now=now)
     invitation.status = InvitationStatus.ACCEPTED
     invitation.member_id = member.id
     invitation.responded_at = now
     await uow.invitations.update(invitation)
-    await notify_head(uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name))
+    await notify_head(
+        uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name)
+    )
     community = await uow.communities.get(household.community_id)
-    return Acceptance(invitation=invitation, member=member, household=household, community=community)
+    return Acceptance(
+        invitation=invitation, member=member, household=household, community=community
+    )
 
 
 async def decline_invitation(
@@ -319,7 +345,10 @@ async def decline_invitation(
     invitation.responded_at = ctx.clock.now()
     await uow.invitations.update(invitation)
     await notify_head(
-        uow, ctx, invitation=invitation, text=msg.NOTIFY_DECLINED.format(name=invitation.invitee_name)
+        uow,
+        ctx,
+        invitation=invitation,
+        text=msg.NOTIFY_DECLINED.format(name=invitation.invitee_name),
     )
     return invitation, household
 
@@ -331,21 +360,28 @@ async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> 
         invitation.status = InvitationStatus.EXPIRED
         await uow.invitations.update(invitation)
         await notify_head(
-            uow, ctx, invitation=invitation,
+            uow,
+            ctx,
+            invitation=invitation,
             text=msg.NOTIFY_EXPIRED.format(name=invitation.invitee_name),
         )
         expired.append(invitation)
     return expired
 
 
-async def notify_head(uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str) -> None:
+async def notify_head(
+    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str
+) -> None:
     """Queue a chat message to the head, on the platform and chat they invited from."""
     platform, chat_id = invitation.origin_platform, invitation.origin_chat_id
     if not platform or not chat_id:
         identities = await uow.identities.list_for_member(invitation.invited_by)
         if not identities:
             return
-        platform, chat_id = identities[0].platform, identities[0].chat_id or identities[0].external_id
+        platform, chat_id = (
+            identities[0].platform,
+            identities[0].chat_id or identities[0].external_id,
+        )
     now = ctx.clock.now()
     await uow.outbox.add(
         OutboxMessage(
@@ -372,7 +408,9 @@ class HouseholdView:
     closed_invitations: list[Invitation]
 
 
-async def household_view(uow: UnitOfWork, ctx: CoreContext, *, household: Household) -> HouseholdView:
+async def household_view(
+    uow: UnitOfWork, ctx: CoreContext, *, household: Household
+) -> HouseholdView:
     now = ctx.clock.now()
     invitations = await uow.invitations.list_for_household(household.id)
     open_statuses = (InvitationStatus.PENDING, InvitationStatus.EXPIRED)

@@ -42,8 +42,7 @@ NOT_IN_HOUSEHOLD = (
 )
 NOT_YOUR_INVITATION = "That invitation is not one of your household's, so nothing was changed."
 QUOTA_HOUR = (
-    "You have sent {count} invitations in the last hour, the most allowed. "
-    "Please try again later."
+    "You have sent {count} invitations in the last hour, the most allowed. Please try again later."
 )
 QUOTA_DAY = (
     "You have sent {count} invitations in the last day, the most allowed. "
@@ -74,7 +73,9 @@ CONFIRM_CANCEL = (
 CANCELLED = "Invitation to {name} cancelled. Its link can no longer be used to join."
 KEPT = "Okay, the invitation to {name} stays as it is."
 ALREADY_CLOSED = "The invitation to {name} is already {status}, so there is nothing to change."
-RESEND_CHOICE = "The invitation to {name} has expired. Send it again with the same link or a new one?"
+RESEND_CHOICE = (
+    "The invitation to {name} has expired. Send it again with the same link or a new one?"
+)
 RESENT = "Sent the invitation to {name} again. It now expires {expires}."
 RESENT_NEW_LINK = (
     "Sent {name} a new invitation link; earlier links no longer work. It expires {expires}."
@@ -99,15 +100,16 @@ INVITE_NOT_VALID = (
     "This invite link isn't valid. It may have expired, been cancelled or been used already. "
     "Please ask the person who invited you to send a new one."
 )
-WELCOME = (
-    "🎉 Welcome, {name}! You are now a member of the household at {address} in {community}."
-)
+WELCOME = "🎉 Welcome, {name}! You are now a member of the household at {address} in {community}."
 DECLINED = "You declined the invitation to {address}. Thanks for letting us know."
 
 # Notifications to the head
 NOTIFY_ACCEPTED = "🎉 {name} accepted your invitation and is now a member of your household."
 NOTIFY_DECLINED = "{name} declined your invitation."
-NOTIFY_EXPIRED = "The invitation to {name} expired without an answer. Press Resend on /household to send it again."
+NOTIFY_EXPIRED = (
+    "The invitation to {name} expired without an answer. "
+    "Press Resend on /household to send it again."
+)
 NOTIFY_DELIVERY_FAILED = (
     "We could not deliver the invitation to {name} by {method} ({reason}). "
     "You could invite them another way, or share the link yourself with Copy Invite Link."

@@ -83,7 +83,12 @@ class OutboxRepository(Protocol):
     async def update(self, message: OutboxMessage) -> None: ...
     async def get(self, message_id: str) -> OutboxMessage | None: ...
     async def claim_due(
-        self, *, now: datetime, routes: Sequence[Route], limit: int, lease_until: datetime,
+        self,
+        *,
+        now: datetime,
+        routes: Sequence[Route],
+        limit: int,
+        lease_until: datetime,
     ) -> Sequence[OutboxMessage]:
         """Pending messages due at ``now`` on the given routes, leased until ``lease_until``.
 

@@ -38,7 +38,7 @@ def only_a_head_may_manage_invitations(who: Who) -> tuple[Member, Household]:
 def only_in_their_own_household(who: Who, invitation: Invitation | None) -> Invitation:
     """A head manages only their own household's invitations: a payload naming another
     household's invitation (tampered or replayed) changes nothing."""
-    head, household = only_a_head_may_manage_invitations(who)
+    _, household = only_a_head_may_manage_invitations(who)
     if invitation is None or invitation.household_id != household.id:
         raise Refused(msg.NOT_YOUR_INVITATION)
     return invitation

@@ -18,7 +18,14 @@ from bot.delivery import Sender
 from bot.domain import Channel, Route
 from bot.replies import Actor, Event
 
-from .bootstrap import DatabaseBehind, build_dispatcher, build_engine, core_context, invitee_senders, open_database
+from .bootstrap import (
+    DatabaseBehind,
+    build_dispatcher,
+    build_engine,
+    core_context,
+    invitee_senders,
+    open_database,
+)
 from .cli_admin import admin_app
 from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
 from .settings import Settings
@@ -48,8 +55,9 @@ def _log_to(path: Path | None, level: str) -> None:
 def chat(
     user: Annotated[str, typer.Option(help="Who you are in this chat (one name per person).")] = "",
     name: Annotated[str, typer.Option(help="Your display name.")] = "",
-    demo: Annotated[bool, typer.Option(help="Start with a demo community and household, "
-                                            "with you as its head.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Start with a demo community and household, with you as its head.")
+    ] = False,
 ) -> None:
     """Talk to the bot in this terminal. Type /help to begin, /quit to leave."""
     settings = Settings()
@@ -99,18 +107,25 @@ async def _demo_household(settings: Settings, database, chat: ConsoleChat) -> No
     """Make the person at the keyboard head of a demo household, once."""
     ctx = core_context(settings)
     async with database.uow() as uow:
-        identity = await uow.identities.get(platform=chat.actor.platform, external_id=chat.actor.user_id)
+        identity = await uow.identities.get(
+            platform=chat.actor.platform, external_id=chat.actor.user_id
+        )
     if identity is not None:
         return
     communities = {c.name for c in await admin.list_communities(database.uow)}
     if DEMO_COMMUNITY not in communities:
-        await admin.add_community(database.uow, name=DEMO_COMMUNITY, contact="board@demo-hoa.example",
-                                  clock=ctx.clock)
+        await admin.add_community(
+            database.uow, name=DEMO_COMMUNITY, contact="board@demo-hoa.example", clock=ctx.clock
+        )
     existing = await admin.list_households(database.uow, community_name=DEMO_COMMUNITY)
     address = DEMO_ADDRESS if not existing else f"{len(existing) + 1} Demo Street"
     issued = await admin.add_household(
-        database.uow, community_name=DEMO_COMMUNITY, address=address,
-        head_name=chat.actor.display_name, secret_key=ctx.secret_key, clock=ctx.clock,
+        database.uow,
+        community_name=DEMO_COMMUNITY,
+        address=address,
+        head_name=chat.actor.display_name,
+        secret_key=ctx.secret_key,
+        clock=ctx.clock,
         region=ctx.region,
     )
     await chat.send(Event.message(f"/join {issued.code}"))

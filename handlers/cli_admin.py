@@ -67,9 +67,7 @@ admin_app = typer.Typer(
     no_args_is_help=True,
 )
 community_app = typer.Typer(help="Communities (one per HOA).", no_args_is_help=True)
-household_app = typer.Typer(
-    help="Households and their heads' access codes.", no_args_is_help=True
-)
+household_app = typer.Typer(help="Households and their heads' access codes.", no_args_is_help=True)
 admin_app.add_typer(community_app, name="community")
 admin_app.add_typer(household_app, name="household")
 
@@ -178,7 +176,8 @@ def community_add(
     """Create a community."""
     settings = _settings()
     community = _run(
-        ctx, settings,
+        ctx,
+        settings,
         lambda uow, clock: admin.add_community(uow, name=name, contact=contact, clock=clock),
     )
     _out().print(f"Community [bold]{escape(community.name)}[/] created.")
@@ -217,10 +216,16 @@ def household_add(
     settings = _settings()
     secret_key = _secret_key(settings)
     issued = _run(
-        ctx, settings,
+        ctx,
+        settings,
         lambda uow, clock: admin.add_household(
-            uow, community_name=community, address=address, head_name=head_name,
-            head_contact=head_contact, secret_key=secret_key, clock=clock,
+            uow,
+            community_name=community,
+            address=address,
+            head_name=head_name,
+            head_contact=head_contact,
+            secret_key=secret_key,
+            clock=clock,
             region=settings.default_region,
         ),
     )
@@ -230,14 +235,13 @@ def household_add(
 @household_app.command("list")
 def household_list(
     ctx: typer.Context,
-    community: Annotated[
-        str | None, typer.Option(help="Only this community's households.")
-    ] = None,
+    community: Annotated[str | None, typer.Option(help="Only this community's households.")] = None,
 ) -> None:
     """List households: community, address, expected head, claimed or not, members."""
     settings = _settings()
     rows = _run(
-        ctx, settings,
+        ctx,
+        settings,
         lambda uow, clock: admin.list_households(uow, community_name=community),
     )
     console = _out()
@@ -253,8 +257,10 @@ def household_list(
             if household.claimed_at is not None:
                 claimed += f", {household.claimed_at.date().isoformat()}"
         table.add_row(
-            escape(row.community_name), escape(household.address),
-            escape(_expected_head(household)), claimed,
+            escape(row.community_name),
+            escape(household.address),
+            escape(_expected_head(household)),
+            claimed,
             str(row.members),
         )
     console.print(table)
@@ -270,7 +276,8 @@ def household_reset_code(
     settings = _settings()
     secret_key = _secret_key(settings)
     issued = _run(
-        ctx, settings,
+        ctx,
+        settings,
         lambda uow, clock: admin.reset_access_code(
             uow, community_name=community, address=address, secret_key=secret_key, clock=clock
         ),
@@ -297,8 +304,7 @@ def import_csv(
     file: Annotated[
         Path,
         typer.Argument(
-            help="A CSV file with the columns: community, address, head name, "
-            "head email or phone.",
+            help="A CSV file with the columns: community, address, head name, head email or phone.",
             show_default=False,
         ),
     ],
@@ -323,8 +329,12 @@ def import_csv(
     outcomes: list[RowOutcome] = []
     console = _out()
     progress = Progress(
-        TextColumn("Importing"), BarColumn(), MofNCompleteColumn(), console=console,
-        transient=True, disable=not console.is_terminal,
+        TextColumn("Importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
     )
     task = progress.add_task("import", total=len(rows))
 
@@ -337,10 +347,15 @@ def import_csv(
     try:
         with progress:
             _run(
-                ctx, settings,
+                ctx,
+                settings,
                 lambda uow, clock: admin.import_households(
-                    uow, rows, secret_key=secret_key, clock=clock,
-                    region=settings.default_region, on_row=heard,
+                    uow,
+                    rows,
+                    secret_key=secret_key,
+                    clock=clock,
+                    region=settings.default_region,
+                    on_row=heard,
                 ),
             )
     except (typer.Exit, KeyboardInterrupt):
@@ -368,9 +383,7 @@ def _read_rows(file: Path) -> list[tuple[int, dict[str, str]]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        _fail(
-            f"{file} is not UTF-8 text. Save it as 'CSV UTF-8' and try again.", code=2
-        )
+        _fail(f"{file} is not UTF-8 text. Save it as 'CSV UTF-8' and try again.", code=2)
     try:
         return admin.read_household_csv(text)
     except AdminError as exc:
@@ -402,7 +415,9 @@ def _print_import_summary(
 ) -> None:
     by_status = {status: [o for o in outcomes if o.status is status] for status in RowStatus}
     created, skipped, invalid = (
-        by_status[RowStatus.CREATED], by_status[RowStatus.SKIPPED], by_status[RowStatus.INVALID]
+        by_status[RowStatus.CREATED],
+        by_status[RowStatus.SKIPPED],
+        by_status[RowStatus.INVALID],
     )
     stopped = len(outcomes) < total
     heading = "Import stopped part-way" if stopped else "Import finished"
@@ -422,8 +437,11 @@ def _print_import_summary(
         for outcome in sorted(skipped + invalid, key=lambda o: o.line):
             colour = "yellow" if outcome.status is RowStatus.SKIPPED else "red"
             table.add_row(
-                str(outcome.line), f"[{colour}]{outcome.status.value}[/]",
-                escape(outcome.community), escape(outcome.address), escape(outcome.reason),
+                str(outcome.line),
+                f"[{colour}]{outcome.status.value}[/]",
+                escape(outcome.community),
+                escape(outcome.address),
+                escape(outcome.reason),
             )
         console.print(table)
 
@@ -431,7 +449,9 @@ def _print_import_summary(
         table = Table("Line", "Community", "Address", "Access code", title="New access codes")
         for outcome in created:
             table.add_row(
-                str(outcome.line), escape(outcome.community), escape(outcome.address),
+                str(outcome.line),
+                escape(outcome.community),
+                escape(outcome.address),
                 f"[bold]{outcome.code}[/]",
             )
         console.print(table)

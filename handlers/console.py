@@ -57,7 +57,9 @@ class ConsoleView:
 
     def delivery(self, message: OutboxMessage) -> None:
         if message.channel is Channel.CHAT:
-            self.console.print(Panel(Text(message.body), title="🔔 Notification", border_style="yellow"))
+            self.console.print(
+                Panel(Text(message.body), title="🔔 Notification", border_style="yellow")
+            )
             return
         what = "📱 SMS" if message.channel is Channel.SMS else "✉️  Email"
         title = f"{what} to {display_contact(message.destination)} (console delivery)"
@@ -101,7 +103,9 @@ class ConsoleChat:
         if replies:
             self.buttons = self.view.replies(replies)
 
-    async def run(self, lines: AsyncIterator[str], *, after_each: Callable[[], object] | None = None) -> None:
+    async def run(
+        self, lines: AsyncIterator[str], *, after_each: Callable[[], object] | None = None
+    ) -> None:
         """Resume where the conversation was, then take lines until they end or ``/quit``."""
         await self.send(Event.resume())
         async for line in lines:

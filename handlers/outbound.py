@@ -19,7 +19,8 @@ class LoggingSender:
         log.info(
             "%s to %s (outbox %s)%s: %s",
             kind,
-            mask_contact(message.destination) if message.channel is not Channel.CHAT
+            mask_contact(message.destination)
+            if message.channel is not Channel.CHAT
             else f"{message.platform}:{message.destination}",
             message.id,
             f" subject {message.subject!r}" if message.subject else "",

@@ -88,8 +88,11 @@ class Settings(BaseSettings):
             raise RuntimeError(
                 "INVITEBOT_SECRET_KEY must be set when the database is not a local SQLite file."
             )
-        path = self.sqlite_path.with_name(self.sqlite_path.name + ".secret") \
-            if self.sqlite_path else Path("invitebot.secret")
+        path = (
+            self.sqlite_path.with_name(self.sqlite_path.name + ".secret")
+            if self.sqlite_path
+            else Path("invitebot.secret")
+        )
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)

@@ -43,7 +43,9 @@ class Person:
     @property
     def text(self) -> str:
         """All the last replies' text, one string, for ``in`` assertions."""
-        return "\n".join(filter(None, (f"{r.title}\n{r.text}" if r.title else r.text for r in self.last)))
+        return "\n".join(
+            filter(None, (f"{r.title}\n{r.text}" if r.title else r.text for r in self.last))
+        )
 
     def buttons(self) -> list[str]:
         return [b.label for r in self.last for b in r.buttons]

@@ -46,9 +46,7 @@ class Admin:
     def __call__(self, *args: str | Path) -> Result:
         result = CliRunner().invoke(admin_app, [str(a) for a in args], obj=self.obj)
         # Whatever happened, it was never a traceback.
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            result.output
-        )
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.output
         assert "Traceback" not in result.output
         return result
 
@@ -113,8 +111,9 @@ def run(
         async def opener(settings: Settings) -> AsyncIterator[UnitOfWorkFactory]:
             yield memory
 
-        yield Admin(obj=AdminStorage(open=opener, clock=FakeClock()), sqlite_file=None,
-                    memory=memory)
+        yield Admin(
+            obj=AdminStorage(open=opener, clock=FakeClock()), sqlite_file=None, memory=memory
+        )
     else:
         pytest.importorskip("handlers.bootstrap", reason="the composition root is not there")
         database = tmp_path / "data" / "invitebot.db"
@@ -163,8 +162,16 @@ def test_an_empty_listing_says_what_to_do(run: Admin) -> None:
 def test_a_household_code_is_printed_once_and_stored_hashed(run: Admin) -> None:
     run("community", "add", "Maple Grove")
     result = run(
-        "household", "add", "--community", "maple grove", "--address", "12 Oak Street",
-        "--head-name", "Maria Ruiz", "--head-contact", "(202) 555-0199",
+        "household",
+        "add",
+        "--community",
+        "maple grove",
+        "--address",
+        "12 Oak Street",
+        "--head-name",
+        "Maria Ruiz",
+        "--head-contact",
+        "(202) 555-0199",
     )
     assert result.exit_code == 0, result.output
     codes = CODE.findall(result.stdout)
@@ -364,8 +371,10 @@ def test_importing_the_same_file_twice_creates_nothing_new(run: Admin, tmp_path:
 
 
 def test_a_bad_row_creates_neither_community_nor_household(run: Admin, tmp_path: Path) -> None:
-    csv_file = write(tmp_path / "h.csv", "community,address,head email or phone\n"
-                     "Cedar Park,1 Pine Way,+44 20 7946 0958\n")
+    csv_file = write(
+        tmp_path / "h.csv",
+        "community,address,head email or phone\nCedar Park,1 Pine Way,+44 20 7946 0958\n",
+    )
     result = run("import", csv_file)
     assert result.exit_code == 1
     assert "Import finished: 0 created, 0 skipped, 1 invalid (1 row)." in result.stdout
@@ -386,7 +395,8 @@ def test_codes_can_be_written_to_a_private_file(run: Admin, tmp_path: Path) -> N
     assert lines[0] == "line,community,address,access code"
     written = [line.split(",") for line in lines[1:]]
     assert [(w[0], w[1], w[2]) for w in written] == [
-        ("2", "Maple Grove", "12 Oak Street"), ("4", "Maple Grove", "14 Oak Street"),
+        ("2", "Maple Grove", "12 Oak Street"),
+        ("4", "Maple Grove", "14 Oak Street"),
     ]
     stored = run.households()
     for _line, _community, address, code in written:

@@ -40,7 +40,12 @@ def chat(env: dict[str, str], *args: str, typed: list[str], cwd: Path) -> str:
 
 def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path: Path) -> None:
     screen = chat(
-        env, "--demo", "--user", "ana", "--name", "Ana Lopez",
+        env,
+        "--demo",
+        "--user",
+        "ana",
+        "--name",
+        "Ana Lopez",
         typed=["/invite", "2", "Maria Ruiz", "+1 202 555 0199", "1", "1", "/household"],
         cwd=tmp_path,
     )
@@ -50,7 +55,9 @@ def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path:
     assert "Ready to send this invitation?" in screen and "[1] Send Invite" in screen
     assert "Invitation sent to Maria Ruiz by SMS Text" in screen
     # The SMS is delivered to the console, since no provider is configured.
-    assert "SMS to +1 202-555-0199 (console delivery)" in screen or "SMS to +1 202 555 0199" in screen
+    assert (
+        "SMS to +1 202-555-0199 (console delivery)" in screen or "SMS to +1 202 555 0199" in screen
+    )
     assert "reply JOIN to accept" in screen
     assert LINK.search(screen)
     assert "Maria Ruiz · SMS Text · +1 ••• ••• 0199" in screen
@@ -61,7 +68,10 @@ def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path:
 
 def test_two_people_in_two_terminals(env: dict[str, str], tmp_path: Path) -> None:
     screen = chat(
-        env, "--demo", "--user", "ana",
+        env,
+        "--demo",
+        "--user",
+        "ana",
         typed=["/invite email Maria Ruiz maria@example.org", "Send Invite"],
         cwd=tmp_path,
     )
@@ -76,7 +86,9 @@ def test_two_people_in_two_terminals(env: dict[str, str], tmp_path: Path) -> Non
     assert "Maria Ruiz · m•••@example.org" in ana
 
 
-def test_quitting_mid_invite_resumes_at_the_same_question(env: dict[str, str], tmp_path: Path) -> None:
+def test_quitting_mid_invite_resumes_at_the_same_question(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     chat(env, "--demo", "--user", "ana", typed=["/invite", "SMS Text", "Maria Ruiz"], cwd=tmp_path)
     screen = chat(env, "--user", "ana", typed=["+1 202 555 0199", "Send Invite"], cwd=tmp_path)
     assert screen.index("What is Maria Ruiz's mobile phone number?") < screen.index("Ready to send")
@@ -86,8 +98,13 @@ def test_quitting_mid_invite_resumes_at_the_same_question(env: dict[str, str], t
 def test_killed_mid_invite_resumes_too(env: dict[str, str], tmp_path: Path) -> None:
     chat(env, "--demo", "--user", "ana", typed=[], cwd=tmp_path)
     process = subprocess.Popen(
-        [str(INVITEBOT), "chat", "--user", "ana"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        [str(INVITEBOT), "chat", "--user", "ana"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert process.stdin and process.stdout
     process.stdin.write("/invite\n2\n")
@@ -103,8 +120,17 @@ def test_killed_mid_invite_resumes_too(env: dict[str, str], tmp_path: Path) -> N
 
 def test_odd_input_gets_friendly_answers(env: dict[str, str], tmp_path: Path) -> None:
     screen = chat(
-        env, "--user", "zed",
-        typed=["/frobnicate", "hello", "[bold red]markup[/]", "/join 1234", "\x1b[31m", "🙂" * 5000],
+        env,
+        "--user",
+        "zed",
+        typed=[
+            "/frobnicate",
+            "hello",
+            "[bold red]markup[/]",
+            "/join 1234",
+            "\x1b[31m",
+            "🙂" * 5000,
+        ],
         cwd=tmp_path,
     )
     assert "I don't know the command /frobnicate" in screen

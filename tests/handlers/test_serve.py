@@ -33,11 +33,17 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean | {"INVITEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/fresh/invitebot.db"}
 
 
-def test_serve_migrates_a_fresh_database_and_reports_health(env: dict[str, str], tmp_path: Path) -> None:
+def test_serve_migrates_a_fresh_database_and_reports_health(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [str(INVITEBOT), "serve", "--port", str(port)], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(INVITEBOT), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -74,12 +80,24 @@ def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_then_worker_starts_and_stops(env: dict[str, str], tmp_path: Path) -> None:
-    upgraded = subprocess.run([str(INVITEBOT), "db", "upgrade"], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)
+    upgraded = subprocess.run(
+        [str(INVITEBOT), "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert upgraded.returncode == 0, upgraded.stderr
     assert "Database is at revision" in upgraded.stdout
-    worker = subprocess.Popen([str(INVITEBOT), "worker"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = subprocess.Popen(
+        [str(INVITEBOT), "worker"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(2)
     worker.terminate()
     output, _ = worker.communicate(timeout=15)

@@ -28,12 +28,17 @@ class World:
 
     def __post_init__(self) -> None:
         self.ctx = CoreContext(
-            clock=self.clock, secret_key=SECRET, public_base_url="https://hoa.example",
-            hoa_contact="the Oak Ridge HOA board", limits=self.limits,
+            clock=self.clock,
+            secret_key=SECRET,
+            public_base_url="https://hoa.example",
+            hoa_contact="the Oak Ridge HOA board",
+            limits=self.limits,
         )
         self.engine = Engine(uow_factory=self.uow_factory, ctx=self.ctx)
         self.dispatcher = Dispatcher(
-            uow_factory=self.uow_factory, ctx=self.ctx, senders=recording_routes(self.sender),
+            uow_factory=self.uow_factory,
+            ctx=self.ctx,
+            senders=recording_routes(self.sender),
             retry=RetryPolicy(max_attempts=3),
         )
 
@@ -41,32 +46,46 @@ class World:
         while await self.dispatcher.run_once():
             pass
 
-    async def household(self, address: str = "12 Oak Lane", community: str = "Oak Ridge HOA",
-                        head_name: str = "Ana Lopez") -> str:
+    async def household(
+        self,
+        address: str = "12 Oak Lane",
+        community: str = "Oak Ridge HOA",
+        head_name: str = "Ana Lopez",
+    ) -> str:
         """Create a household (and its community if new); return the head's access code."""
         code = new_access_code()
         async with self.uow_factory() as uow:
             found = await uow.communities.get_by_name(community)
             if found is None:
-                found = Community(name=community, contact="board@oakridge.example",
-                                  created_at=self.clock.now())
+                found = Community(
+                    name=community, contact="board@oakridge.example", created_at=self.clock.now()
+                )
                 await uow.communities.add(found)
             normalised = normalise_access_code(code)
             assert normalised is not None
             await uow.households.add(
-                Household(community_id=found.id, address=address,
-                          access_code_hash=self.ctx.code_hash(normalised),
-                          head_name=head_name, created_at=self.clock.now())
+                Household(
+                    community_id=found.id,
+                    address=address,
+                    access_code_hash=self.ctx.code_hash(normalised),
+                    head_name=head_name,
+                    created_at=self.clock.now(),
+                )
             )
             await uow.commit()
         return code
 
     def person(self, user_id: str, name: str = "", platform: str = "console") -> Person:
-        return Person(self.engine, Actor(platform=platform, user_id=user_id, chat_id=user_id,
-                                         display_name=name or user_id))
+        return Person(
+            self.engine,
+            Actor(
+                platform=platform, user_id=user_id, chat_id=user_id, display_name=name or user_id
+            ),
+        )
 
-    async def head(self, user_id: str = "ana", address: str = "12 Oak Lane",
-                   community: str = "Oak Ridge HOA") -> Person:
+    async def head(
+        self, user_id: str = "ana", address: str = "12 Oak Lane", community: str = "Oak Ridge HOA"
+    ) -> Person:
         code = await self.household(address=address, community=community)
         person = self.person(user_id, "Ana")
         await person.say(f"/join {code}")

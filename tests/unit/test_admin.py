@@ -80,8 +80,13 @@ async def test_community_names_may_be_digits_and_punctuation(uow, clock) -> None
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("", "empty"), ("   ", "empty"), ("x" * 101, "too_long"), ("--", "no_letter"),
-     ("Maple\u202eGrove", "control_character")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 101, "too_long"),
+        ("--", "no_letter"),
+        ("Maple\u202eGrove", "control_character"),
+    ],
 )
 async def test_unusable_community_names_are_refused(uow, clock, name, reason) -> None:
     with pytest.raises(InvalidInput) as caught:
@@ -103,8 +108,13 @@ async def test_a_community_name_is_taken_whatever_its_case(uow, clock) -> None:
 async def test_a_household_gets_a_code_that_is_stored_only_as_a_hash(uow, clock) -> None:
     await add_maple_grove(uow, clock)
     issued = await admin.add_household(
-        uow, community_name="maple grove", address=" 12  Oak Street ", head_name=" Maria Ruiz ",
-        head_contact="(202) 555-0199", secret_key=KEY, clock=clock,
+        uow,
+        community_name="maple grove",
+        address=" 12  Oak Street ",
+        head_name=" Maria Ruiz ",
+        head_contact="(202) 555-0199",
+        secret_key=KEY,
+        clock=clock,
     )
     assert normalise_access_code(issued.code) is not None
     assert issued.community.name == "Maple Grove"
@@ -123,10 +133,15 @@ async def test_a_household_gets_a_code_that_is_stored_only_as_a_hash(uow, clock)
 async def test_each_household_gets_its_own_code(uow, clock) -> None:
     await add_maple_grove(uow, clock)
     codes = {
-        (await admin.add_household(
-            uow, community_name="Maple Grove", address=f"{n} Oak Street", secret_key=KEY,
-            clock=clock,
-        )).code
+        (
+            await admin.add_household(
+                uow,
+                community_name="Maple Grove",
+                address=f"{n} Oak Street",
+                secret_key=KEY,
+                clock=clock,
+            )
+        ).code
         for n in range(20)
     }
     assert len(codes) == 20
@@ -135,8 +150,12 @@ async def test_each_household_gets_its_own_code(uow, clock) -> None:
 async def test_the_head_contact_may_be_an_email(uow, clock) -> None:
     await add_maple_grove(uow, clock)
     issued = await admin.add_household(
-        uow, community_name="Maple Grove", address="12 Oak Street",
-        head_contact="Maria@EXAMPLE.org", secret_key=KEY, clock=clock,
+        uow,
+        community_name="Maple Grove",
+        address="12 Oak Street",
+        head_contact="Maria@EXAMPLE.org",
+        secret_key=KEY,
+        clock=clock,
     )
     assert issued.household.head_contact == "maria@example.org"
 
@@ -144,8 +163,13 @@ async def test_the_head_contact_may_be_an_email(uow, clock) -> None:
 async def test_phone_numbers_are_read_in_the_given_region(uow, clock) -> None:
     await add_maple_grove(uow, clock)
     issued = await admin.add_household(
-        uow, community_name="Maple Grove", address="12 Oak Street",
-        head_contact="07400 123456", secret_key=KEY, clock=clock, region="GB",
+        uow,
+        community_name="Maple Grove",
+        address="12 Oak Street",
+        head_contact="07400 123456",
+        secret_key=KEY,
+        clock=clock,
+        region="GB",
     )
     assert issued.household.head_contact == "+447400123456"
 
@@ -179,7 +203,10 @@ async def test_an_address_is_taken_whatever_its_case_within_a_community(uow, clo
     )
     with pytest.raises(DuplicateHousehold, match="already a household of “Maple Grove”"):
         await admin.add_household(
-            uow, community_name="Maple Grove", address="12 OAK  street", secret_key=KEY,
+            uow,
+            community_name="Maple Grove",
+            address="12 OAK  street",
+            secret_key=KEY,
             clock=clock,
         )
     # The same address in another community is another household.
@@ -192,14 +219,20 @@ async def test_an_address_is_taken_whatever_its_case_within_a_community(uow, clo
 async def test_an_unknown_community_is_named_with_the_ones_that_exist(uow, clock) -> None:
     with pytest.raises(UnknownCommunity, match="no community exists yet"):
         await admin.add_household(
-            uow, community_name="Maple Grove", address="12 Oak Street", secret_key=KEY,
+            uow,
+            community_name="Maple Grove",
+            address="12 Oak Street",
+            secret_key=KEY,
             clock=clock,
         )
     await add_maple_grove(uow, clock)
     await admin.add_community(uow, name="Birch Hill", clock=clock)
     with pytest.raises(UnknownCommunity) as caught:
         await admin.add_household(
-            uow, community_name="Maple Grov", address="12 Oak Street", secret_key=KEY,
+            uow,
+            community_name="Maple Grov",
+            address="12 Oak Street",
+            secret_key=KEY,
             clock=clock,
         )
     assert caught.value.known == ["Birch Hill", "Maple Grove"]
@@ -210,8 +243,12 @@ async def test_households_are_listed_with_community_and_member_count(uow, clock)
     await add_maple_grove(uow, clock)
     await admin.add_community(uow, name="Birch Hill", clock=clock)
     first = await admin.add_household(
-        uow, community_name="Maple Grove", address="3 Oak Street", head_name="Maria Ruiz",
-        secret_key=KEY, clock=clock,
+        uow,
+        community_name="Maple Grove",
+        address="3 Oak Street",
+        head_name="Maria Ruiz",
+        secret_key=KEY,
+        clock=clock,
     )
     await admin.add_household(
         uow, community_name="Maple Grove", address="1 Oak Street", secret_key=KEY, clock=clock
@@ -278,12 +315,18 @@ async def test_resetting_an_unknown_household_is_refused(uow, clock) -> None:
     await add_maple_grove(uow, clock)
     with pytest.raises(UnknownHousehold, match="no household at “12 Oak Street”"):
         await admin.reset_access_code(
-            uow, community_name="Maple Grove", address="12 Oak Street", secret_key=KEY,
+            uow,
+            community_name="Maple Grove",
+            address="12 Oak Street",
+            secret_key=KEY,
             clock=clock,
         )
     with pytest.raises(UnknownCommunity):
         await admin.reset_access_code(
-            uow, community_name="Birch Hill", address="12 Oak Street", secret_key=KEY,
+            uow,
+            community_name="Birch Hill",
+            address="12 Oak Street",
+            secret_key=KEY,
             clock=clock,
         )
 
@@ -302,14 +345,42 @@ def test_a_csv_file_is_read_with_line_numbers() -> None:
         "Birch Hill,11 Elm Road,Ann Lee,+1 202 555 0199,extra,cells\n"
     )
     assert admin.read_household_csv(text) == [
-        (2, {"community": "Maple Grove", "address": "12 Oak Street", "head_name": "Maria Ruiz",
-             "head_contact": "maria@example.org"}),
-        (5, {"community": "Maple Grove", "address": "14 Oak Street\nUnit B", "head_name": "",
-             "head_contact": ""}),
-        (7, {"community": "Birch Hill", "address": "9 Elm Road", "head_name": "",
-             "head_contact": ""}),
-        (8, {"community": "Birch Hill", "address": "11 Elm Road", "head_name": "Ann Lee",
-             "head_contact": "+1 202 555 0199"}),
+        (
+            2,
+            {
+                "community": "Maple Grove",
+                "address": "12 Oak Street",
+                "head_name": "Maria Ruiz",
+                "head_contact": "maria@example.org",
+            },
+        ),
+        (
+            5,
+            {
+                "community": "Maple Grove",
+                "address": "14 Oak Street\nUnit B",
+                "head_name": "",
+                "head_contact": "",
+            },
+        ),
+        (
+            7,
+            {
+                "community": "Birch Hill",
+                "address": "9 Elm Road",
+                "head_name": "",
+                "head_contact": "",
+            },
+        ),
+        (
+            8,
+            {
+                "community": "Birch Hill",
+                "address": "11 Elm Road",
+                "head_name": "Ann Lee",
+                "head_contact": "+1 202 555 0199",
+            },
+        ),
     ]
 
 
@@ -330,8 +401,15 @@ def test_a_csv_file_is_read_with_line_numbers() -> None:
 )
 def test_header_spellings(text: str) -> None:
     assert admin.read_household_csv(text) == [
-        (2, {"community": "Maple Grove", "address": "12 Oak St", "head_name": "Maria Ruiz",
-             "head_contact": "maria@example.org"}),
+        (
+            2,
+            {
+                "community": "Maple Grove",
+                "address": "12 Oak St",
+                "head_name": "Maria Ruiz",
+                "head_contact": "maria@example.org",
+            },
+        ),
     ]
 
 
@@ -388,7 +466,11 @@ async def test_an_import_creates_skips_and_refuses_row_by_row(uow, clock) -> Non
     heard: list[RowOutcome] = []
 
     report = await admin.import_households(
-        uow, admin.read_household_csv(IMPORT), secret_key=KEY, clock=clock, region="US",
+        uow,
+        admin.read_household_csv(IMPORT),
+        secret_key=KEY,
+        clock=clock,
+        region="US",
         on_row=heard.append,
     )
 
@@ -442,8 +524,9 @@ async def test_importing_the_same_file_again_changes_nothing(uow, clock) -> None
 
 
 async def test_a_bad_row_in_a_new_community_leaves_no_trace(uow, clock) -> None:
-    rows = [(2, {"community": "Cedar Park", "address": "1 Pine Way",
-                 "head_contact": "not a contact"})]
+    rows = [
+        (2, {"community": "Cedar Park", "address": "1 Pine Way", "head_contact": "not a contact"})
+    ]
     report = await admin.import_households(uow, rows, secret_key=KEY, clock=clock, region="US")
     assert report.outcomes[0].status is RowStatus.INVALID
     assert await stored_communities(uow) == [] and await stored_households(uow) == {}
@@ -483,6 +566,7 @@ async def test_a_row_that_creates_its_community_says_so(uow, clock) -> None:
     ]
     report = await admin.import_households(uow, rows, secret_key=KEY, clock=clock, region="US")
     assert [(o.new_community, o.community) for o in report.outcomes] == [
-        (True, "Cedar Park"), (False, "Cedar Park"),
+        (True, "Cedar Park"),
+        (False, "Cedar Park"),
     ]
     assert report.new_communities == ["Cedar Park"]

@@ -94,7 +94,8 @@ async def test_a_message_without_a_sender_waits_for_one(world: World) -> None:
     await ana.press("Send Invite")
     mine, theirs = RecordingSender(), RecordingSender()
     only_mine = Dispatcher(
-        uow_factory=world.uow_factory, ctx=world.ctx,
+        uow_factory=world.uow_factory,
+        ctx=world.ctx,
         senders={Route(Channel.EMAIL): mine, Route(Channel.CHAT, "console", "bob"): mine},
     )
     await only_mine.run_once()
@@ -104,11 +105,14 @@ async def test_a_message_without_a_sender_waits_for_one(world: World) -> None:
     await only_mine.run_once()
     assert [m.channel for m in mine.sent] == [Channel.EMAIL]  # Ana's note is not Bob's
     anas = Dispatcher(
-        uow_factory=world.uow_factory, ctx=world.ctx,
+        uow_factory=world.uow_factory,
+        ctx=world.ctx,
         senders={Route(Channel.CHAT, "console", "ana"): theirs},
     )
     await anas.run_once()
-    assert [m.body for m in theirs.sent] == ["🎉 Maria Ruiz accepted your invitation and is now a member of your household."]
+    assert [m.body for m in theirs.sent] == [
+        "🎉 Maria Ruiz accepted your invitation and is now a member of your household."
+    ]
 
 
 async def test_a_claimed_message_is_not_sent_twice_by_two_dispatchers(world: World) -> None:
@@ -116,12 +120,14 @@ async def test_a_claimed_message_is_not_sent_twice_by_two_dispatchers(world: Wor
     await ana.say("/invite email Maria Ruiz maria@example.org")
     await ana.press("Send Invite")
     other = RecordingSender()
-    second = Dispatcher(uow_factory=world.uow_factory, ctx=world.ctx,
-                        senders={Route(Channel.EMAIL): other})
+    second = Dispatcher(
+        uow_factory=world.uow_factory, ctx=world.ctx, senders={Route(Channel.EMAIL): other}
+    )
     async with world.uow_factory() as uow:
         now = world.clock.now()
-        claimed = await uow.outbox.claim_due(now=now, routes=[Route(Channel.EMAIL)], limit=10,
-                                             lease_until=now + timedelta(minutes=2))
+        claimed = await uow.outbox.claim_due(
+            now=now, routes=[Route(Channel.EMAIL)], limit=10, lease_until=now + timedelta(minutes=2)
+        )
         await uow.commit()
     assert len(claimed) == 1
     assert await second.run_once() == 0  # leased by the first

@@ -69,7 +69,10 @@ async def test_accepting_makes_a_member_and_tells_the_head(world: World) -> None
     link = await invite(world, ana, "sms Maria Ruiz +1 202 555 0199")
     maria = world.person("maria", "Maria")
     await maria.say(f"/join {link}")
-    assert "Welcome, Maria Ruiz! You are now a member of the household at 12 Oak Lane in Oak Ridge HOA." in maria.text
+    assert (
+        "Welcome, Maria Ruiz! You are now a member of the household at 12 Oak Lane "
+        "in Oak Ridge HOA." in maria.text
+    )
     await world.deliver()
     note = world.sender.sent[-1]
     assert note.channel == "chat" and note.platform == "console" and note.destination == "ana"
@@ -221,21 +224,28 @@ async def test_members_and_strangers_cannot_press_a_heads_buttons(world: World) 
     await invite(world, ana, "email Tom Ruiz tom@example.org")
     await ana.say("/household")
     tom_card = ana.last[2]
-    payloads = [b.payload for b in tom_card.buttons] + [
-        p.replace("card:cancel:", "card:cancel_yes:") for p in [tom_card.buttons[2].payload]
-    ] + [tom_card.buttons[1].payload.replace("resend", "resend_new")]
+    payloads = (
+        [b.payload for b in tom_card.buttons]
+        + [p.replace("card:cancel:", "card:cancel_yes:") for p in [tom_card.buttons[2].payload]]
+        + [tom_card.buttons[1].payload.replace("resend", "resend_new")]
+    )
 
     maria = world.person("maria")
     await maria.say(f"/join {link}")
     bob = await world.head("bob", address="14 Oak Lane")  # head of another household
     zed = world.person("zed")
-    for person, expected in [(maria, "Only the head"), (bob, "not one of your household's"),
-                             (zed, "not part of a household")]:
+    for person, expected in [
+        (maria, "Only the head"),
+        (bob, "not one of your household's"),
+        (zed, "not part of a household"),
+    ]:
         for payload in payloads:
             await person.press_payload(payload)
             assert expected in person.text, (person.actor.user_id, payload, person.text)
             assert person.last[0].link is None
-    assert sorted(await statuses(world)) == sorted([InvitationStatus.ACCEPTED, InvitationStatus.PENDING])
+    assert sorted(await statuses(world)) == sorted(
+        [InvitationStatus.ACCEPTED, InvitationStatus.PENDING]
+    )
     await world.deliver()
     assert len(world.sender.to("tom@example.org")) == 1  # no resend happened
 

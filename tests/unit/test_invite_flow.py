@@ -18,9 +18,7 @@ async def invitations(world: World, head_user: str = "ana"):
 async def outbox(world: World):
     async with world.uow_factory() as uow:
         found = []
-        for invitation in await uow.invitations.list_for_household(
-            (await _household_id(uow))
-        ):
+        for invitation in await uow.invitations.list_for_household(await _household_id(uow)):
             found.extend(await uow.outbox.list_for_invitation(invitation.id))
         return found
 
@@ -65,7 +63,11 @@ async def test_invite_by_sms_step_by_step(world: World) -> None:
     assert queued.channel is Channel.SMS and queued.destination == "+12025550199"
     assert "Reply JOIN to accept" not in queued.body  # wording is "reply JOIN to accept"
     assert "reply JOIN to accept" in queued.body and "https://hoa.example/i/" in queued.body
-    assert "Ana Lopez" in queued.body and "12 Oak Lane" in queued.body and "Oak Ridge HOA" in queued.body
+    assert (
+        "Ana Lopez" in queued.body
+        and "12 Oak Lane" in queued.body
+        and "Oak Ridge HOA" in queued.body
+    )
 
     await world.deliver()
     assert [m.destination for m in world.sender.sent] == ["+12025550199"]
@@ -149,7 +151,13 @@ async def test_refused_answers_reask_and_store_nothing(world: World) -> None:
 async def test_bad_email_is_refused_with_an_example(world: World) -> None:
     ana = await world.head()
     await ana.say("/invite email Maria Ruiz")
-    for bad in ["maria", "maria@", "maria@@example.org", "maria@exa mple.org", "a" * 400 + "@x.org"]:
+    for bad in [
+        "maria",
+        "maria@",
+        "maria@@example.org",
+        "maria@exa mple.org",
+        "a" * 400 + "@x.org",
+    ]:
         await ana.say(bad)
         assert "email address" in ana.text and "maria@example.org" in ana.text, (bad, ana.text)
     assert await invitations(world) == []
@@ -181,7 +189,10 @@ async def test_edit_from_the_summary(world: World) -> None:
     assert "Ready to send" in ana.text
     await ana.press("Send Invite")
     [invitation] = await invitations(world)
-    assert (invitation.invitee_name, invitation.contact) == ("María Ruiz-Gómez", "m.ruiz@example.org")
+    assert (invitation.invitee_name, invitation.contact) == (
+        "María Ruiz-Gómez",
+        "m.ruiz@example.org",
+    )
 
 
 async def test_cancel_leaves_any_step_and_sends_nothing(world: World) -> None:
@@ -210,8 +221,16 @@ async def test_old_buttons_do_nothing_after_the_flow_ended(world: World) -> None
 
 async def test_tampered_payloads_get_a_friendly_answer(world: World) -> None:
     ana = await world.head()
-    for payload in ["", "flow:", "flow:method:fax", "card:cancel:xyz", "card:cancel:" + "0" * 32,
-                    "card:explode:" + "a" * 32, "💣" * 100, "flow:send" + "x" * 10000]:
+    for payload in [
+        "",
+        "flow:",
+        "flow:method:fax",
+        "card:cancel:xyz",
+        "card:cancel:" + "0" * 32,
+        "card:explode:" + "a" * 32,
+        "💣" * 100,
+        "flow:send" + "x" * 10000,
+    ]:
         replies = await ana.press_payload(payload)
         assert len(replies) == 1 and replies[0].buttons == ()
         assert "isn't valid" in ana.text or "not one of your household's" in ana.text, payload

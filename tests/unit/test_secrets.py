@@ -68,7 +68,9 @@ def test_access_codes() -> None:
     codes = {new_access_code() for _ in range(500)}
     assert len(codes) == 500
     for code in codes:
-        assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", code)
+        assert re.fullmatch(
+            r"[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}", code
+        )
         assert normalise_access_code(code.lower().replace("-", " ")) == code.replace("-", "")
     # O reads as 0 and I or L as 1, the way people mistype them.
     assert normalise_access_code("ABCD-EFGH-JKMO") == "ABCDEFGHJKM0"
