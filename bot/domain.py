@@ -152,6 +152,7 @@ class Invitation:
     origin_platform: str = ""
     origin_chat_id: str = ""
     send_count: int = 0
+    provider_message_id: str = ""
     id: str = field(default_factory=new_id)
 
     def effective_status(self, now: datetime) -> InvitationStatus:
@@ -182,7 +183,32 @@ class OutboxMessage:
     last_error: str = ""
     sent_at: datetime | None = None
     provider_id: str = ""
+    data: dict[str, str] = field(default_factory=dict)
+    """Structured fields a sender may render richly (an email's HTML part): for an
+    invitation, ``kind="invitation"`` with name, inviter, address, community, link, expires,
+    hoa; the plain ``body`` always says the same in text."""
     id: str = field(default_factory=new_id)
+
+
+@dataclass
+class PhoneStatus:
+    """What a phone number told us by SMS: STOP (opted out until START) or WRONG (not the
+    person the head meant: no more invitations to it)."""
+
+    phone: str
+    opted_out: bool = False
+    wrong_number: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass
+class InboundReceipt:
+    """A webhook delivery already handled (Twilio MessageSid, Telegram update_id, Slack event
+    id), so a provider's retry of it has no second effect."""
+
+    source: str
+    external_id: str
+    received_at: datetime
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ from .domain import (
     Community,
     Conversation,
     Household,
+    InboundReceipt,
     Invitation,
     Member,
     OutboxMessage,
+    PhoneStatus,
     Route,
 )
 
@@ -72,6 +74,10 @@ class InvitationRepository(Protocol):
 
     async def list_for_household(self, household_id: str) -> Sequence[Invitation]: ...
     async def find_pending(self, *, household_id: str, contact: str) -> Invitation | None: ...
+    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
+        """Pending invitations to this contact in every household, oldest first."""
+        ...
+
     async def count_created_by(self, *, member_id: str, since: datetime) -> int: ...
     async def list_expiring(self, *, now: datetime, limit: int) -> Sequence[Invitation]:
         """Pending invitations whose time ran out at or before ``now``."""
@@ -82,6 +88,7 @@ class OutboxRepository(Protocol):
     async def add(self, message: OutboxMessage) -> None: ...
     async def update(self, message: OutboxMessage) -> None: ...
     async def get(self, message_id: str) -> OutboxMessage | None: ...
+    async def get_by_provider_id(self, provider_id: str) -> OutboxMessage | None: ...
     async def claim_due(
         self,
         *,
@@ -102,6 +109,19 @@ class OutboxRepository(Protocol):
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]: ...
 
 
+class PhoneStatusRepository(Protocol):
+    async def get(self, phone: str) -> PhoneStatus | None: ...
+    async def save(self, status: PhoneStatus) -> None: ...
+
+
+class InboundReceiptRepository(Protocol):
+    async def first_time(self, receipt: InboundReceipt) -> bool:
+        """Record a delivery; ``False`` when the same (source, external_id) was recorded
+        before. The record is part of the unit of work: a rollback forgets it, so a delivery
+        whose handling failed is handled again when the provider retries."""
+        ...
+
+
 class ConversationRepository(Protocol):
     async def get(self, *, platform: str, user_id: str) -> Conversation | None: ...
     async def save(self, conversation: Conversation) -> None: ...
@@ -117,6 +137,8 @@ class UnitOfWork(Protocol):
     invitations: InvitationRepository
     outbox: OutboxRepository
     conversations: ConversationRepository
+    phones: PhoneStatusRepository
+    receipts: InboundReceiptRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc_info: object) -> None: ...

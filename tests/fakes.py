@@ -14,11 +14,13 @@ from bot.domain import (
     Community,
     Conversation,
     Household,
+    InboundReceipt,
     Invitation,
     InvitationStatus,
     Member,
     OutboxMessage,
     OutboxStatus,
+    PhoneStatus,
     Route,
 )
 
@@ -43,6 +45,8 @@ class MemoryStore:
     invitations: dict[str, Invitation] = field(default_factory=dict)
     outbox: dict[str, OutboxMessage] = field(default_factory=dict)
     conversations: dict[str, Conversation] = field(default_factory=dict)
+    phones: dict[str, PhoneStatus] = field(default_factory=dict)
+    receipts: dict[tuple[str, str], InboundReceipt] = field(default_factory=dict)
 
 
 class _Repo:
@@ -166,6 +170,14 @@ class MemoryInvitations(_Repo):
                 return _copy(i)
         return None
 
+    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
+        found = [
+            _copy(i)
+            for i in self._s.invitations.values()
+            if i.contact == contact and i.status is InvitationStatus.PENDING
+        ]
+        return sorted(found, key=lambda i: i.created_at)
+
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return sum(
             1
@@ -191,6 +203,12 @@ class MemoryOutbox(_Repo):
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         return _copy(self._s.outbox.get(message_id))
+
+    async def get_by_provider_id(self, provider_id: str) -> OutboxMessage | None:
+        for m in self._s.outbox.values():
+            if provider_id and m.provider_id == provider_id:
+                return _copy(m)
+        return None
 
     async def claim_due(
         self,
@@ -227,6 +245,23 @@ class MemoryOutbox(_Repo):
         return sorted(found, key=lambda m: m.created_at)
 
 
+class MemoryPhones(_Repo):
+    async def get(self, phone: str) -> PhoneStatus | None:
+        return _copy(self._s.phones.get(phone))
+
+    async def save(self, status: PhoneStatus) -> None:
+        self._s.phones[status.phone] = _copy(status)
+
+
+class MemoryReceipts(_Repo):
+    async def first_time(self, receipt: InboundReceipt) -> bool:
+        key = (receipt.source, receipt.external_id)
+        if key in self._s.receipts:
+            return False
+        self._s.receipts[key] = _copy(receipt)
+        return True
+
+
 class MemoryConversations(_Repo):
     async def get(self, *, platform: str, user_id: str) -> Conversation | None:
         return _copy(self._s.conversations.get(f"{platform}:{user_id}"))
@@ -248,6 +283,8 @@ class MemoryUnitOfWork:
         self.invitations = MemoryInvitations(self)
         self.outbox = MemoryOutbox(self)
         self.conversations = MemoryConversations(self)
+        self.phones = MemoryPhones(self)
+        self.receipts = MemoryReceipts(self)
 
     async def __aenter__(self) -> Self:
         self.working = copy.deepcopy(self.store)
