@@ -20,7 +20,7 @@ from . import messages as msg
 from .context import CoreContext
 from .domain import Channel, DeliveryStatus, Method, OutboxMessage, OutboxStatus, Route
 from .invitations import expire_due, notify_head
-from .ports import UnitOfWorkFactory
+from .ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ class Dispatcher:
         error: DeliveryError | None = None
         if sender is None:
             error = PermanentDeliveryError(f"no sender for {message.channel}")
+        elif message.channel is Channel.SMS and await self._opted_out(message.destination):
+            error = PermanentDeliveryError(msg.REASON_OPTED_OUT)
         else:
             try:
                 provider_id = await sender.send(message)
@@ -126,6 +128,12 @@ class Dispatcher:
                 log.exception("sender raised unexpectedly for outbox message %s", message.id)
                 error = DeliveryError(f"{type(failure).__name__}: {failure}")
         await self._record(message.id, provider_id=provider_id, error=error)
+
+    async def _opted_out(self, phone: str) -> bool:
+        """The number texted STOP after this message was queued: carriers forbid sending."""
+        async with self.uow_factory() as uow:
+            status = await uow.phones.get(phone)
+        return status is not None and status.opted_out
 
     async def _record(
         self, message_id: str, *, provider_id: str, error: DeliveryError | None
@@ -149,6 +157,7 @@ class Dispatcher:
                 if invitation is not None:
                     invitation.delivery_status = DeliveryStatus.SENT
                     invitation.sent_at = now
+                    invitation.provider_message_id = provider_id
             elif (
                 isinstance(error, PermanentDeliveryError)
                 or message.attempts >= self.retry.max_attempts
@@ -177,3 +186,54 @@ class Dispatcher:
             if invitation is not None:
                 await uow.invitations.update(invitation)
             await uow.commit()
+
+
+# What a provider's status callback says, as a delivery status (Twilio's words).
+PROVIDER_STATUSES = {
+    "accepted": DeliveryStatus.QUEUED,
+    "scheduled": DeliveryStatus.QUEUED,
+    "queued": DeliveryStatus.QUEUED,
+    "sending": DeliveryStatus.SENT,
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+}
+# Callbacks arrive out of order: a status only ever moves forward.
+_PROGRESS = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.FAILED: 2,
+}
+
+
+async def apply_delivery_report(
+    uow: UnitOfWork, ctx: CoreContext, *, provider_id: str, status: str, error_code: str = ""
+) -> bool:
+    """Record a provider's delivery report for the message it names. Returns whether it
+    changed anything: unknown messages, unknown statuses, reports about an earlier send of
+    a resent invitation and reports that would move a status backwards change nothing."""
+    new = PROVIDER_STATUSES.get(status.strip().lower())
+    message = await uow.outbox.get_by_provider_id(provider_id) if provider_id else None
+    if new is None or message is None or message.invitation_id is None:
+        return False
+    invitation = await uow.invitations.get(message.invitation_id, for_update=True)
+    if invitation is None or invitation.provider_message_id != provider_id:
+        return False
+    if _PROGRESS[new] <= _PROGRESS[invitation.delivery_status]:
+        return False
+    invitation.delivery_status = new
+    await uow.invitations.update(invitation)
+    if new is DeliveryStatus.FAILED:
+        reason = msg.REASON_CARRIER.format(code=error_code) if error_code else status
+        await notify_head(
+            uow,
+            ctx,
+            invitation=invitation,
+            text=msg.NOTIFY_DELIVERY_FAILED.format(
+                name=invitation.invitee_name, method=Method.SMS.label, reason=reason
+            ),
+        )
+    return True

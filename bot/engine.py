@@ -27,6 +27,7 @@ from .invitations import (
     cancel_invitation,
     check_contact,
     check_invite_quota,
+    check_phone_may_be_texted,
     create_invitation,
     decline_invitation,
     household_view,
@@ -277,7 +278,10 @@ class Engine:
                 contact = contacts.normalise_email(text)
             else:
                 contact = contacts.normalise_phone(text, region=self.ctx.region)
-        except contacts.ContactError as error:
+                await check_phone_may_be_texted(
+                    turn.uow, phone=contact, shown_as=contacts.display_contact(contact)
+                )
+        except (contacts.ContactError, Refused) as error:
             turn.go(CONTACT)
             return [Reply(str(error)), *await self._prompt(turn)]
         _, household = only_a_head_may_manage_invitations(turn.who)

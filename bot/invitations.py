@@ -81,6 +81,17 @@ async def check_destination_cap(
         raise Refused(msg.DESTINATION_CAP.format(contact=shown_as, count=sent))
 
 
+async def check_phone_may_be_texted(uow: UnitOfWork, *, phone: str, shown_as: str) -> None:
+    """Refuse to text a number that opted out (STOP) or said it is the wrong number."""
+    status = await uow.phones.get(phone)
+    if status is None:
+        return
+    if status.opted_out:
+        raise Refused(msg.PHONE_OPTED_OUT.format(contact=shown_as))
+    if status.wrong_number:
+        raise Refused(msg.PHONE_WRONG_NUMBER.format(contact=shown_as))
+
+
 # --- creating and sending ------------------------------------------------------------------
 
 
@@ -131,6 +142,8 @@ async def create_invitation(
         )
     await check_invite_quota(uow, ctx, head=head)
     await check_destination_cap(uow, ctx, contact=contact, shown_as=shown_as)
+    if method is Method.SMS:
+        await check_phone_may_be_texted(uow, phone=contact, shown_as=shown_as)
     if check.pending is not None:
         # An earlier invitation to this contact ran out of time: this one replaces it.
         check.pending.status = InvitationStatus.EXPIRED
@@ -166,6 +179,7 @@ async def _queue_invitation_message(
         "link": ctx.link_for(token),
         "token": token,
         "expires": msg.when(invitation.expires_at),
+        "hoa": (community.contact if community else "") or ctx.hoa_contact,
     }
     is_sms = invitation.method is Method.SMS
     now = ctx.clock.now()
@@ -178,6 +192,7 @@ async def _queue_invitation_message(
             invitation_id=invitation.id,
             created_at=now,
             next_attempt_at=now,
+            data={"kind": "invitation", **fields},
         )
     )
     invitation.send_count += 1
@@ -214,6 +229,8 @@ async def resend_invitation(
             )
         )
     await check_destination_cap(uow, ctx, contact=invitation.contact, shown_as=shown_as)
+    if invitation.method is Method.SMS:
+        await check_phone_may_be_texted(uow, phone=invitation.contact, shown_as=shown_as)
     if status is InvitationStatus.EXPIRED:
         other = await uow.invitations.find_pending(
             household_id=household.id, contact=invitation.contact
@@ -306,6 +323,15 @@ async def accept_invitation(
             # Checked before the token so that a member learns nothing about other links.
             raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
     invitation = await open_invitation_by_token(uow, ctx, token)
+    return await admit(uow, ctx, invitation=invitation, actor=actor)
+
+
+async def admit(
+    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, actor: Actor | None
+) -> Acceptance:
+    """Make an open invitation's invitee a member, linked to ``actor``'s chat account (if
+    any), and tell the head. The caller has checked the invitation is open and the actor is
+    in no household; the invitation should have been read ``for_update``."""
     household = await uow.households.get(invitation.household_id)
     if household is None:
         raise Refused(msg.INVITE_NOT_VALID)
@@ -338,6 +364,13 @@ async def decline_invitation(
     uow: UnitOfWork, ctx: CoreContext, *, token: str
 ) -> tuple[Invitation, Household]:
     invitation = await open_invitation_by_token(uow, ctx, token)
+    return await decline(uow, ctx, invitation=invitation)
+
+
+async def decline(
+    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str | None = None
+) -> tuple[Invitation, Household]:
+    """Close an open invitation as declined and tell the head (``text``, or the usual)."""
     household = await uow.households.get(invitation.household_id)
     if household is None:
         raise Refused(msg.INVITE_NOT_VALID)
@@ -348,7 +381,7 @@ async def decline_invitation(
         uow,
         ctx,
         invitation=invitation,
-        text=msg.NOTIFY_DECLINED.format(name=invitation.invitee_name),
+        text=text or msg.NOTIFY_DECLINED.format(name=invitation.invitee_name),
     )
     return invitation, household
 

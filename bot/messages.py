@@ -53,6 +53,15 @@ DESTINATION_CAP = (
     "person in a day. Try again tomorrow, or share the link yourself with Copy Invite Link."
 )
 
+PHONE_OPTED_OUT = (
+    "{contact} has opted out of text messages from us, so we can't text them. Invite them by "
+    "email, or share the link yourself with Copy Invite Link."
+)
+PHONE_WRONG_NUMBER = (
+    "{contact} told us it is the wrong number for our invitations, so we won't text it again. "
+    "Please check the number with the person you are inviting."
+)
+
 # Invitation cards (/household)
 HOUSEHOLD_TITLE = "🏠 {address} · {community}"
 MEMBERS_TITLE = "Household Members"
@@ -127,6 +136,35 @@ INVITE_BODY_SMS = (
     "Hi {name}, {inviter} invited you to join their household at {address} in {community}. "
     "Accept: {link} or reply JOIN to accept, DECLINE to decline. Expires {expires}."
 )
+
+# SMS replies to invitees (kept short: each is one text message)
+SMS_WELCOME = "Welcome, {name}! You are now a member of the household at {address} ({community})."
+SMS_DECLINED = (
+    "Thanks, you declined the invitation to {address}. We won't bother you about it again."
+)
+SMS_WRONG = (
+    "Sorry for the mix-up. We told the sender and won't text this number with invitations again."
+)
+SMS_NO_INVITATION = (
+    "There is no open invitation for this number. It may have expired or been cancelled; "
+    "ask the person who invited you to send a new one."
+)
+SMS_CHOOSE = "You have {count} invitations:\n{lines}\nReply {keyword} 1, {keyword} 2... to choose."
+SMS_CHOICE_LINE = "{n}) {inviter}, {address} ({community})"
+SMS_BAD_CHOICE = "Please reply {keyword} with a number from 1 to {count}."
+SMS_HINT = "Reply JOIN to accept your household invitation, DECLINE to decline, or HELP for help."
+SMS_HELP = (
+    "invitebot: household invitations for {community}. Reply JOIN to accept, DECLINE to decline, "
+    "WRONG if this isn't you, STOP to stop texts. Questions: {hoa}"
+)
+SMS_ALREADY_MEMBER = "This number already belongs to a member of the household at {address}."
+NOTIFY_WRONG_NUMBER = (
+    "The number you invited {name} at says it is the wrong number. Please check it with "
+    "{name}, or invite them by email."
+)
+
+REASON_OPTED_OUT = "the number has opted out of text messages"
+REASON_CARRIER = "the carrier reported error {code}"
 
 # Help
 HELP = (

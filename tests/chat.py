@@ -20,9 +20,12 @@ class Person:
     async def say(self, text: str) -> list[Reply]:
         return self._keep(await self.engine.handle(self.actor, Event.message(text)))
 
-    async def press(self, label: str) -> list[Reply]:
-        """Press the button with this label on the most recent reply that has one."""
+    async def press(self, label: str, *, on: str = "") -> list[Reply]:
+        """Press the button with this label on the most recent reply that has one (and whose
+        text contains ``on``)."""
         for reply in reversed(self.last):
+            if on not in reply.text:
+                continue
             for button in reply.buttons:
                 if button.label == label:
                     return await self.press_payload(button.payload)

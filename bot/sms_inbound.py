@@ -1,0 +1,189 @@
+"""Text messages from invitees: keywords, opt-outs, and exactly-once handling.
+
+Carriers and Twilio treat STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (opt-out), START,
+UNSTOP, YES (opt-in) and HELP, INFO specially, so invitees accept with JOIN (ACCEPT and YES
+too) and decline with DECLINE (or NO). WRONG means "not me": it declines, tells the head and
+blocks further invitations to the number. Keywords are matched case- and space-insensitively,
+trailing punctuation ignored; with several open invitations, ``JOIN 2`` picks one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import messages as msg
+from .context import CoreContext
+from .domain import InboundReceipt, Invitation, PhoneStatus
+from .invitations import admit, decline
+from .ports import UnitOfWork
+from .replies import Actor
+from .rules import Refused
+
+SMS_PLATFORM = "sms"
+RECEIPT_SOURCE = "twilio-sms"
+MAX_BODY = 1600  # Twilio's longest inbound message
+
+ACCEPT_WORDS = frozenset({"JOIN", "ACCEPT", "YES"})
+DECLINE_WORDS = frozenset({"DECLINE", "NO"})
+WRONG_WORDS = frozenset({"WRONG"})
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+_KEYWORD = re.compile(r"^([A-Z]+)(?:\s*#?\s*(\d{1,3}))?$")
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """One text message as the provider reported it; ``sender`` is an E.164 number."""
+
+    sender: str
+    body: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Keyword:
+    word: str
+    choice: int | None = None
+
+
+def parse_keyword(body: str) -> Keyword | None:
+    """``" join 2! "`` → ``Keyword("JOIN", 2)``; anything that is not one word (and an
+    optional number) → ``None``."""
+    cleaned = " ".join(body[:MAX_BODY].split()).upper().rstrip(".!?,;:)( ")
+    match = _KEYWORD.match(cleaned)
+    if match is None:
+        return None
+    return Keyword(match.group(1), int(match.group(2)) if match.group(2) else None)
+
+
+async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms) -> str | None:
+    """Apply one text message; return the reply to text back (``""``: none), or ``None`` when
+    this message was handled before (a provider's retry: no second effect, no second reply).
+    The caller commits."""
+    now = ctx.clock.now()
+    receipt = InboundReceipt(source=RECEIPT_SOURCE, external_id=sms.message_id, received_at=now)
+    if not await uow.receipts.first_time(receipt):
+        return None
+    keyword = parse_keyword(sms.body)
+    word = keyword.word if keyword else ""
+    if word in OPT_OUT_WORDS:
+        await _set_phone(uow, sms.sender, opted_out=True, now=now)
+        return ""  # the carrier or Twilio confirms the opt-out itself
+    if word in OPT_IN_WORDS:
+        await _set_phone(uow, sms.sender, opted_out=False, now=now)
+        if word != "YES":
+            return ""
+    if word in HELP_WORDS:
+        return await _help(uow, ctx, sms.sender)
+    if keyword is None or word not in ACCEPT_WORDS | DECLINE_WORDS | WRONG_WORDS:
+        return msg.SMS_HINT
+    invitations = await _open_invitations(uow, ctx, sms.sender)
+    if not invitations:
+        return msg.SMS_NO_INVITATION
+    if word in WRONG_WORDS:
+        return await _wrong_number(uow, ctx, sms.sender, invitations, now=now)
+    chosen = await _choose(uow, invitations, keyword)
+    if isinstance(chosen, str):
+        return chosen
+    if word in DECLINE_WORDS:
+        _, household = await decline(uow, ctx, invitation=chosen)
+        return msg.SMS_DECLINED.format(address=household.address)
+    actor = Actor(platform=SMS_PLATFORM, user_id=sms.sender, chat_id=sms.sender)
+    linked = await uow.identities.get(platform=SMS_PLATFORM, external_id=sms.sender)
+    if linked is not None:
+        member = await uow.members.get(linked.member_id)
+        household = await uow.households.get(member.household_id) if member else None
+        return msg.SMS_ALREADY_MEMBER.format(address=household.address if household else "")
+    try:
+        accepted = await admit(uow, ctx, invitation=chosen, actor=actor)
+    except Refused as refusal:
+        return str(refusal)
+    return msg.SMS_WELCOME.format(
+        name=accepted.member.name,
+        address=accepted.household.address,
+        community=accepted.community.name if accepted.community else "",
+    )
+
+
+async def _open_invitations(uow: UnitOfWork, ctx: CoreContext, phone: str) -> list[Invitation]:
+    now = ctx.clock.now()
+    pending = await uow.invitations.list_pending_for_contact(phone)
+    # Read again for update: the row is locked until commit, so a concurrent accept through
+    # the web page or a duplicate text cannot admit the same invitation twice.
+    locked = [await uow.invitations.get(i.id, for_update=True) for i in pending]
+    return [i for i in locked if i is not None and i.is_open(now)]
+
+
+async def _choose(
+    uow: UnitOfWork, invitations: list[Invitation], keyword: Keyword
+) -> Invitation | str:
+    """The invitation a reply means, or the text asking which one."""
+    if len(invitations) == 1 and keyword.choice in (None, 1):
+        return invitations[0]
+    if keyword.choice is not None:
+        if 1 <= keyword.choice <= len(invitations):
+            return invitations[keyword.choice - 1]
+        return msg.SMS_BAD_CHOICE.format(keyword=keyword.word, count=len(invitations))
+    lines = []
+    for n, invitation in enumerate(invitations, start=1):
+        household = await uow.households.get(invitation.household_id)
+        inviter = await uow.members.get(invitation.invited_by)
+        community = await uow.communities.get(household.community_id) if household else None
+        lines.append(
+            msg.SMS_CHOICE_LINE.format(
+                n=n,
+                inviter=inviter.name if inviter else "",
+                address=household.address if household else "",
+                community=community.name if community else "",
+            )
+        )
+    return msg.SMS_CHOOSE.format(
+        count=len(invitations), lines="\n".join(lines), keyword=keyword.word
+    )
+
+
+async def _wrong_number(
+    uow: UnitOfWork, ctx: CoreContext, phone: str, invitations: list[Invitation], *, now: datetime
+) -> str:
+    for invitation in invitations:
+        await decline(
+            uow,
+            ctx,
+            invitation=invitation,
+            text=msg.NOTIFY_WRONG_NUMBER.format(name=invitation.invitee_name),
+        )
+    await _set_phone(uow, phone, wrong_number=True, now=now)
+    return msg.SMS_WRONG
+
+
+async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:
+    community_name, hoa = "your HOA", ctx.hoa_contact
+    for invitation in await uow.invitations.list_pending_for_contact(phone):
+        household = await uow.households.get(invitation.household_id)
+        community = await uow.communities.get(household.community_id) if household else None
+        if community is not None:
+            community_name = community.name
+            hoa = community.contact or hoa
+            break
+    return msg.SMS_HELP.format(community=community_name, hoa=hoa)
+
+
+async def _set_phone(
+    uow: UnitOfWork,
+    phone: str,
+    *,
+    now: datetime,
+    opted_out: bool | None = None,
+    wrong_number: bool | None = None,
+) -> None:
+    status = await uow.phones.get(phone) or PhoneStatus(phone=phone)
+    if opted_out is not None:
+        status.opted_out = opted_out
+    if wrong_number is not None:
+        status.wrong_number = wrong_number
+    status.updated_at = now
+    await uow.phones.save(status)
