@@ -138,6 +138,9 @@ class InvitationRow(TableBase, table=True):
     __tablename__ = "invitations"
     __table_args__ = (
         Index(None, "household_id", "contact", "status"),
+        # list_pending_for_contact looks across households, so the index above (household
+        # first) cannot serve it.
+        Index(None, "contact", "status"),
         Index(None, "invited_by", "created_at"),
         Index(None, "status", "expires_at"),
     )
@@ -159,6 +162,8 @@ class InvitationRow(TableBase, table=True):
     origin_platform: str = Field(sa_type=PLATFORM)
     origin_chat_id: str = Field(sa_type=EXTERNAL_ID)
     send_count: int
+    # Server defaults here and below: columns added by a migration, filled in for old rows.
+    provider_message_id: str = Field(sa_type=String(64), sa_column_kwargs={"server_default": ""})
 
 
 class OutboxRow(TableBase, table=True):
@@ -166,6 +171,7 @@ class OutboxRow(TableBase, table=True):
     __table_args__ = (
         Index(None, "status", "next_attempt_at"),
         Index(None, "destination", "created_at"),
+        Index(None, "provider_id"),  # get_by_provider_id: delivery receipts
     )
 
     id: str = Field(primary_key=True, sa_type=ID)
@@ -182,6 +188,7 @@ class OutboxRow(TableBase, table=True):
     last_error: str = Field(sa_type=Text)
     sent_at: datetime | None = Field(sa_type=UTCDateTime)
     provider_id: str = Field(sa_type=String(255))
+    data: dict[str, str] = Field(sa_type=JSON, sa_column_kwargs={"server_default": "{}"})
 
 
 class ConversationRow(TableBase, table=True):
@@ -192,6 +199,24 @@ class ConversationRow(TableBase, table=True):
     state: str = Field(sa_type=String(64))
     data: dict[str, Any] = Field(sa_type=JSON)
     updated_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class PhoneStatusRow(TableBase, table=True):
+    __tablename__ = "phone_statuses"
+
+    phone: str = Field(primary_key=True, sa_type=String(32))
+    opted_out: bool
+    wrong_number: bool
+    updated_at: datetime | None = Field(sa_type=UTCDateTime)
+
+
+class InboundReceiptRow(TableBase, table=True):
+    __tablename__ = "inbound_receipts"
+    __table_args__ = (Index(None, "received_at"),)  # for purging old receipts
+
+    source: str = Field(primary_key=True, sa_type=PLATFORM)
+    external_id: str = Field(primary_key=True, sa_type=EXTERNAL_ID)
+    received_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # Case-insensitive names and addresses: compared as lower(...) by the repositories.

@@ -77,8 +77,8 @@ async def test_join_accepts_links_the_phone_and_tells_the_head(world: World) -> 
     await invite_maria(world, ana)
     reply = await text(world, "Join.")
     assert (
-        reply
-        == "Welcome, Maria Ruiz! You are now a member of the household at 12 Oak Lane (Oak Ridge HOA)."
+        reply == "Welcome, Maria Ruiz! You are now a member of the household at 12 Oak Lane "
+        "(Oak Ridge HOA)."
     )
     await world.deliver()
     note = world.sender.sent[-1]
