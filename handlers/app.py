@@ -1,8 +1,8 @@
 """The ASGI app that ``invitebot serve`` runs: one process serves every platform.
 
-This release serves ``GET /healthz``; the Slack, Telegram, Twilio and invitation-page routes
-join it in later releases. The app's lifespan opens the database and, unless told not to,
-runs the outbox dispatcher in the same process.
+Routes: ``GET /healthz``; with Twilio configured, ``POST /twilio/sms`` and
+``POST /twilio/status``. The app's lifespan brings the database up to date (SQLite) and,
+unless told not to, runs the outbox dispatcher in the same process.
 """
 
 from __future__ import annotations
@@ -11,36 +11,57 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from .bootstrap import build_dispatcher, invitee_senders, open_database
+from .bootstrap import (
+    build_dispatcher,
+    core_context,
+    invitee_senders,
+    make_database,
+    prepare_database,
+)
 from .settings import Settings
+from .twilio_webhooks import TwilioWebhooks
+
+if TYPE_CHECKING:
+    from storage.database import Database
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, dispatch: bool = True, database: Database | None = None
+) -> Starlette:
+    """The app; ``database`` replaces the configured one (tests pass a prepared database)."""
     settings = settings or Settings()
+    database = database or make_database(settings)
+    ctx = core_context(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_database(settings) as database:
-            app.state.database = database
-            stop = asyncio.Event()
-            task = None
-            if dispatch:
-                dispatcher = build_dispatcher(settings, database, invitee_senders(settings))
-                task = asyncio.create_task(dispatcher.run_forever(stop), name="outbox")
-            try:
-                yield
-            finally:
-                stop.set()
-                if task is not None:
-                    await task
+        await prepare_database(settings, database)
+        stop = asyncio.Event()
+        task = None
+        senders = invitee_senders(settings)
+        if dispatch:
+            dispatcher = build_dispatcher(settings, database, senders)
+            task = asyncio.create_task(dispatcher.run_forever(stop), name="outbox")
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            for sender in {id(s): s for s in senders.values()}.values():
+                close = getattr(sender, "close", None)
+                if close is not None:
+                    await close()
+            await database.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
         database_ok = await request.app.state.database.ping()
@@ -49,4 +70,14 @@ def create_app(settings: Settings | None = None, *, dispatch: bool = True) -> St
             status_code=200 if database_ok else 503,
         )
 
-    return Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    if settings.twilio_auth_token is not None:
+        routes += TwilioWebhooks(
+            uow_factory=database.uow,
+            ctx=ctx,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            public_base_url=settings.public_base_url,
+        ).routes
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.database = database
+    return app

@@ -43,20 +43,28 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     itself; any other database must already be migrated (``invitebot db upgrade``), since
     several processes starting at once must not race to change a shared schema.
     """
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.database_url)
+    database = make_database(settings)
     try:
         if upgrade:
-            if settings.is_sqlite:
-                await database.upgrade()
-            elif await database.current_revision() != database.head_revision():
-                raise DatabaseBehind(
-                    "The database is not up to date. Run `invitebot db upgrade` first."
-                )
+            await prepare_database(settings, database)
         yield database
     finally:
         await database.dispose()
+
+
+def make_database(settings: Settings) -> Database:
+    """The configured database, not connected yet."""
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    return Database(settings.database_url)
+
+
+async def prepare_database(settings: Settings, database: Database) -> None:
+    """Bring a SQLite database up to date; check that any other one already is."""
+    if settings.is_sqlite:
+        await database.upgrade()
+    elif await database.current_revision() != database.head_revision():
+        raise DatabaseBehind("The database is not up to date. Run `invitebot db upgrade` first.")
 
 
 def invitee_senders(settings: Settings) -> dict[Route, Sender]:

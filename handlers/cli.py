@@ -7,16 +7,20 @@ import asyncio
 import getpass
 import logging
 import signal
+import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from bot import admin
+from bot.contacts import ContactError, display_contact, normalise_phone
 from bot.delivery import Sender
 from bot.domain import Channel, Route
 from bot.replies import Actor, Event
+from bot.sms_inbound import InboundSms, handle_inbound_sms
 
 from .bootstrap import (
     DatabaseBehind,
@@ -169,6 +173,39 @@ def worker() -> None:
     except DatabaseBehind as error:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
+
+
+@app.command("sms-reply")
+def sms_reply(
+    body: Annotated[str, typer.Argument(help='What the invitee texts, e.g. "JOIN".')],
+    sender: Annotated[
+        str, typer.Option("--from", help="The invitee's phone number, e.g. +12025550199.")
+    ],
+) -> None:
+    """Answer an SMS invitation as the invitee would, without Twilio (for trying it out)."""
+    settings = Settings()
+    try:
+        phone = normalise_phone(sender, region=settings.default_region)
+    except ContactError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+    async def run() -> str | None:
+        async with open_database(settings) as database:
+            ctx = core_context(settings)
+            async with database.uow() as uow:
+                reply = await handle_inbound_sms(
+                    uow,
+                    ctx,
+                    InboundSms(sender=phone, body=body, message_id=f"SMlocal{uuid.uuid4().hex}"),
+                )
+                await uow.commit()
+            return reply
+
+    reply = asyncio.run(run())
+    console = Console(highlight=False)
+    console.print(Text(f"📱 reply to {display_contact(phone)}: ", style="bold"), end="")
+    console.print(Text(reply or "(no reply: the carrier answers STOP and START itself)"))
 
 
 @db_app.command("upgrade")

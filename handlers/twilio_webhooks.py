@@ -1,0 +1,115 @@
+"""Twilio's webhooks: inbound text messages (``POST /twilio/sms``) and delivery reports
+(``POST /twilio/status``).
+
+Every request is checked with twilio's ``RequestValidator`` against the public URL
+(``PUBLIC_BASE_URL`` + path, never the Host header that arrived, which a proxy may have
+changed or an attacker may have chosen) and all form parameters. A missing or wrong
+``X-Twilio-Signature`` gets 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.contacts import mask_contact
+from bot.context import CoreContext
+from bot.delivery import apply_delivery_report
+from bot.messages import SMS_HINT
+from bot.ports import UnitOfWorkFactory
+from bot.sms_inbound import MAX_BODY, InboundSms, handle_inbound_sms
+
+log = logging.getLogger("invitebot.twilio")
+
+MAX_FORM_BYTES = 64 * 1024
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
+
+
+def twiml(reply: str = "") -> Response:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return Response(str(response), media_type="application/xml")
+
+
+class TwilioWebhooks:
+    def __init__(
+        self,
+        *,
+        uow_factory: UnitOfWorkFactory,
+        ctx: CoreContext,
+        auth_token: str,
+        public_base_url: str,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.ctx = ctx
+        self.validator = RequestValidator(auth_token)
+        self.public_base_url = public_base_url.rstrip("/")
+
+    @property
+    def routes(self) -> list[Route]:
+        return [
+            Route("/twilio/sms", self.inbound_sms, methods=["POST"]),
+            Route("/twilio/status", self.status_callback, methods=["POST"]),
+        ]
+
+    async def _verified_form(self, request: Request) -> dict[str, str] | None:
+        """The form parameters, if Twilio signed exactly these for our public URL."""
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            return None
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        form = await request.form()
+        params = {key: value for key, value in form.items() if isinstance(value, str)}
+        url = self.public_base_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        signature = request.headers.get("x-twilio-signature", "")
+        if not signature or not self.validator.validate(url, params, signature):
+            log.warning("rejected a Twilio webhook with a missing or wrong signature")
+            return None
+        return params
+
+    async def inbound_sms(self, request: Request) -> Response:
+        form = await self._verified_form(request)
+        if form is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        sender, message_id = form.get("From", ""), form.get("MessageSid", "")
+        if not _E164.match(sender) or not _SID.match(message_id):
+            # Signed by Twilio yet not a text from a phone (a short code, WhatsApp...): a hint.
+            return twiml(SMS_HINT)
+        sms = InboundSms(sender=sender, body=form.get("Body", "")[:MAX_BODY], message_id=message_id)
+        async with self.uow_factory() as uow:
+            reply = await handle_inbound_sms(uow, self.ctx, sms)
+            await uow.commit()
+        log.info("inbound SMS %s from %s handled", message_id, mask_contact(sender))
+        return twiml(reply or "")
+
+    async def status_callback(self, request: Request) -> Response:
+        form = await self._verified_form(request)
+        if form is None:
+            return PlainTextResponse("Forbidden", status_code=403)
+        async with self.uow_factory() as uow:
+            changed = await apply_delivery_report(
+                uow,
+                self.ctx,
+                provider_id=form.get("MessageSid", ""),
+                status=form.get("MessageStatus", ""),
+                error_code=form.get("ErrorCode", ""),
+            )
+            await uow.commit()
+        log.info(
+            "delivery report %s for %s: %s",
+            form.get("MessageStatus", ""),
+            form.get("MessageSid", ""),
+            "recorded" if changed else "nothing to change",
+        )
+        return Response(status_code=204)
