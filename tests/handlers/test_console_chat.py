@@ -137,3 +137,39 @@ def test_odd_input_gets_friendly_answers(env: dict[str, str], tmp_path: Path) ->
     assert "[bold red]markup[/]" in screen  # shown as typed, never interpreted
     assert "doesn't look like an access code" in screen
     assert "Traceback" not in screen
+
+
+def test_the_whole_sms_flow_in_two_terminals(env: dict[str, str], tmp_path: Path) -> None:
+    """The head invites by SMS in one terminal; the invitee answers with `invitebot sms-reply`."""
+    chat(
+        env,
+        "--demo",
+        "--user",
+        "ana",
+        typed=["/invite sms Maria Ruiz (202) 555-0199", "1"],
+        cwd=tmp_path,
+    )
+
+    def sms_reply(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(INVITEBOT), "sms-reply", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    bad = sms_reply("--from", "12", "JOIN")
+    assert bad.returncode == 2 and "too short" in bad.stderr
+    hint = sms_reply("--from", "+1 202 555 0199", "what?")
+    assert "Reply JOIN to accept" in hint.stdout
+    joined = sms_reply("--from", "+1 202 555 0199", "join")
+    assert joined.returncode == 0, joined.stderr
+    assert (
+        "Welcome, Maria Ruiz! You are now a member of the household at 1 Demo Street"
+        in joined.stdout
+    )
+    ana = chat(env, "--user", "ana", typed=["/household"], cwd=tmp_path)
+    assert "Maria Ruiz accepted your invitation" in ana
+    assert "Maria Ruiz · +1 ••• ••• 0199" in ana
