@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: str | None = None
+    twilio_messages_per_second: float = Field(default=1.0, gt=0, le=1000)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None

@@ -44,13 +44,16 @@ class RowMapper(Generic[E, R]):
         self.entity_type = entity_type
         self.row_type = row_type
         self._names = tuple(f.name for f in dataclasses.fields(entity_type))
-        columns = set(row_type.__table__.columns.keys())  # type: ignore[attr-defined]
+        table = row_type.__table__  # type: ignore[attr-defined]
+        columns = set(table.columns.keys())
         if columns != set(self._names):
             raise TypeError(
                 f"{row_type.__name__} does not mirror {entity_type.__name__}: "
                 f"missing columns {sorted(set(self._names) - columns)}, "
                 f"extra columns {sorted(columns - set(self._names))}"
             )
+        self.key: tuple[str, ...] = tuple(column.name for column in table.primary_key)
+        """The primary key's column names (also the entity's field names)."""
         hints = typing.get_type_hints(entity_type)
         self._enums = {
             name: enum_type

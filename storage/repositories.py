@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, Self
+from typing import Any, Generic, Self
 
 from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,11 +28,13 @@ from bot.domain import (
     Community,
     Conversation,
     Household,
+    InboundReceipt,
     Invitation,
     InvitationStatus,
     Member,
     OutboxMessage,
     OutboxStatus,
+    PhoneStatus,
     Role,
     Route,
 )
@@ -41,9 +43,11 @@ from bot.ports import (
     ConversationRepository,
     HouseholdRepository,
     IdentityRepository,
+    InboundReceiptRepository,
     InvitationRepository,
     MemberRepository,
     OutboxRepository,
+    PhoneStatusRepository,
 )
 
 from .mapping import E, R, RowMapper
@@ -52,9 +56,11 @@ from .tables import (
     CommunityRow,
     ConversationRow,
     HouseholdRow,
+    InboundReceiptRow,
     InvitationRow,
     MemberRow,
     OutboxRow,
+    PhoneStatusRow,
 )
 
 
@@ -109,6 +115,24 @@ class _Repository(Generic[E, R]):
     async def _update(self, entity: E) -> None:
         await self._session.merge(self._mapper.to_row(entity))
         await self._session.flush()
+
+    def _insert(self, values: dict[str, Any]) -> postgresql.Insert | sqlite.Insert:
+        """``INSERT`` of one row, in the dialect's own construct: both have ``ON CONFLICT``."""
+        insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
+        return insert(self._mapper.row_type).values(values)
+
+    async def _upsert(self, entity: E) -> None:
+        """Inserts or replaces ``entity``, in one statement (``INSERT ... ON CONFLICT DO
+        UPDATE`` on the primary key): two transactions saving a new key at once both succeed,
+        the later one's values win, and neither fails on the primary key."""
+        values = self._mapper.to_values(entity)
+        key = self._mapper.key
+        statement = self._insert(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: statement.excluded[name] for name in values if name not in key},
+        )
+        await self._session.exec(statement)
 
 
 class SqlCommunities(_Repository[Community, CommunityRow]):
@@ -268,6 +292,16 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
             .order_by(col(InvitationRow.created_at), col(InvitationRow.id))
         )
 
+    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
+        return await self._all(
+            select(InvitationRow)
+            .where(
+                InvitationRow.contact == contact,
+                InvitationRow.status == InvitationStatus.PENDING.value,
+            )
+            .order_by(col(InvitationRow.created_at), col(InvitationRow.id))
+        )
+
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return await self._count(
             select(func.count())
@@ -300,6 +334,17 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
 
     async def get(self, message_id: str) -> OutboxMessage | None:
         return await self._get(message_id)
+
+    async def get_by_provider_id(self, provider_id: str) -> OutboxMessage | None:
+        """The message the provider knows by ``provider_id``; the empty string, which every
+        message not yet sent has, matches none."""
+        if not provider_id:
+            return None
+        return await self._first(
+            select(OutboxRow)
+            .where(OutboxRow.provider_id == provider_id)
+            .order_by(col(OutboxRow.created_at), col(OutboxRow.id))
+        )
 
     async def claim_due(
         self,
@@ -374,15 +419,41 @@ class SqlConversations(_Repository[Conversation, ConversationRow]):
         Two workers may take a new user's first two messages at once; an upsert lets both
         save instead of failing one of them on the primary key.
         """
-        values = self._mapper.to_values(conversation)
-        insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
-        statement = insert(ConversationRow).values(values)
-        key = ("platform", "user_id")
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: statement.excluded[name] for name in values if name not in key},
+        await self._upsert(conversation)
+
+
+class SqlPhoneStatuses(_Repository[PhoneStatus, PhoneStatusRow]):
+    """:class:`bot.ports.PhoneStatusRepository` on the ``phone_statuses`` table."""
+
+    _mapper = RowMapper(PhoneStatus, PhoneStatusRow)
+
+    async def get(self, phone: str) -> PhoneStatus | None:
+        return await self._get(phone)
+
+    async def save(self, status: PhoneStatus) -> None:
+        """Inserts or replaces (an upsert: two STOPs from one new number at once both save)."""
+        await self._upsert(status)
+
+
+class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
+    """:class:`bot.ports.InboundReceiptRepository` on the ``inbound_receipts`` table."""
+
+    _mapper = RowMapper(InboundReceipt, InboundReceiptRow)
+
+    async def first_time(self, receipt: InboundReceipt) -> bool:
+        """Records the delivery with ``INSERT ... ON CONFLICT DO NOTHING``; the row count says
+        whether this call inserted it.
+
+        Exactly once under concurrency: on PostgreSQL a second transaction inserting the same
+        key waits for the first to end, then inserts nothing (``False``) if the first
+        committed, or inserts it (``True``) if the first rolled back. On SQLite the units of
+        work run one at a time (``BEGIN IMMEDIATE``), so the second sees the first's outcome.
+        """
+        statement = self._insert(self._mapper.to_values(receipt)).on_conflict_do_nothing(
+            index_elements=list(self._mapper.key)
         )
-        await self._session.exec(statement)
+        result = await self._session.exec(statement)
+        return result.rowcount == 1
 
 
 class SqlUnitOfWork:
@@ -405,6 +476,8 @@ class SqlUnitOfWork:
         self.invitations: InvitationRepository = SqlInvitations(self)
         self.outbox: OutboxRepository = SqlOutbox(self)
         self.conversations: ConversationRepository = SqlConversations(self)
+        self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
+        self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
 
     @property
     def session(self) -> AsyncSession:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,23 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, DateTime, TextClause, bindparam, inspect, text
 
 import storage
+from bot.domain import (
+    Channel,
+    Community,
+    Household,
+    InboundReceipt,
+    Member,
+    OutboxStatus,
+    PhoneStatus,
+    Role,
+)
 from storage import Database
 from storage.database import alembic_config
 from storage.tables import metadata
+from tests.storage.test_contract import T0, Seed, at, invitation, message, seed
 
 ALEMBIC_INI = Path(storage.__file__).with_name("alembic.ini")
 
@@ -43,12 +56,37 @@ def index_names(connection: Connection) -> set[str]:
     return {name for (name,) in connection.execute(text(query))}
 
 
+def columns(connection: Connection, table: str) -> set[str]:
+    return {column["name"] for column in inspect(connection).get_columns(table)}
+
+
+async def downgrade(database: Database, revision: str) -> None:
+    async with database.engine.connect() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
+
+
+def plain_insert(table: str, values: dict[str, object]) -> TextClause:
+    """``INSERT INTO table (...) VALUES (...)`` in SQL, as an older version of the program
+    wrote its rows: no model involved. Datetimes are bound as the driver wants them."""
+    statement = text(
+        f"INSERT INTO {table} ({', '.join(values)}) VALUES ({', '.join(f':{c}' for c in values)})"
+    )
+    return statement.bindparams(
+        *(
+            bindparam(name, value, type_=DateTime(timezone=True))
+            if isinstance(value, datetime)
+            else bindparam(name, value)
+            for name, value in values.items()
+        )
+    )
+
+
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0001"
+    assert await empty_database.current_revision() == Database.head_revision() == "0002"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0001"
+    assert await empty_database.current_revision() == "0002"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -93,7 +131,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0001 (head)" in shown.stdout
+    assert "0002 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -119,4 +157,164 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
     assert "CREATE TABLE communities" in rendered
     assert "CREATE UNIQUE INDEX uq_communities_lower_name ON communities (lower(name))" in rendered
     assert "ALTER TABLE households ADD CONSTRAINT fk_households_head_member_id_members" in rendered
+    assert "ALTER TABLE outbox ADD COLUMN data JSON DEFAULT '{}' NOT NULL" in rendered
+    assert (
+        "ALTER TABLE invitations ADD COLUMN provider_message_id VARCHAR(64) DEFAULT '' NOT NULL"
+        in rendered
+    )
+    assert (
+        "UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001'"
+        in rendered
+    )
     assert rendered.rstrip().endswith("COMMIT;")
+
+
+# --- 0002: SMS -----------------------------------------------------------------------------
+
+
+async def test_upgrading_from_0001_keeps_the_rows_and_fills_in_the_new_columns(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0001")
+    community = Community(name="Oak Ridge HOA", contact="board@oak.example", created_at=T0)
+    household = Household(community_id=community.id, address="12 Oak Lane", access_code_hash="h")
+    head = Member(household_id=household.id, name="Ana Lopez", role=Role.HEAD, joined_at=T0)
+    invite = invitation(Seed(community, household, head), sent_at=at(1), send_count=1)
+    sent = message(
+        invitation_id=invite.id, status=OutboxStatus.SENT, sent_at=at(1), provider_id="SM1"
+    )
+    async with database.engine.begin() as connection:
+        for statement in [
+            plain_insert(
+                "communities",
+                {"id": community.id, "name": community.name, "contact": community.contact}
+                | {"created_at": T0},
+            ),
+            plain_insert(
+                "households",
+                {"id": household.id, "community_id": community.id, "address": household.address}
+                | {"access_code_hash": "h", "head_name": "", "head_contact": ""},
+            ),
+            plain_insert(
+                "members",
+                {"id": head.id, "household_id": household.id, "name": head.name}
+                | {"role": head.role.value, "joined_at": T0},
+            ),
+            plain_insert(
+                "invitations",
+                {
+                    "id": invite.id,
+                    "household_id": household.id,
+                    "invited_by": head.id,
+                    "method": invite.method.value,
+                    "invitee_name": invite.invitee_name,
+                    "contact": invite.contact,
+                    "nonce": invite.nonce,
+                    "expires_at": invite.expires_at,
+                    "created_at": invite.created_at,
+                    "status": invite.status.value,
+                    "delivery_status": invite.delivery_status.value,
+                    "sent_at": at(1),
+                    "origin_platform": "",
+                    "origin_chat_id": "",
+                    "send_count": 1,
+                },
+            ),
+            plain_insert(
+                "outbox",
+                {
+                    "id": sent.id,
+                    "channel": sent.channel.value,
+                    "destination": sent.destination,
+                    "body": sent.body,
+                    "created_at": sent.created_at,
+                    "next_attempt_at": sent.next_attempt_at,
+                    "subject": "",
+                    "platform": "",
+                    "invitation_id": invite.id,
+                    "status": sent.status.value,
+                    "attempts": 0,
+                    "last_error": "",
+                    "sent_at": at(1),
+                    "provider_id": "SM1",
+                },
+            ),
+        ]:
+            await connection.execute(statement)
+
+    await database.upgrade()
+
+    assert await database.current_revision() == "0002"
+    async with database.uow() as uow:
+        got_invite = await uow.invitations.get(invite.id)
+        assert got_invite is not None and got_invite.provider_message_id == ""
+        assert got_invite == invite
+        got_message = await uow.outbox.get(sent.id)
+        assert got_message is not None and got_message.data == {}
+        assert got_message == sent
+        assert await uow.invitations.list_pending_for_contact(invite.contact) == [invite]
+        assert await uow.outbox.get_by_provider_id("SM1") == sent
+        # The new columns take new values on the old rows.
+        got_invite.provider_message_id = "SM2"
+        await uow.invitations.update(got_invite)
+        got_message.data = {"kind": "invitation"}
+        await uow.outbox.update(got_message)
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == got_invite
+        assert await uow.outbox.get(sent.id) == got_message
+
+
+@pytest.mark.filterwarnings(f"ignore:{SKIPPED_EXPRESSION_INDEX}")  # SQLite's batch mode
+async def test_downgrading_0002_keeps_the_older_rows_and_upgrading_again_restores_the_schema(
+    database: Database,
+) -> None:
+    async with database.uow() as uow:
+        invite = invitation(await seed(uow), provider_message_id="SM9")
+        await uow.invitations.add(invite)
+        sent = message(invitation_id=invite.id, channel=Channel.EMAIL, data={"kind": "x"})
+        await uow.outbox.add(sent)
+        await uow.phones.save(PhoneStatus("+12025550199", opted_out=True, updated_at=T0))
+        assert await uow.receipts.first_time(InboundReceipt("twilio", "SM0", T0))
+        await uow.commit()
+
+    await downgrade(database, "0001")
+
+    assert await database.current_revision() == "0001"
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert not {"phone_statuses", "inbound_receipts"} & tables
+        assert "data" not in await connection.run_sync(columns, "outbox")
+        assert "provider_message_id" not in await connection.run_sync(columns, "invitations")
+        for table, kept in [("invitations", invite.id), ("outbox", sent.id)]:
+            found = await connection.execute(text(f"SELECT id FROM {table}"))
+            assert found.scalars().all() == [kept]
+        # SQLite's batch mode copied both tables: their 0001 indexes must have come along.
+        names = await connection.run_sync(index_names)
+        assert {
+            "ix_invitations_household_id_contact_status",
+            "ix_invitations_invited_by_created_at",
+            "ix_invitations_status_expires_at",
+            "ix_outbox_destination_created_at",
+            "ix_outbox_invitation_id",
+            "ix_outbox_status_next_attempt_at",
+            "uq_communities_lower_name",
+            "ix_households_community_id_lower_address",
+        } <= names
+        assert "ix_invitations_contact_status" not in names
+        assert "ix_outbox_provider_id" not in names
+
+    await database.upgrade()
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        assert await connection.run_sync(index_names) >= {
+            index.name for table in metadata.tables.values() for index in table.indexes
+        }
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == replace(invite, provider_message_id="")
+        got = await uow.outbox.get(sent.id)
+        assert got is not None and got.data == {}
+        assert await uow.phones.get("+12025550199") is None
+        assert await uow.receipts.first_time(InboundReceipt("twilio", "SM0", T0))
