@@ -13,6 +13,8 @@ import pytest
 from tests.fakes import MemoryUnitOfWorkFactory
 from tests.storage.databases import SQL_BACKENDS, fresh_database
 
+pytest_plugins = ["tests.handlers.smtp_server"]
+
 BACKENDS = ["memory", *SQL_BACKENDS]
 
 
