@@ -26,6 +26,7 @@ from .ports import UnitOfWork
 from .replies import Actor
 from .rules import Refused, Who, only_a_head_may_manage_invitations, only_in_their_own_household
 from .secrets import TokenMaker, new_nonce
+from .sms import compose_invitation_sms
 
 
 async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
@@ -188,7 +189,18 @@ async def _queue_invitation_message(
             channel=Channel.SMS if is_sms else Channel.EMAIL,
             destination=invitation.contact,
             subject="" if is_sms else msg.INVITE_SUBJECT.format(**fields),
-            body=(msg.INVITE_BODY_SMS if is_sms else msg.INVITE_BODY).format(**fields),
+            body=(
+                compose_invitation_sms(
+                    invitee=invitation.invitee_name,
+                    inviter=head.name,
+                    address=household.address,
+                    community=fields["community"],
+                    link=fields["link"],
+                    expires=fields["expires"],
+                )
+                if is_sms
+                else msg.INVITE_BODY.format(**fields)
+            ),
             invitation_id=invitation.id,
             created_at=now,
             next_attempt_at=now,

@@ -132,10 +132,6 @@ INVITE_BODY = (
     "Or, in a chat with the bot, send: /join {token}\n"
     "This invitation expires {expires}."
 )
-INVITE_BODY_SMS = (
-    "Hi {name}, {inviter} invited you to join their household at {address} in {community}. "
-    "Accept: {link} or reply JOIN to accept, DECLINE to decline. Expires {expires}."
-)
 
 # SMS replies to invitees (kept short: each is one text message)
 SMS_WELCOME = "Welcome, {name}! You are now a member of the household at {address} ({community})."

@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from .bootstrap import (
     build_dispatcher,
+    close_senders,
     core_context,
     invitee_senders,
     make_database,
@@ -57,10 +58,7 @@ def create_app(
             stop.set()
             if task is not None:
                 await task
-            for sender in {id(s): s for s in senders.values()}.values():
-                close = getattr(sender, "close", None)
-                if close is not None:
-                    await close()
+            await close_senders(senders)
             await database.dispose()
 
     async def healthz(request: Request) -> JSONResponse:

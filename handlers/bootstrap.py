@@ -16,6 +16,8 @@ from storage.database import Database
 
 from .outbound import LoggingSender
 from .settings import Settings
+from .smtp_email import smtp_sender_from_settings
+from .twilio_sms import twilio_sender_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,21 @@ async def prepare_database(settings: Settings, database: Database) -> None:
 
 
 def invitee_senders(settings: Settings) -> dict[Route, Sender]:
-    """Senders for messages to invitees. Without provider credentials (this release), the
-    embedded default logs what would be sent."""
+    """Senders for messages to invitees: Twilio for SMS and SMTP for email where configured;
+    without credentials, the embedded default logs what would be sent."""
     logging_sender = LoggingSender()
-    return {Route(Channel.SMS): logging_sender, Route(Channel.EMAIL): logging_sender}
+    return {
+        Route(Channel.SMS): twilio_sender_from_settings(settings) or logging_sender,
+        Route(Channel.EMAIL): smtp_sender_from_settings(settings) or logging_sender,
+    }
+
+
+async def close_senders(senders: Mapping[Route, Sender]) -> None:
+    """Close what senders hold open (an HTTP session), each once."""
+    for sender in {id(s): s for s in senders.values()}.values():
+        close = getattr(sender, "close", None)
+        if close is not None:
+            await close()
 
 
 def build_engine(settings: Settings, database: Database, *, clock: Clock | None = None) -> Engine:

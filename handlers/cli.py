@@ -26,12 +26,14 @@ from .bootstrap import (
     DatabaseBehind,
     build_dispatcher,
     build_engine,
+    close_senders,
     core_context,
     invitee_senders,
     open_database,
 )
 from .cli_admin import admin_app
 from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
+from .outbound import LoggingSender
 from .settings import Settings
 
 app = typer.Typer(
@@ -84,12 +86,13 @@ async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) 
         engine = build_engine(settings, database)
         chat = ConsoleChat(engine=engine, actor=actor, view=view)
         console_sender = ConsoleSender(view)
+        # Real providers where configured; otherwise SMS and email show in this window.
         senders: dict[Route, Sender] = {
-            Route(Channel.SMS): console_sender,
-            Route(Channel.EMAIL): console_sender,
-            # Only this user's notifications: another terminal serves another user.
-            Route(Channel.CHAT, PLATFORM, actor.chat_id): console_sender,
+            route: console_sender if isinstance(sender, LoggingSender) else sender
+            for route, sender in invitee_senders(settings).items()
         }
+        # Only this user's notifications: another terminal serves another user.
+        senders[Route(Channel.CHAT, PLATFORM, actor.chat_id)] = console_sender
         dispatcher = build_dispatcher(settings, database, senders)
         console.print(
             f"[bold]invitebot[/bold] chat as [cyan]{actor.user_id}[/cyan] · "
@@ -105,6 +108,7 @@ async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) 
         finally:
             stop.set()
             await deliveries
+            await close_senders(senders)
 
 
 async def _demo_household(settings: Settings, database, chat: ConsoleChat) -> None:
@@ -160,13 +164,17 @@ def worker() -> None:
 
     async def run() -> None:
         async with open_database(settings) as database:
-            dispatcher = build_dispatcher(settings, database, invitee_senders(settings))
+            senders = invitee_senders(settings)
+            dispatcher = build_dispatcher(settings, database, senders)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             logging.getLogger("invitebot").info("worker started")
-            await dispatcher.run_forever(stop)
+            try:
+                await dispatcher.run_forever(stop)
+            finally:
+                await close_senders(senders)
 
     try:
         asyncio.run(run())

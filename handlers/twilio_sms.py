@@ -322,5 +322,5 @@ def twilio_sender_from_settings(settings: Settings) -> TwilioSender | None:
         messaging_service_sid=service_sid,
         status_callback=settings.public_base_url.rstrip("/") + STATUS_CALLBACK_PATH,
         api_base=settings.twilio_api_base,
-        rate_per_second=float(getattr(settings, "twilio_messages_per_second", 1.0)),
+        rate_per_second=settings.twilio_messages_per_second,
     )

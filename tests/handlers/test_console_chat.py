@@ -58,7 +58,7 @@ def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path:
     assert (
         "SMS to +1 202-555-0199 (console delivery)" in screen or "SMS to +1 202 555 0199" in screen
     )
-    assert "reply JOIN to accept" in screen
+    assert "Reply JOIN" in screen and "DECLINE to decline" in screen
     assert LINK.search(screen)
     assert "Maria Ruiz · SMS Text · +1 ••• ••• 0199" in screen
     assert "[1] Copy Invite Link" in screen

@@ -61,8 +61,8 @@ async def test_invite_by_sms_step_by_step(world: World) -> None:
 
     [queued] = await outbox(world)
     assert queued.channel is Channel.SMS and queued.destination == "+12025550199"
-    assert "Reply JOIN to accept" not in queued.body  # wording is "reply JOIN to accept"
-    assert "reply JOIN to accept" in queued.body and "https://hoa.example/i/" in queued.body
+    assert "Reply JOIN to accept, DECLINE to decline." in queued.body
+    assert "https://hoa.example/i/" in queued.body
     assert (
         "Ana Lopez" in queued.body
         and "12 Oak Lane" in queued.body
