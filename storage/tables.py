@@ -162,8 +162,10 @@ class InvitationRow(TableBase, table=True):
     origin_platform: str = Field(sa_type=PLATFORM)
     origin_chat_id: str = Field(sa_type=EXTERNAL_ID)
     send_count: int
-    # Server defaults here and below: columns added by a migration, filled in for old rows.
-    provider_message_id: str = Field(sa_type=String(64), sa_column_kwargs={"server_default": ""})
+    # The sender's id for the message that carried it: an SMS id, or an email's Message-ID,
+    # which has no fixed length (as long as the outbox's provider_id may be). Server defaults,
+    # here and on outbox.data: columns added by a migration, filled in for existing rows.
+    provider_message_id: str = Field(sa_type=String(255), sa_column_kwargs={"server_default": ""})
 
 
 class OutboxRow(TableBase, table=True):

@@ -1,8 +1,10 @@
-"""Several dispatchers on one outbox never send the same message twice.
+"""Several dispatchers on one outbox never send the same message twice, and several workers
+given the same webhook delivery handle it once.
 
 Each test uses two :class:`Database` objects on one database, as two processes would (their
-own engines and pools). PostgreSQL takes rows with ``FOR UPDATE SKIP LOCKED``; SQLite makes
-every transaction ``BEGIN IMMEDIATE``, so the second claimer waits for the first to commit.
+own engines and pools). PostgreSQL takes rows with ``FOR UPDATE SKIP LOCKED``, and a second
+insert of a key waits for the transaction that inserted it first; SQLite makes every
+transaction ``BEGIN IMMEDIATE``, so the second claimer waits for the first to commit.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from bot.domain import Channel, OutboxMessage, Route
+import pytest
+
+from bot.domain import Channel, InboundReceipt, OutboxMessage, Route
 from storage import Database
 from tests.storage.test_contract import at, message
 
@@ -78,3 +82,58 @@ async def test_racing_dispatchers_claim_every_message_exactly_once(
         for each in queued:
             stored = await uow.outbox.get(each.id)
             assert stored is not None and stored.next_attempt_at == at(200)
+
+
+RECEIPT = InboundReceipt("twilio", "SM0123456789abcdef", received_at=at(0))
+
+
+async def handle(database: Database, started: asyncio.Event | None = None) -> bool:
+    """A webhook worker: records the delivery, and commits."""
+    async with database.uow() as uow:
+        if started is not None:
+            started.set()
+        new = await uow.receipts.first_time(RECEIPT)
+        await uow.commit()
+    return new
+
+
+@pytest.mark.parametrize("first_ends", ["commit", "rollback"])
+async def test_a_second_delivery_waits_for_the_first_and_follows_its_outcome(
+    first_ends: str, two_databases: tuple[Database, Database]
+) -> None:
+    one, two = two_databases
+    async with one.uow() as first:
+        assert await first.receipts.first_time(RECEIPT) is True
+        started = asyncio.Event()
+        second = asyncio.create_task(handle(two, started))
+        await started.wait()
+        # PostgreSQL: the second insert of the key waits for the first transaction.
+        # SQLite: the second transaction waits to begin.
+        await asyncio.sleep(0.3)
+        assert not second.done(), "the second delivery did not wait for the first"
+        if first_ends == "commit":
+            await first.commit()
+        else:
+            await first.rollback()  # the first worker's handling failed
+    # Committed: the retry is a duplicate. Rolled back: the retry is the one to handle it.
+    assert await asyncio.wait_for(second, timeout=5) is (first_ends == "rollback")
+    async with one.uow() as uow:
+        assert await uow.receipts.first_time(RECEIPT) is False
+
+
+async def test_racing_deliveries_of_one_receipt_are_handled_exactly_once(
+    two_databases: tuple[Database, Database],
+) -> None:
+    workers = list(itertools.chain(*[two_databases] * 4))  # four in each "process"
+    barrier = asyncio.Barrier(len(workers))
+
+    async def worker(database: Database) -> bool:
+        async with database.uow() as uow:
+            await barrier.wait()  # all begin at once
+            new = await uow.receipts.first_time(RECEIPT)
+            await asyncio.sleep(0.05)  # hold the transaction open while the others insert
+            await uow.commit()
+        return new
+
+    results = await asyncio.gather(*(worker(database) for database in workers))
+    assert sorted(results) == [False] * (len(workers) - 1) + [True]

@@ -17,12 +17,14 @@ from bot.domain import (
     Conversation,
     DeliveryStatus,
     Household,
+    InboundReceipt,
     Invitation,
     InvitationStatus,
     Member,
     Method,
     OutboxMessage,
     OutboxStatus,
+    PhoneStatus,
     Role,
     Route,
 )
@@ -294,6 +296,8 @@ async def test_an_invitation_round_trips_every_field(uow_factory: UnitOfWorkFact
         origin_platform="telegram",
         origin_chat_id="-100123",
         send_count=2,
+        # An email's Message-ID (email.utils.make_msgid) is longer than an SMS id.
+        provider_message_id="<179548301634.30239.17233431500754290621@mail.oak-ridge-hoa.example.org>",
     )
     async with uow_factory() as uow:
         await uow.invitations.add(fresh)
@@ -417,6 +421,33 @@ async def test_list_expiring_lists_pending_invitations_past_their_time(
         assert await expiring(now=at(9), limit=10) == []
 
 
+async def test_pending_invitations_to_a_contact_are_listed_across_households_oldest_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    s = await seeded(uow_factory)
+    contact = "+12025550199"
+    async with uow_factory() as uow:
+        other = await seed(uow, address="14 Oak Lane")
+        newest = invitation(s, contact=contact, created_at=at(30))
+        oldest = invitation(other, contact=contact, created_at=at(10))
+        # Equal times keep the order the invitations were made in, across households too.
+        tied = [invitation(h, contact=contact, created_at=at(20)) for h in [s, other, s]]
+        for each in [newest, oldest, *tied]:
+            await uow.invitations.add(each)
+        for status in InvitationStatus:
+            if status is not InvitationStatus.PENDING:
+                await uow.invitations.add(invitation(s, contact=contact, status=status))
+        await uow.invitations.add(invitation(s, contact="+12025550100"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        listed = await uow.invitations.list_pending_for_contact(contact)
+        assert listed == [oldest, *tied, newest]
+        assert len(await uow.invitations.list_pending_for_contact("+12025550100")) == 1
+        assert await uow.invitations.list_pending_for_contact("+12025550101") == []
+        # Exact match only: contacts are stored normalized (E.164, lower-case email).
+        assert await uow.invitations.list_pending_for_contact("12025550199") == []
+
+
 # --- outbox --------------------------------------------------------------------------------
 
 
@@ -436,6 +467,12 @@ async def test_an_outbox_message_round_trips_and_updates(uow_factory: UnitOfWork
         last_error="timeout",
         sent_at=at(2),
         provider_id="SM123",
+        data={
+            "kind": "invitation",
+            "name": "María Ruiz",
+            "link": "https://oak.example/i/abc?x=1&y=2",
+            "quote": 'say "hi" \\ {}',
+        },
     )
     async with uow_factory() as uow:
         await uow.invitations.add(invite)
@@ -453,6 +490,46 @@ async def test_an_outbox_message_round_trips_and_updates(uow_factory: UnitOfWork
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.outbox.get(full.id) == got
+
+
+async def test_a_message_is_found_by_its_provider_id(uow_factory: UnitOfWorkFactory) -> None:
+    unsent = message()  # provider_id "": never matched
+    sms = message(status=OutboxStatus.SENT, provider_id="SM123")
+    email = message(
+        channel=Channel.EMAIL, destination="tom@example.org", provider_id="<a@mail.example>"
+    )
+    async with uow_factory() as uow:
+        for each in [unsent, sms, email]:
+            await uow.outbox.add(each)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.outbox.get_by_provider_id("SM123") == sms
+        assert await uow.outbox.get_by_provider_id("<a@mail.example>") == email
+        assert await uow.outbox.get_by_provider_id("") is None
+        assert await uow.outbox.get_by_provider_id("sm123") is None
+        assert await uow.outbox.get_by_provider_id("SM999") is None
+
+
+async def test_outbox_data_is_a_copy(uow_factory: UnitOfWorkFactory) -> None:
+    queued = message(data={"kind": "invitation"})
+    async with uow_factory() as uow:
+        await uow.outbox.add(queued)
+        queued.data["kind"] = "changed after add"
+        got = await uow.outbox.get(queued.id)
+        assert got is not None and got.data == {"kind": "invitation"}
+        got.data["kind"] = "never passed to update"
+        again = await uow.outbox.get(queued.id)
+        assert again is not None and again.data == {"kind": "invitation"}
+        await uow.commit()
+    async with uow_factory() as uow:
+        got = await uow.outbox.get(queued.id)
+        assert got is not None and got.data == {"kind": "invitation"}
+        got.data["name"] = "Maria"  # changed in place, then passed to update
+        await uow.outbox.update(got)
+        await uow.commit()
+    async with uow_factory() as uow:
+        got = await uow.outbox.get(queued.id)
+        assert got is not None and got.data == {"kind": "invitation", "name": "Maria"}
 
 
 async def test_claim_due_takes_due_pending_messages_on_the_routes(
@@ -615,6 +692,86 @@ async def test_a_conversation_is_saved_and_replaced(uow_factory: UnitOfWorkFacto
         assert await uow.conversations.get(platform="slack", user_id="42") == Conversation(
             platform="slack", user_id="42"
         )
+
+
+# --- phone statuses ------------------------------------------------------------------------
+
+
+async def test_a_phone_status_is_saved_and_replaced(uow_factory: UnitOfWorkFactory) -> None:
+    stopped = PhoneStatus("+12025550199", opted_out=True, updated_at=at(1))
+    async with uow_factory() as uow:
+        assert await uow.phones.get("+12025550199") is None
+        await uow.phones.save(stopped)
+        await uow.phones.save(PhoneStatus("+12025550100"))
+        await uow.commit()
+    async with uow_factory() as uow:
+        got = await uow.phones.get("+12025550199")
+        assert got == stopped
+        assert got is not None and got.opted_out is True and got.wrong_number is False
+        assert await uow.phones.get("+12025550100") == PhoneStatus("+12025550100")
+        assert await uow.phones.get("+12025550101") is None
+        got.opted_out, got.wrong_number, got.updated_at = False, True, at(2)
+        await uow.phones.save(got)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.phones.get("+12025550199") == got
+        assert await uow.phones.get("+12025550100") == PhoneStatus("+12025550100")
+
+
+async def test_a_phone_status_saved_twice_in_one_unit_of_work_keeps_the_last(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        await uow.phones.save(PhoneStatus("+12025550199", opted_out=True, updated_at=at(1)))
+        await uow.phones.save(PhoneStatus("+12025550199", opted_out=False, updated_at=at(2)))
+        assert await uow.phones.get("+12025550199") == PhoneStatus(
+            "+12025550199", opted_out=False, updated_at=at(2)
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.phones.get("+12025550199") == PhoneStatus(
+            "+12025550199", opted_out=False, updated_at=at(2)
+        )
+
+
+# --- inbound receipts ----------------------------------------------------------------------
+
+
+async def test_a_receipt_is_new_only_the_first_time(uow_factory: UnitOfWorkFactory) -> None:
+    receipt = InboundReceipt("twilio", "SM0123456789abcdef", received_at=at(1))
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(receipt) is True
+        assert await uow.receipts.first_time(receipt) is False  # in the same unit of work
+        # The key is (source, external id); the time of a retry does not matter.
+        retry = InboundReceipt("twilio", receipt.external_id, received_at=at(2))
+        assert await uow.receipts.first_time(retry) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(receipt) is False
+        # The same id from another source is another delivery.
+        other_source = dataclasses.replace(receipt, source="telegram")
+        assert await uow.receipts.first_time(other_source) is True
+        # Ids are compared exactly, case included (Slack and Twilio ids are case-sensitive).
+        other_case = dataclasses.replace(receipt, external_id="SM0123456789ABCDEF")
+        assert await uow.receipts.first_time(other_case) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(other_source) is False
+        assert await uow.receipts.first_time(other_case) is False
+
+
+async def test_a_rolled_back_receipt_is_forgotten(uow_factory: UnitOfWorkFactory) -> None:
+    receipt = InboundReceipt("slack", "Ev01ABC", received_at=at(1))
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(receipt) is True
+        await uow.rollback()  # handling the delivery failed
+        assert await uow.receipts.first_time(receipt) is True
+        # Leaving without commit forgets it too.
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(receipt) is True
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.receipts.first_time(receipt) is False
 
 
 # --- the unit of work ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import warnings
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ async def downgrade(database: Database, revision: str) -> None:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
 
 
-def plain_insert(table: str, values: dict[str, object]) -> TextClause:
+def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
     """``INSERT INTO table (...) VALUES (...)`` in SQL, as an older version of the program
     wrote its rows: no model involved. Datetimes are bound as the driver wants them."""
     statement = text(
@@ -159,7 +160,7 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
     assert "ALTER TABLE households ADD CONSTRAINT fk_households_head_member_id_members" in rendered
     assert "ALTER TABLE outbox ADD COLUMN data JSON DEFAULT '{}' NOT NULL" in rendered
     assert (
-        "ALTER TABLE invitations ADD COLUMN provider_message_id VARCHAR(64) DEFAULT '' NOT NULL"
+        "ALTER TABLE invitations ADD COLUMN provider_message_id VARCHAR(255) DEFAULT '' NOT NULL"
         in rendered
     )
     assert (

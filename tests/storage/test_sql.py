@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from bot.domain import ChannelIdentity, Community, Household, Invitation, Member, Role
 from storage import Database
 from storage.mapping import RowMapper
-from storage.tables import CommunityRow
+from storage.repositories import SqlUnitOfWork
+from storage.tables import CommunityRow, metadata
 from tests.storage.test_contract import T0, Seed, at, invitation, seed
 
 
@@ -166,3 +167,11 @@ def test_the_mapper_refuses_a_table_that_does_not_mirror_its_entity() -> None:
 
     with pytest.raises(TypeError, match=r"missing columns \['title'\], extra columns \['name'\]"):
         RowMapper(Renamed, CommunityRow)
+
+
+def test_every_table_has_a_repository_whose_mapper_checked_it() -> None:
+    """The mapper's import-time check only covers tables a repository maps: all of them."""
+    uow = SqlUnitOfWork(Database("sqlite+aiosqlite://").engine)
+    mappers = [getattr(repository, "_mapper", None) for repository in vars(uow).values()]
+    mapped = {mapper.row_type.__tablename__ for mapper in mappers if isinstance(mapper, RowMapper)}
+    assert mapped == set(metadata.tables)
