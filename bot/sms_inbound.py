@@ -96,8 +96,8 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
     linked = await uow.identities.get(platform=SMS_PLATFORM, external_id=sms.sender)
     if linked is not None:
         member = await uow.members.get(linked.member_id)
-        household = await uow.households.get(member.household_id) if member else None
-        return msg.SMS_ALREADY_MEMBER.format(address=household.address if household else "")
+        home = await uow.households.get(member.household_id) if member else None
+        return msg.SMS_ALREADY_MEMBER.format(address=home.address if home else "")
     try:
         accepted = await admit(uow, ctx, invitation=chosen, actor=actor)
     except Refused as refusal:

@@ -285,7 +285,7 @@ def parse_from_address(value: str) -> Address:
     if any(char in value for char in "\r\n"):
         raise ValueError(f"EMAIL_FROM must be one line: {value!r}")
     header = SMTP_POLICY.header_factory("from", value)
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
     if header.defects or len(addresses) != 1 or not addresses[0].domain:
         raise ValueError(
             f"EMAIL_FROM must be one address like bot@example.org or "
