@@ -19,7 +19,7 @@ from typing import Protocol
 from . import messages as msg
 from .context import CoreContext
 from .domain import Channel, DeliveryStatus, Method, OutboxMessage, OutboxStatus, Route
-from .invitations import expire_due, notify_head
+from .invitations import expire_due, notify_head, with_current_link
 from .ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -112,16 +112,17 @@ class Dispatcher:
                     pass
 
     async def _deliver(self, message: OutboxMessage) -> None:
-        sender = self._sender_for(message)
+        prepared, error = await self._prepare(message)
+        if prepared is None:
+            await self._record(message.id, provider_id="", error=None, obsolete=True)
+            return
+        sender = self._sender_for(prepared)
         provider_id = ""
-        error: DeliveryError | None = None
-        if sender is None:
-            error = PermanentDeliveryError(f"no sender for {message.channel}")
-        elif message.channel is Channel.SMS and await self._opted_out(message.destination):
-            error = PermanentDeliveryError(msg.REASON_OPTED_OUT)
-        else:
+        if error is None and sender is None:
+            error = PermanentDeliveryError(f"no sender for {prepared.channel}")
+        if error is None and sender is not None:
             try:
-                provider_id = await sender.send(message)
+                provider_id = await sender.send(prepared)
             except DeliveryError as failure:
                 error = failure
             except Exception as failure:  # a sender bug or an unexpected network error
@@ -129,20 +130,47 @@ class Dispatcher:
                 error = DeliveryError(f"{type(failure).__name__}: {failure}")
         await self._record(message.id, provider_id=provider_id, error=error)
 
-    async def _opted_out(self, phone: str) -> bool:
-        """The number texted STOP after this message was queued: carriers forbid sending."""
+    async def _prepare(
+        self, message: OutboxMessage
+    ) -> tuple[OutboxMessage | None, DeliveryError | None]:
+        """An invitation's message as it goes out now: ``None`` when the invitation was
+        cancelled, answered or expired since it was queued (nothing must be sent), an error
+        when the number has opted out since; otherwise filled with the current link."""
+        if message.channel is Channel.CHAT or message.invitation_id is None:
+            return message, None
         async with self.uow_factory() as uow:
-            status = await uow.phones.get(phone)
-        return status is not None and status.opted_out
+            invitation = await uow.invitations.get(message.invitation_id)
+            phone = (
+                await uow.phones.get(message.destination)
+                if message.channel is Channel.SMS
+                else None
+            )
+        if invitation is None or not invitation.is_open(self.ctx.clock.now()):
+            return None, None
+        if phone is not None and phone.opted_out:
+            # Carriers forbid texting a number that sent STOP.
+            return message, PermanentDeliveryError(msg.REASON_OPTED_OUT)
+        return with_current_link(message, self.ctx, invitation), None
 
     async def _record(
-        self, message_id: str, *, provider_id: str, error: DeliveryError | None
+        self,
+        message_id: str,
+        *,
+        provider_id: str,
+        error: DeliveryError | None,
+        obsolete: bool = False,
     ) -> None:
         async with self.uow_factory() as uow:
             message = await uow.outbox.get(message_id)
             if message is None or message.status is not OutboxStatus.PENDING:
                 return
             now = self.ctx.clock.now()
+            if obsolete:
+                message.status = OutboxStatus.FAILED
+                message.last_error = "not sent: the invitation closed before it went out"
+                await uow.outbox.update(message)
+                await uow.commit()
+                return
             message.attempts += 1
             invitation = (
                 await uow.invitations.get(message.invitation_id, for_update=True)

@@ -4,7 +4,7 @@ step, the state change and the outbound messages it causes land in one transacti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from . import messages as msg
@@ -167,6 +167,35 @@ async def create_invitation(
     return invitation
 
 
+# Outbox rows never hold a working link, so a dump of the database admits no one: the link and
+# token are stored as slots (control characters no name or address may contain), and the
+# dispatcher fills in the invitation's current link just before sending.
+LINK_SLOT = "\x1finvite-link\x1f"
+TOKEN_SLOT = "\x1finvite-token\x1f"
+
+
+def _slotted(text: str, *, link: str, token: str) -> str:
+    return text.replace(link, LINK_SLOT).replace(token, TOKEN_SLOT)
+
+
+def with_current_link(
+    message: OutboxMessage, ctx: CoreContext, invitation: Invitation
+) -> OutboxMessage:
+    """The message as it is sent: its slots filled with the invitation's current link."""
+    token = ctx.tokens.make(invitation.id, invitation.nonce)
+    link = ctx.link_for(token)
+
+    def fill(text: str) -> str:
+        return text.replace(LINK_SLOT, link).replace(TOKEN_SLOT, token)
+
+    return replace(
+        message,
+        subject=fill(message.subject),
+        body=fill(message.body),
+        data={key: fill(value) for key, value in message.data.items()},
+    )
+
+
 async def _queue_invitation_message(
     uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, household: Household, head: Member
 ) -> None:
@@ -184,12 +213,14 @@ async def _queue_invitation_message(
     }
     is_sms = invitation.method is Method.SMS
     now = ctx.clock.now()
+    # Composed with the real link (an SMS's length depends on it), then slotted.
+    link = fields["link"]
     await uow.outbox.add(
         OutboxMessage(
             channel=Channel.SMS if is_sms else Channel.EMAIL,
             destination=invitation.contact,
             subject="" if is_sms else msg.INVITE_SUBJECT.format(**fields),
-            body=(
+            body=_slotted(
                 compose_invitation_sms(
                     invitee=invitation.invitee_name,
                     inviter=head.name,
@@ -199,12 +230,17 @@ async def _queue_invitation_message(
                     expires=fields["expires"],
                 )
                 if is_sms
-                else msg.INVITE_BODY.format(**fields)
+                else msg.INVITE_BODY.format(**fields),
+                link=link,
+                token=token,
             ),
             invitation_id=invitation.id,
             created_at=now,
             next_attempt_at=now,
-            data={"kind": "invitation", **fields},
+            data={
+                "kind": "invitation",
+                **{k: _slotted(v, link=link, token=token) for k, v in fields.items()},
+            },
         )
     )
     invitation.send_count += 1

@@ -143,3 +143,35 @@ def test_backoff_is_capped_and_jittered() -> None:
     assert all(d <= timedelta(minutes=10) for d in delays)
     assert delays[-1] >= timedelta(minutes=5)
     assert len({round(d.total_seconds(), 3) for d in delays}) > 10
+
+
+async def test_a_message_of_a_cancelled_invitation_is_never_sent(world: World) -> None:
+    ana = await world.head()
+    await ana.say("/invite sms Maria Ruiz +1 202 555 0199")
+    await ana.press("Send Invite")
+    await ana.say("/household")
+    await ana.press("Cancel Invite")
+    await ana.press("Yes, cancel it")
+    await world.deliver()
+    assert world.sender.sent == []
+    [row] = await outbox_rows(world)
+    assert row.status is OutboxStatus.FAILED and "closed before it went out" in row.last_error
+
+
+async def test_a_queued_message_goes_out_with_the_current_link(world: World) -> None:
+    """Resend with a new link while the first message still waits: both carry the new one."""
+    ana = await world.head()
+    await ana.say("/invite email Maria Ruiz maria@example.org")
+    await ana.press("Send Invite")
+    world.clock.advance(days=8)
+    await ana.say("/household")
+    await ana.press("Resend")
+    await ana.press("New link")
+    await world.deliver()
+    first, second = world.sender.to("maria@example.org")
+    assert first.data["link"] == second.data["link"]
+    assert first.data["link"] in first.body and first.data["link"] in second.body
+    assert "\x1f" not in first.body + second.body
+    maria = world.person("maria")
+    await maria.say(f"/join {first.data['link']}")
+    assert "Welcome" in maria.text
