@@ -32,6 +32,9 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
     household = (
         await uow.households.get_by_code_hash(ctx.code_hash(normalised)) if normalised else None
     )
+    if household is not None:
+        # Locked, then checked: of two people sending the same code at once, one is head.
+        household = await uow.households.get(household.id, for_update=True)
     if household is None or household.claimed:
         raise Refused(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
     community = await uow.communities.get(household.community_id)

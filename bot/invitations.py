@@ -129,7 +129,7 @@ async def create_invitation(
 ) -> Invitation:
     """Record an invitation and queue its message. ``name`` and ``contact`` are already
     normalised (see ``bot.contacts``)."""
-    head, household = only_a_head_may_manage_invitations(who)
+    head, household = await _locked_household(uow, who)
     check = await check_contact(uow, ctx, household=household, contact=contact)
     if check.member is not None:
         raise Refused(msg.ALREADY_MEMBER.format(name=check.member.name))
@@ -248,6 +248,16 @@ async def _queue_invitation_message(
     await uow.invitations.update(invitation)
 
 
+async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Household]:
+    """The head's household, locked until commit: two presses of Send Invite at once are
+    decided one after the other, so neither the duplicate check nor the quota is raced."""
+    head, household = only_a_head_may_manage_invitations(who)
+    locked = await uow.households.get(household.id, for_update=True)
+    if locked is None:
+        raise Refused(msg.NOT_IN_HOUSEHOLD)
+    return head, locked
+
+
 async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:
     """The invitation a button names, re-authorised: only its household's head gets it."""
     only_a_head_may_manage_invitations(who)
@@ -266,7 +276,7 @@ async def resend_invitation(
 ) -> Invitation:
     """Send a pending or expired invitation again. An expired one gets a new period; with
     ``new_link`` the nonce changes, so every earlier link stops working."""
-    head, household = only_a_head_may_manage_invitations(who)
+    head, household = await _locked_household(uow, who)
     invitation = await managed_invitation(uow, who, invitation_id)
     now = ctx.clock.now()
     status = invitation.effective_status(now)

@@ -170,8 +170,11 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
     async def update(self, household: Household) -> None:
         await self._update(household)
 
-    async def get(self, household_id: str) -> Household | None:
-        return await self._get(household_id)
+    async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
+        """``for_update`` locks the row until the transaction ends (PostgreSQL), which
+        serialises a household's claims and invitations; SQLite transactions are already
+        serial."""
+        return await self._get(household_id, for_update=for_update)
 
     async def get_by_code_hash(self, code_hash: str) -> Household | None:
         return await self._first(

@@ -90,7 +90,7 @@ class MemoryHouseholds(_Repo):
     async def update(self, household: Household) -> None:
         self._s.households[household.id] = _copy(household)
 
-    async def get(self, household_id: str) -> Household | None:
+    async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
         return _copy(self._s.households.get(household_id))
 
     async def get_by_code_hash(self, code_hash: str) -> Household | None:
