@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from handlers.app import create_app
 from handlers.settings import Settings
@@ -63,19 +62,21 @@ def test_serve_migrates_a_fresh_database_and_reports_health(
         server.wait(timeout=15)
 
 
-def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
+async def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/app.db", secret_key="k" * 32)
-    with TestClient(create_app(settings, dispatch=False)) as client:
-        assert client.get("/healthz").json() == {"status": "ok", "database": True}
-        healthy = client.app.state.database
-        # Nothing listens on port 1: the same app, now with a database it cannot reach.
-        client.app.state.database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
-        try:
-            response = client.get("/healthz")
-        finally:
-            client.portal.call(client.app.state.database.dispose)
-            client.app.state.database = healthy
-    assert response.status_code == 503
+    # Nothing listens on port 1: the app, given a database it cannot reach.
+    unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    healthy = Database(settings.database_url)
+    try:
+        for database, expected in [(healthy, 200), (unreachable, 503)]:
+            app = create_app(settings, dispatch=False, database=database)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                response = await client.get("/healthz")
+            assert response.status_code == expected
+    finally:
+        await unreachable.dispose()
+        await healthy.dispose()
     assert response.json() == {"status": "degraded", "database": False}
 
 
