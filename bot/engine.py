@@ -278,10 +278,7 @@ class Engine:
                 contact = contacts.normalise_email(text)
             else:
                 contact = contacts.normalise_phone(text, region=self.ctx.region)
-                await check_phone_may_be_texted(
-                    turn.uow, phone=contact, shown_as=contacts.display_contact(contact)
-                )
-        except (contacts.ContactError, Refused) as error:
+        except contacts.ContactError as error:
             turn.go(CONTACT)
             return [Reply(str(error)), *await self._prompt(turn)]
         _, household = only_a_head_may_manage_invitations(turn.who)
@@ -289,6 +286,14 @@ class Engine:
         if check.member is not None:
             turn.end()
             return [Reply(msg.ALREADY_MEMBER.format(name=check.member.name))]
+        if method is Method.SMS:
+            try:
+                await check_phone_may_be_texted(
+                    turn.uow, phone=contact, shown_as=contacts.display_contact(contact)
+                )
+            except Refused as refusal:
+                turn.go(CONTACT)
+                return [Reply(str(refusal)), *await self._prompt(turn)]
         turn.data["contact"] = contact
         if check.pending is not None and check.pending.is_open(self.ctx.clock.now()):
             turn.data["existing"] = check.pending.id

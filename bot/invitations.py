@@ -79,7 +79,11 @@ async def check_destination_cap(
         destination=contact, since=ctx.clock.now() - timedelta(days=1)
     )
     if sent >= ctx.limits.messages_per_destination_per_day:
-        raise Refused(msg.DESTINATION_CAP.format(contact=shown_as, count=sent))
+        raise Refused(
+            msg.DESTINATION_CAP.format(
+                contact=shown_as, limit=ctx.limits.messages_per_destination_per_day
+            )
+        )
 
 
 async def check_phone_may_be_texted(uow: UnitOfWork, *, phone: str, shown_as: str) -> None:

@@ -49,8 +49,8 @@ QUOTA_DAY = (
     "Please try again tomorrow."
 )
 DESTINATION_CAP = (
-    "{contact} has already had {count} messages from us today, the most we send to one "
-    "person in a day. Try again tomorrow, or share the link yourself with Copy Invite Link."
+    "We can't send {contact} another message today: we send at most {limit} a day to one "
+    "person. Try again tomorrow, or share the link yourself with Copy Invite Link."
 )
 
 PHONE_OPTED_OUT = (
@@ -216,3 +216,70 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return "not yet"
     return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+# The invitation page (GET /i/<token>), as the invitee reads it in a browser
+PAGE_INVITED_TITLE = "You're invited to join {address}"
+PAGE_INVITED = "{inviter} invited you to join their household at {address} in {community}."
+PAGE_LABEL_HOUSEHOLD = "Household"
+PAGE_LABEL_COMMUNITY = "Community"
+PAGE_LABEL_INVITED_BY = "Invited by"
+PAGE_LABEL_EXPIRES = "Invitation expires"
+PAGE_JOINING_AS = "You will join as {name}."
+PAGE_ACCEPT = "Accept invitation"
+PAGE_DECLINE = "Decline"
+PAGE_NOT_FOR_YOU = (
+    "Not {name}, or you don't want to join? Press Decline and we'll let {inviter} know."
+)
+PAGE_QUESTIONS = "Questions about the household or community? Contact {hoa}."
+PAGE_WELCOME_TITLE = "Welcome, {name}!"
+PAGE_WELCOME = "You are now a member of the household at {address} in {community}."
+PAGE_NEXT_TITLE = "What to do next"
+PAGE_TELEGRAM = "Link your Telegram account, so the bot knows you and can keep you up to date."
+PAGE_OPEN_TELEGRAM = "Open in Telegram"
+PAGE_HOA_CONTACT = "For anything about your household or community, contact {hoa}."
+PAGE_NOTHING_ELSE = "There is nothing else you need to do. You can close this page."
+PAGE_DECLINED_TITLE = "Invitation declined"
+PAGE_DECLINED_TOLD = (
+    "We have let {inviter} know. If you change your mind, ask them to invite you again."
+)
+PAGE_CLOSED = {
+    "accepted": (
+        "This invitation has already been used",
+        "Someone has already accepted it, so this link can't be used again. If that was you, "
+        "you are a member already and there is nothing more to do.",
+        "If it wasn't you, please ask {inviter} to send you a new invitation.",
+    ),
+    "declined": (
+        "This invitation was declined",
+        "It has been declined, so this link can't be used any more.",
+        "If you would like to join after all, please ask {inviter} to send you a new invitation.",
+    ),
+    "cancelled": (
+        "This invitation was cancelled",
+        "{inviter} cancelled it, so this link no longer works.",
+        "If you think that was a mistake, please ask {inviter} to send you a new invitation.",
+    ),
+    "expired": (
+        "This invitation has expired",
+        "It expired on {expired}, so this link no longer works.",
+        "Please ask {inviter} to send it to you again.",
+    ),
+}
+PAGE_NOT_VALID_TITLE = "This link isn't valid"
+PAGE_FORM_TITLE = "Please try again"
+PAGE_FORM_PROBLEM = (
+    "We couldn't take that answer: the page was open for a long time, or the form came from "
+    "another website. Nothing was changed."
+)
+PAGE_FORM_AGAIN = "Open your invitation again"
+
+# Linking a chat account after joining on the web page ("Open in Telegram")
+ACCOUNT_LINKED = "✅ {name}, your chat account is now linked to the household at {address}."
+ACCOUNT_LINK_NOT_VALID = (
+    "This link to connect your chat account isn't valid any more. Open your invitation link "
+    "again in the browser where you accepted it for a fresh one."
+)
+ACCOUNT_LINK_USED = (
+    "A chat account on this app is already linked to that membership, so nothing was changed."
+)

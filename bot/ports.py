@@ -1,7 +1,7 @@
 """The interfaces the core needs from the outside world.
 
 Storage implements the repositories and the unit of work (``storage/``); tests use the
-in-memory twins in ``bot/memory.py``. Every call is keyword-only past the first argument so
+in-memory twins in ``tests/fakes.py``. Every call is keyword-only past the first argument so
 that call sites read as sentences.
 """
 

@@ -265,3 +265,15 @@ async def test_reports_about_an_earlier_send_change_nothing(world: World) -> Non
     invitation, rows = await sms_outbox(world)
     assert invitation.delivery_status is DeliveryStatus.SENT
     assert invitation.provider_message_id == rows[-1].provider_id
+
+
+async def test_a_member_whose_number_opted_out_is_still_told_they_are_a_member(
+    world: World,
+) -> None:
+    ana = await world.head()
+    await invite_maria(world, ana)
+    await text(world, "JOIN")
+    await text(world, "STOP")
+    await ana.say(f"/invite sms Maria Ruiz {MARIA}")
+    assert "Maria Ruiz is already a member of your household" in ana.text
+    assert "opted out" not in ana.text
