@@ -18,7 +18,15 @@ from typing import Protocol
 
 from . import messages as msg
 from .context import CoreContext
-from .domain import Channel, DeliveryStatus, Method, OutboxMessage, OutboxStatus, Route
+from .domain import (
+    Channel,
+    DeliveryStatus,
+    Method,
+    OutboxMessage,
+    OutboxStatus,
+    PhoneStatus,
+    Route,
+)
 from .invitations import expire_due, notify_head, with_current_link
 from .ports import UnitOfWork, UnitOfWorkFactory
 
@@ -31,6 +39,11 @@ class DeliveryError(Exception):
 
 class PermanentDeliveryError(DeliveryError):
     """A send can never succeed (opted out, invalid number, rejected address)."""
+
+
+class RecipientOptedOut(PermanentDeliveryError):
+    """The provider says the recipient opted out (Twilio's 21610): remembered, so the number
+    is not invited again until it texts START."""
 
 
 class Sender(Protocol):
@@ -125,9 +138,10 @@ class Dispatcher:
                 provider_id = await sender.send(prepared)
             except DeliveryError as failure:
                 error = failure
-            except Exception as failure:  # a sender bug or an unexpected network error
+            except Exception:  # a sender bug or an unexpected network error
                 log.exception("sender raised unexpectedly for outbox message %s", message.id)
-                error = DeliveryError(f"{type(failure).__name__}: {failure}")
+                # The head reads the reason: keep the details in the log.
+                error = DeliveryError(msg.REASON_UNEXPECTED)
         await self._record(message.id, provider_id=provider_id, error=error)
 
     async def _prepare(
@@ -193,6 +207,11 @@ class Dispatcher:
                 message.status = OutboxStatus.FAILED
                 message.last_error = str(error)[:500]
                 log.warning("outbox message %s failed for good: %s", message.id, error)
+                if isinstance(error, RecipientOptedOut):
+                    phone = await uow.phones.get(message.destination)
+                    phone = phone or PhoneStatus(phone=message.destination)
+                    phone.opted_out, phone.updated_at = True, now
+                    await uow.phones.save(phone)
                 if invitation is not None:
                     invitation.delivery_status = DeliveryStatus.FAILED
                     method = Method.SMS if message.channel is Channel.SMS else Method.EMAIL

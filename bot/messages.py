@@ -161,6 +161,7 @@ NOTIFY_WRONG_NUMBER = (
 
 REASON_OPTED_OUT = "the number has opted out of text messages"
 REASON_CARRIER = "the carrier reported error {code}"
+REASON_UNEXPECTED = "an unexpected error; we will keep trying for a while"
 
 # Help
 HELP = (

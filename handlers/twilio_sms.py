@@ -31,7 +31,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from bot.contacts import mask_contact
-from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.delivery import DeliveryError, PermanentDeliveryError, RecipientOptedOut
 from bot.domain import Channel, OutboxMessage
 
 from .settings import Settings
@@ -279,12 +279,17 @@ class TwilioSender:
         await self.close()
 
 
+OPTED_OUT_CODE = 21610
+
+
 def classify_twilio_error(status: int, code: int | None) -> DeliveryError:
     """The dispatcher's view of a Twilio error answer (HTTP ``status``, Twilio ``code``)."""
     if status >= 500 or status in (408, 429) or code in TRANSIENT_CODES:
         return DeliveryError(f"Twilio answered {status} (error {code}); will retry")
     if status in (401, 403) or code == 20003:
         return PermanentDeliveryError(CREDENTIALS_REASON)
+    if code == OPTED_OUT_CODE:
+        return RecipientOptedOut(PERMANENT_REASONS[OPTED_OUT_CODE])
     if 400 <= status < 500:
         reason = PERMANENT_REASONS.get(code or 0)
         return PermanentDeliveryError(reason or f"the SMS service refused it (error {code})")

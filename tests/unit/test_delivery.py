@@ -5,7 +5,13 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from bot.delivery import DeliveryError, Dispatcher, PermanentDeliveryError, RetryPolicy
+from bot.delivery import (
+    DeliveryError,
+    Dispatcher,
+    PermanentDeliveryError,
+    RecipientOptedOut,
+    RetryPolicy,
+)
 from bot.domain import Channel, DeliveryStatus, OutboxStatus, Route
 from tests.chat import RecordingSender
 from tests.unit.conftest import World
@@ -175,3 +181,30 @@ async def test_a_queued_message_goes_out_with_the_current_link(world: World) -> 
     maria = world.person("maria")
     await maria.say(f"/join {first.data['link']}")
     assert "Welcome" in maria.text
+
+
+async def test_a_provider_saying_opted_out_is_remembered(world: World) -> None:
+    ana = await world.head()
+    await ana.say("/invite sms Maria Ruiz +1 202 555 0199")
+    await ana.press("Send Invite")
+    world.sender.fail_with = RecipientOptedOut("the number has opted out of texts")
+    await world.dispatcher.run_once()
+    async with world.uow_factory() as uow:
+        status = await uow.phones.get("+12025550199")
+    assert status is not None and status.opted_out
+    await ana.say("/invite sms Maria R +1 202 555 0199")
+    assert "opted out of text messages" in ana.text
+
+
+async def test_an_unexpected_sender_error_reaches_the_head_in_plain_words(world: World) -> None:
+    ana = await world.head()
+    await ana.say("/invite email Maria Ruiz maria@example.org")
+    await ana.press("Send Invite")
+    world.sender.fail_with = KeyError("internal detail 0xDEAD")
+    for _ in range(3):
+        world.clock.advance(hours=1)
+        await world.dispatcher.run_once()
+    world.sender.fail_with = None
+    await world.deliver()
+    [note] = world.sender.sent
+    assert "an unexpected error" in note.body and "0xDEAD" not in note.body
