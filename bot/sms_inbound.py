@@ -15,7 +15,7 @@ from datetime import datetime
 
 from . import messages as msg
 from .context import CoreContext
-from .domain import InboundReceipt, Invitation, PhoneStatus
+from .domain import Household, InboundReceipt, Invitation, PhoneStatus
 from .invitations import admit, decline
 from .ports import UnitOfWork
 from .replies import Actor
@@ -83,6 +83,9 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
         return msg.SMS_HINT
     invitations = await _open_invitations(uow, ctx, sms.sender)
     if not invitations:
+        home = await _home_of(uow, sms.sender)
+        if home is not None and word in ACCEPT_WORDS:
+            return msg.SMS_ALREADY_MEMBER.format(address=home.address)
         return msg.SMS_NO_INVITATION
     if word in WRONG_WORDS:
         return await _wrong_number(uow, ctx, sms.sender, invitations, now=now)
@@ -93,11 +96,9 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
         _, household = await decline(uow, ctx, invitation=chosen)
         return msg.SMS_DECLINED.format(address=household.address)
     actor = Actor(platform=SMS_PLATFORM, user_id=sms.sender, chat_id=sms.sender)
-    linked = await uow.identities.get(platform=SMS_PLATFORM, external_id=sms.sender)
-    if linked is not None:
-        member = await uow.members.get(linked.member_id)
-        home = await uow.households.get(member.household_id) if member else None
-        return msg.SMS_ALREADY_MEMBER.format(address=home.address if home else "")
+    home = await _home_of(uow, sms.sender)
+    if home is not None:
+        return msg.SMS_ALREADY_MEMBER.format(address=home.address)
     try:
         accepted = await admit(uow, ctx, invitation=chosen, actor=actor)
     except Refused as refusal:
@@ -160,10 +161,20 @@ async def _wrong_number(
     return msg.SMS_WRONG
 
 
+async def _home_of(uow: UnitOfWork, phone: str) -> Household | None:
+    """The household this number already belongs to, if it joined one by text."""
+    linked = await uow.identities.get(platform=SMS_PLATFORM, external_id=phone)
+    member = await uow.members.get(linked.member_id) if linked else None
+    return await uow.households.get(member.household_id) if member else None
+
+
 async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:
     community_name, hoa = "your HOA", ctx.hoa_contact
+    home = await _home_of(uow, phone)
+    households = [home] if home else []
     for invitation in await uow.invitations.list_pending_for_contact(phone):
-        household = await uow.households.get(invitation.household_id)
+        households.append(await uow.households.get(invitation.household_id))
+    for household in households:
         community = await uow.communities.get(household.community_id) if household else None
         if community is not None:
             community_name = community.name

@@ -90,6 +90,10 @@ async def test_join_accepts_links_the_phone_and_tells_the_head(world: World) -> 
         member = await uow.members.get(identity.member_id)
         assert member is not None and member.phone == MARIA and member.name == "Maria Ruiz"
     assert await text(world, "JOIN") == (
+        "This number already belongs to a member of the household at 12 Oak Lane."
+    )
+    assert "Oak Ridge HOA" in (await text(world, "HELP") or "")
+    assert await text(world, "DECLINE", sender="+12025550100") == (
         "There is no open invitation for this number. It may have expired or been cancelled; "
         "ask the person who invited you to send a new one."
     )
