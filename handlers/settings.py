@@ -95,10 +95,19 @@ class Settings(BaseSettings):
             else Path("invitebot.secret")
         )
         if not path.exists():
+            # Written whole under another name, then linked into place: a second process
+            # starting at the same moment sees either no file or the complete key, never half.
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+            draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(32))
+            try:
+                os.link(draft, path)  # fails if another process won the race: use its key
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
         return path.read_text().strip().encode()
 
     @property

@@ -1,0 +1,27 @@
+"""The embedded-default secret key: made once, kept beside the SQLite file, same for all."""
+
+from __future__ import annotations
+
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from handlers.settings import Settings
+
+
+def test_the_key_file_is_made_once_private_and_shared(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/data/invitebot.db"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: Settings(database_url=url).secret_key_bytes, range(16)))
+    assert len(keys) == 1 and len(next(iter(keys))) >= 32
+    key_file = tmp_path / "data" / "invitebot.db.secret"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert [p.name for p in key_file.parent.iterdir() if p.name != "invitebot.db.secret"] == []
+
+
+def test_another_database_needs_a_configured_key() -> None:
+    settings = Settings(database_url="postgresql+asyncpg://db.example/hoa", secret_key=None)
+    with pytest.raises(RuntimeError, match="INVITEBOT_SECRET_KEY must be set"):
+        settings.secret_key_bytes  # noqa: B018
