@@ -14,7 +14,7 @@ arithmetic is the public GSM 03.38 table, not Twilio's.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 # GSM 03.38 basic character set: one septet each. ESC (0x1B) is left out: it only introduces
@@ -76,22 +76,69 @@ def segment_info(text: str) -> SegmentInfo:
     return SegmentInfo(encoding, units, segments)
 
 
-# Characters our own wording or generated text (a date) might carry that GSM-7 lacks, with
-# the GSM-7 stand-in that reads the same. Applied only to text we write, never to a name.
-_GSM7_STAND_INS = str.maketrans(
-    {
-        "\u00a0": " ",  # no-break space
-        "\u202f": " ",  # narrow no-break space (some date formats)
-        "\u2009": " ",  # thin space
-        "\u2013": "-",  # en dash
-        "\u2014": "-",  # em dash
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2026": "...",
-    }
-)
+# Look-alike punctuation GSM-7 lacks, with the GSM-7 character that reads the same: for our
+# own wording and generated text (a date), and in the GSM-7 spelling of names.
+_PUNCTUATION = {
+    "\u00a0": " ",  # no-break space
+    "\u202f": " ",  # narrow no-break space (some date formats)
+    "\u2009": " ",  # thin space
+    "\u2002": " ",  # en space
+    "\u2003": " ",  # em space
+    "\u2010": "-",  # hyphen
+    "\u2011": "-",  # non-breaking hyphen
+    "\u2012": "-",  # figure dash
+    "\u2013": "-",  # en dash
+    "\u2014": "-",  # em dash
+    "\u2015": "-",  # horizontal bar
+    "\u2212": "-",  # minus sign
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",  # prime
+    "\u2039": "'",
+    "\u203a": "'",
+    "\u00b4": "'",  # acute accent
+    "`": "'",
+    "\u02bb": "'",  # ʻokina
+    "\u02bc": "'",  # modifier apostrophe
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',  # double prime
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2026": "...",
+}
+_GSM7_STAND_INS = str.maketrans(_PUNCTUATION)
+
+# Latin letters outside GSM-7 that Unicode does not decompose into a base letter and a mark.
+# Letters GSM-7 has (Ø ø Æ æ ß Å å) are not here: they are kept as they are.
+_LETTER_STAND_INS = {
+    "Đ": "D",
+    "đ": "d",
+    "Ð": "D",
+    "ð": "d",
+    "Ł": "L",
+    "ł": "l",
+    "Ŀ": "L",
+    "ŀ": "l",
+    "Œ": "OE",
+    "œ": "oe",
+    "ı": "i",
+    "Ħ": "H",
+    "ħ": "h",
+    "Ŧ": "T",
+    "ŧ": "t",
+    "Þ": "Th",
+    "þ": "th",
+    "Ŋ": "N",
+    "ŋ": "n",
+    "ĸ": "k",
+    "ſ": "s",
+    "ƒ": "f",
+}
 
 
 def gsm7_friendly(text: str) -> str:
@@ -100,35 +147,48 @@ def gsm7_friendly(text: str) -> str:
     return text.translate(_GSM7_STAND_INS)
 
 
+def gsm7_spelling(text: str) -> str:
+    """``text`` as GSM-7 can spell it, for an SMS only: a Latin letter with a diacritic GSM-7
+    lacks becomes its base letter (``Á`` → ``A``, ``ë`` → ``e``, ``ł`` → ``l``), typographic
+    punctuation becomes ASCII. Characters GSM-7 has stay as they are (``é``, ``ñ``, ``ü``,
+    ``Ø``), and so does anything without a Latin spelling (Chinese, Cyrillic, lower-case
+    Greek, emoji): check the result with :func:`is_gsm7`."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        if is_gsm7(char):
+            out.append(char)
+            continue
+        if unicodedata.combining(char) and out and out[-1].isascii() and out[-1].isalpha():
+            continue  # a mark on a Latin letter that has no precomposed form
+        stand_in = _PUNCTUATION.get(char) or _LETTER_STAND_INS.get(char)
+        if stand_in is None:
+            base = "".join(
+                part
+                for part in unicodedata.normalize("NFKD", char)
+                if not unicodedata.combining(part)
+            )
+            if base.strip() and is_gsm7(base):
+                stand_in = base
+        out.append(stand_in or char)
+    return "".join(out)
+
+
 JOIN_SENTENCE = "Reply JOIN to accept, DECLINE to decline."
 """Never dropped: it is how an invitee answers by text. JOIN rather than YES or START, which
 Twilio treats as opt-in keywords and may answer itself."""
 
 BRAND = "invitebot"
 
+Wording = Literal["long", "compact", "minimal"]
+
 
 @dataclass(frozen=True)
-class _Form:
-    """One way of wording the invitation; ``None``/``False`` leaves a part out."""
+class _Extras:
+    """The optional parts a form shows; ``None``/``False`` leaves one out."""
 
-    greeting: str | None
-    inviter: str
-    address: str
-    community: str | None
-    brand: bool
-    expires: str | None
-    long_wording: bool
-
-
-def _ladder(full: _Form, first_name: str | None) -> list[_Form]:
-    """The forms to try, richest first, each leaving out one more optional part."""
-    no_brand = replace(full, brand=False)
-    first_only = replace(no_brand, greeting=first_name)
-    no_greeting = replace(first_only, greeting=None)
-    no_community = replace(no_greeting, community=None)
-    no_expiry = replace(no_community, expires=None)
-    short = replace(no_expiry, long_wording=False)
-    return [full, no_brand, first_only, no_greeting, no_community, no_expiry, short]
+    greeting: str | None = None
+    brand: bool = False
+    expires: str | None = None
 
 
 _SENTENCE_END = (".", "!", "?", "…")
@@ -139,28 +199,42 @@ def _sentence(text: str) -> str:
     return text if text.endswith(_SENTENCE_END) else text + "."
 
 
-def _render(form: _Form, link: str) -> str:
-    if form.inviter:
-        who = f"{form.inviter} invited you"
+def _render(
+    wording: Wording, inviter: str, address: str, community: str, extras: _Extras, link: str
+) -> str:
+    """One wording of the invitation. The inviter, address and community are shown as given
+    (already shortened); an empty one is left out and the sentence still reads."""
+    if wording == "minimal":
+        # Join Ana Lopez at 12 Oak Lane (Oak Ridge HOA): <link> Reply JOIN ...
+        if inviter or address:
+            head = "Join " + (
+                f"{inviter} at {address}" if inviter and address else inviter or address
+            )
+            if community:
+                head += f" ({community})"
+        else:
+            head = f"Join {community}" if community else "You are invited"
+        return f"{head}: {link} {JOIN_SENTENCE}"
+    if inviter:
+        place = f"{inviter} invited you to join their household"
     else:
-        who = "you are invited" if form.greeting and form.long_wording else "You are invited"
-    if not form.long_wording:
-        # The short wording: no greeting, community or expiry, the fewest fixed words.
-        if form.address:
-            who += f" to join {form.address}"
-        return f"{who}: {link} {JOIN_SENTENCE}"
-    place = f"{who} to join their household"
-    if form.address:
-        place += f" at {form.address}"
-    if form.community:
-        place += f" in {form.community}"
-    if form.brand:
-        place += f" on {BRAND}"
-    text = f"{_sentence(place)} Accept: {link} {JOIN_SENTENCE}"
-    if form.greeting:
-        text = f"Hi {form.greeting}, {text}"
-    if form.expires:
-        text += " " + _sentence(f"Expires {form.expires}")
+        place = ("you" if extras.greeting else "You") + " are invited to join a household"
+    if address:
+        place += f" at {address}"
+    if wording == "long":
+        if community:
+            place += f" in {community}"
+        if extras.brand:
+            place += f" on {BRAND}"
+        text = f"{_sentence(place)} Accept: {link} {JOIN_SENTENCE}"
+    else:
+        if community:
+            place += f" ({community})"
+        text = f"{place}: {link} {JOIN_SENTENCE}"
+    if extras.greeting:
+        text = f"Hi {extras.greeting}, {text}"
+    if extras.expires:
+        text += " " + _sentence(f"Expires {extras.expires}")
     return text
 
 
@@ -202,26 +276,6 @@ def _cut(text: str, keep: int) -> str:
     return text[:keep]
 
 
-_MIN_KEPT = 3
-"""A shortened name or address keeps at least this many characters, or is left out: "A…"
-tells the reader nothing."""
-
-
-def _keeps(text: str, most: int) -> list[int]:
-    """How many characters of a part to try keeping, longest first: ``most``, then one fewer
-    each time down to a few, then none."""
-    keeps = [most, *range(most - 1, _MIN_KEPT - 1, -1)]
-    return [*keeps, 0] if most else keeps
-
-
-def _shown(text: str, keep: int, ellipsis: str) -> str:
-    """A part as the text shows it: whole, or cut with an ellipsis marking the cut."""
-    if keep >= len(text):
-        return text
-    head = _cut(text, keep).rstrip(" ,;:-")
-    return head + ellipsis if head else ""
-
-
 def _gsm7_prefix_length(text: str) -> int:
     """How many leading characters of ``text`` GSM-7 can carry, not splitting a cluster."""
     for index, char in enumerate(text):
@@ -230,43 +284,63 @@ def _gsm7_prefix_length(text: str) -> int:
     return len(text)
 
 
+_FEW = 3
+"""A shortened address or community keeps at least this many characters (whole clusters)
+while anything else can still give: "O…" tells the reader little."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A required part: its text, and how much of it may be shown at most (less than the
+    whole when only a GSM-7 prefix is to be shown)."""
+
+    text: str
+    limit: int
+
+    def ends(self) -> list[int]:
+        """Where a cut may fall, shortest first: after each whole cluster, up to ``limit``."""
+        ends = {len(_cut(self.text, keep)) for keep in range(1, self.limit + 1)} - {0}
+        return sorted(ends | ({self.limit} if self.limit else set()))
+
+    def shown(self, keep: int, ellipsis: str) -> str:
+        """The part as the text shows it: whole, or its first ``keep`` characters with an
+        ellipsis marking the cut. Never empty unless the part is."""
+        if keep >= len(self.text):
+            return self.text
+        head = self.text[:keep]
+        return (head.rstrip(" ,;:-" + _ZWJ) or head) + ellipsis
+
+
 @dataclass(frozen=True)
 class _Fit:
     text: str
-    inviter_letters: int
-    """How many letters of the inviter's name the text shows: the part that matters most to
-    a reader deciding whether to trust the link."""
+    fits: bool
     shortened: bool
+    letters: tuple[int, int, int]
+    """How many letters and digits of the inviter, address and community the text shows."""
 
 
-def _letters(text: str) -> int:
-    return sum(1 for char in text if unicodedata.category(char).startswith("L"))
-
-
-def _fit(
-    full: _Form,
-    first_name: str | None,
+def _compose(
+    inviter: _Part,
+    address: _Part,
+    community: _Part,
     *,
-    inviter_keep: int,
-    address_keep: int,
+    invitee: str | None,
+    expires: str | None,
     link: str,
     max_segments: int,
 ) -> _Fit:
-    """The richest form that fits, with the inviter's name and the address cut to at most
-    the given lengths: first the ladder of forms, then the short form with the address
-    shortened down to nothing, then the inviter's name likewise."""
-    inviter, address = full.inviter, full.address
+    """The richest form that fits ``max_segments``: first the optional parts go, one by one,
+    while the wording gets terser; then the address and community are shortened, evenly,
+    down to a few characters; then the inviter's name down to its first character; then
+    the address and community down to their first. Failing all that (a very long link),
+    the shortest form, in more segments."""
+    parts = (inviter, address, community)
 
-    def attempt(form: _Form, keep_inviter: int, keep_address: int) -> str | None:
+    def attempt(wording: Wording, extras: _Extras, keeps: tuple[int, int, int]) -> str | None:
         for ellipsis in ("...", "…"):
-            text = _render(
-                replace(
-                    form,
-                    inviter=_shown(inviter, keep_inviter, ellipsis),
-                    address=_shown(address, keep_address, ellipsis),
-                ),
-                link,
-            )
+            shown = [part.shown(keep, ellipsis) for part, keep in zip(parts, keeps, strict=True)]
+            text = _render(wording, *shown, extras, link)
             # "..." costs three GSM-7 units, but "…" is one unit of a text that is UCS-2
             # anyway, and "…" must never be what forces UCS-2 on a text.
             if ellipsis == "..." and not is_gsm7(text):
@@ -275,29 +349,103 @@ def _fit(
                 return text
         return None
 
-    def result(text: str, keep_inviter: int, keep_address: int) -> _Fit:
+    def fit(text: str, keeps: tuple[int, int, int]) -> _Fit:
+        pairs = list(zip(parts, keeps, strict=True))
+        letters = tuple(_letters(part.text[:keep]) for part, keep in pairs)
         return _Fit(
-            text=text,
-            inviter_letters=_letters(_cut(inviter, keep_inviter)),
-            shortened=keep_inviter < len(inviter) or keep_address < len(address),
+            text,
+            fits=segment_info(text).segments <= max_segments,
+            shortened=any(keep < len(part.text) for part, keep in pairs),
+            letters=(letters[0], letters[1], letters[2]),
         )
 
-    ladder = _ladder(full, first_name)
-    for form in ladder:
-        text = attempt(form, inviter_keep, address_keep)
+    first_name = invitee.split()[0] if invitee else None
+    greetings = [invitee, first_name] if first_name != invitee else [invitee]
+    forms: list[tuple[Wording, _Extras]] = [("long", _Extras(invitee, True, expires))]
+    for greeting in [*greetings, None]:
+        forms += [
+            ("long", _Extras(greeting, False, expires)),
+            ("compact", _Extras(greeting, False, expires)),
+        ]
+    forms += [("long", _Extras()), ("compact", _Extras()), ("minimal", _Extras())]
+    limits = (inviter.limit, address.limit, community.limit)
+    for wording, extras in dict.fromkeys(forms):
+        text = attempt(wording, extras, limits)
         if text is not None:
-            return result(text, inviter_keep, address_keep)
-    short = ladder[-1]
-    for keep_address in _keeps(address, address_keep)[1:]:
-        text = attempt(short, inviter_keep, keep_address)
+            return fit(text, limits)
+
+    # Shortening, in the minimal wording.
+    ends = [part.ends() for part in parts]
+
+    def floor(index: int, graphemes: int) -> int:
+        return ends[index][min(graphemes, len(ends[index])) - 1] if ends[index] else 0
+
+    def largest_end(index: int, cap: int, lowest: int) -> int:
+        return max([lowest, *(end for end in ends[index] if end <= cap)])
+
+    def even_cuts(keep_inviter: int, graphemes: int) -> _Fit | None:
+        """Address and community cut to at most the same length, longest cap first."""
+        lows = (floor(1, graphemes), floor(2, graphemes))
+        caps = sorted({end for i in (1, 2) for end in ends[i] if end >= lows[i - 1]}, reverse=True)
+        for cap in caps:
+            keeps = (keep_inviter, largest_end(1, cap, lows[0]), largest_end(2, cap, lows[1]))
+            text = attempt("minimal", _Extras(), keeps)
+            if text is not None:
+                return fit(text, keeps)
+        return None
+
+    found = even_cuts(inviter.limit, _FEW)
+    if found:
+        return found
+    few = (floor(1, _FEW), floor(2, _FEW))
+    for keep in reversed(ends[0][:-1]):
+        keeps = (keep, *few)
+        text = attempt("minimal", _Extras(), keeps)
         if text is not None:
-            return result(text, inviter_keep, keep_address)
-    for keep_inviter in _keeps(inviter, inviter_keep)[1:]:
-        text = attempt(short, keep_inviter, 0)
+            return fit(text, keeps)
+    found = even_cuts(floor(0, 1), 1)
+    if found:
+        return found
+    # Only a huge first character (a long emoji sequence, a letter under many accents) or a
+    # very long link gets here: cut inside the characters, down to one code point each,
+    # the address and community first.
+    firsts = [floor(index, 1) for index in range(3)]
+    for cap in range(max(firsts[1:]) - 1, 0, -1):
+        keeps = (firsts[0], min(firsts[1], cap), min(firsts[2], cap))
+        text = attempt("minimal", _Extras(), keeps)
         if text is not None:
-            return result(text, keep_inviter, 0)
-    # Only a link too long for max_segments gets here: the shortest form, in more segments.
-    return result(_render(replace(short, inviter="", address=""), link), 0, 0)
+            return fit(text, keeps)
+    for cap in range(firsts[0] - 1, 0, -1):
+        keeps = (cap, min(firsts[1], 1), min(firsts[2], 1))
+        text = attempt("minimal", _Extras(), keeps)
+        if text is not None:
+            return fit(text, keeps)
+    # A link too long for max_segments: the shortest form, in more segments.
+    keeps = (min(firsts[0], 1), min(firsts[1], 1), min(firsts[2], 1))
+    for ellipsis in ("...", "…"):
+        shown = [part.shown(keep, ellipsis) for part, keep in zip(parts, keeps, strict=True)]
+        text = _render("minimal", *shown, _Extras(), link)
+        if is_gsm7(text):
+            break
+    return fit(text, keeps)
+
+
+def _letters(text: str) -> int:
+    return sum(1 for char in text if unicodedata.category(char)[0] in "LN")
+
+
+def _whole(text: str) -> _Part:
+    return _Part(text, len(text))
+
+
+def _gsm7_part(text: str) -> _Part | None:
+    """``text`` spelled in GSM-7 and cut before its first character GSM-7 lacks; ``None``
+    when that leaves nothing."""
+    spelled = gsm7_spelling(text)
+    keep = _gsm7_prefix_length(spelled)
+    if text and not spelled[:keep].strip(" ,;:-"):
+        return None
+    return _Part(spelled, keep)
 
 
 def compose_invitation_sms(
@@ -315,68 +463,73 @@ def compose_invitation_sms(
     The full form names the invitee, the inviter, the household's address and community, the
     link, how to answer and when it expires::
 
-        Hi Maria, Ana Lopez invited you to join their household at 12 Oak Lane in Oak Ridge
-        HOA on invitebot. Accept: <link> Reply JOIN to accept, DECLINE to decline. Expires 1 Dec.
+        Hi Maria Ruiz, Ana Lopez invited you to join their household at 12 Oak Lane in Oak
+        Ridge HOA on invitebot. Accept: <link> Reply JOIN to accept, DECLINE to decline.
+        Expires 1 Dec.
 
-    When that is too long, parts go in this order: the app's name, the invitee's surname, the
-    greeting, the community, the expiry; then a shorter wording (``Ana Lopez invited you to
-    join 12 Oak Lane: <link> Reply JOIN ...``); then the address is shortened with an
-    ellipsis, down to nothing, then the inviter's name. The link and the JOIN sentence always
-    stay. Names are never respelled, only shortened; our own wording is plain GSM-7.
+    The inviter's name, the address, the community, the link and the JOIN sentence are
+    required; the rest is optional and goes first, in this order, as the wording gets
+    terser: the app's name, the invitee's surname, the greeting, the expiry. The tersest
+    forms read::
+
+        Ana Lopez invited you to join their household at 12 Oak Lane (Oak Ridge HOA): <link>
+        Reply JOIN to accept, DECLINE to decline.
+
+        Join Ana Lopez at 12 Oak Lane (Oak Ridge HOA): <link> Reply JOIN ...
+
+    Still too long, the required parts are shortened with an ellipsis: the address and the
+    community first, evenly, down to a few characters each, then the inviter's name, down to
+    its first character; never to nothing.
 
     One character outside GSM-7 turns the whole text into UCS-2, which leaves 134 units for
-    two segments, barely more than the link and the JOIN sentence. So when a name or address
-    outside GSM-7 does not fit whole, a second candidate cuts it before its first such
-    character and gets GSM-7's 306 units back for everything else; the candidate showing
-    more of the inviter's name wins, then the one saying more.
+    two segments, little more than a link and the JOIN sentence. So the names, address and
+    community are first spelled in GSM-7 where they have a Latin spelling (``Ángel`` →
+    ``Angel``, ``Zoë Ølsen`` → ``Zoe Ølsen``; see :func:`gsm7_spelling`). Names in other
+    scripts stay as they are, in UCS-2, and are shortened as above. But when cutting each
+    required part before its first character GSM-7 lacks shows as many of its letters as
+    that (``Ana Lopez 🌻`` → ``Ana Lopez...``), the GSM-7 text wins: it has room for the rest.
 
-    With names up to 100 characters, an address up to 200 and an ASCII link up to about 240
-    characters, the result fits two segments. A longer link still yields the shortest form
-    (in more segments) rather than no invitation.
+    With names up to 100 characters and an address up to 200, the result fits two segments
+    for a link of up to about 100 characters when the names have a GSM-7 spelling, and up to
+    about 70 when a required part has none (UCS-2). A longer link still yields the shortest
+    form (in more segments) rather than no invitation.
     """
     invitee, inviter, address, community = (
-        part.strip() for part in (invitee, inviter, address, community)
+        " ".join(part.split()) for part in (invitee, inviter, address, community)
     )
     link = link.strip()
     expires = gsm7_friendly(expires.strip())
-    first_name = invitee.split()[0] if invitee else None
-    full = _Form(
-        greeting=invitee or None,
-        inviter=inviter,
-        address=address,
-        community=community or None,
-        brand=True,
+
+    def gsm7_or_as_is(text: str) -> str:
+        spelled = gsm7_spelling(text)
+        return spelled if is_gsm7(spelled) else text
+
+    required = (inviter, address, community)
+    spelled = tuple(gsm7_or_as_is(part) for part in required)
+    all_gsm7 = all(is_gsm7(part) for part in spelled)
+    # In UCS-2 every character costs one unit however it is spelled: keep the real one.
+    shown = spelled if all_gsm7 else required
+    as_is = _compose(
+        *(_whole(part) for part in shown),
+        invitee=(gsm7_or_as_is(invitee) if all_gsm7 else invitee) or None,
         expires=expires or None,
-        long_wording=True,
-    )
-    as_is = _fit(
-        full,
-        first_name,
-        inviter_keep=len(inviter),
-        address_keep=len(address),
         link=link,
         max_segments=max_segments,
     )
-    if not as_is.shortened or is_gsm7(invitee + inviter + address + community + expires):
+    if all_gsm7 or not as_is.shortened:
         return as_is.text
-
-    def gsm7_or_none(text: str | None) -> str | None:
-        return text if text and is_gsm7(text) else None
-
-    gsm7 = _fit(
-        replace(
-            full,
-            greeting=gsm7_or_none(invitee) or gsm7_or_none(first_name),
-            community=gsm7_or_none(community),
-            expires=gsm7_or_none(expires),
-        ),
-        gsm7_or_none(first_name),
-        inviter_keep=_gsm7_prefix_length(inviter),
-        address_keep=_gsm7_prefix_length(address),
+    cut = [_gsm7_part(part) for part in required]
+    if any(part is None for part in cut):
+        return as_is.text
+    greeting = gsm7_or_as_is(invitee)
+    first_name = next(iter(greeting.split()), "")
+    gsm7 = _compose(
+        *(part for part in cut if part is not None),
+        invitee=(greeting if is_gsm7(greeting) else first_name if is_gsm7(first_name) else "")
+        or None,
+        expires=expires if is_gsm7(expires) else None,
         link=link,
         max_segments=max_segments,
     )
-    best = max(
-        (as_is, gsm7), key=lambda fit: (not fit.shortened, fit.inviter_letters, len(fit.text))
-    )
-    return best.text
+    more = all(b >= a for a, b in zip(as_is.letters, gsm7.letters, strict=True))
+    return gsm7.text if gsm7.fits and more else as_is.text

@@ -9,9 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.sms import JOIN_SENTENCE, SegmentInfo, compose_invitation_sms, segment_info
+from bot.sms import (
+    JOIN_SENTENCE,
+    SegmentInfo,
+    compose_invitation_sms,
+    gsm7_spelling,
+    is_gsm7,
+    segment_info,
+)
 
 LINK = "https://hoa.example.org/i/" + "Ab3_-x" * 7 + "Z"  # 43 token characters
+HOA_LINK = "https://hoa.example/i/" + "Ab3_-x" * 7 + "Z"
+LOCAL_LINK = "http://localhost:8000/i/" + "Ab3_-x" * 7 + "Z"
+LONG_LINK = "https://invites.oak-ridge-homeowners.example.org/i/" + "Ab3_-x" * 7 + "Z"
 EXPIRES = "1 Dec 2026, 12:00 UTC"
 
 
@@ -94,34 +104,121 @@ def test_the_full_invitation_names_everyone_and_fits_two_gsm7_segments() -> None
     assert segment_info(text) == SegmentInfo("GSM-7", len(text), 2)
 
 
-def test_an_invitee_name_outside_gsm7_gives_up_the_greeting_not_the_encoding() -> None:
+def test_an_invitee_name_with_accents_gsm7_lacks_is_spelled_in_gsm7() -> None:
     text = invitation(invitee="María Ruiz")
 
-    assert "María" not in text
-    assert text.startswith("Ana Lopez invited you to join their household at 12 Oak Lane")
+    assert text.startswith("Hi Maria Ruiz, Ana Lopez invited you to join their household")
     assert "Oak Ridge HOA" in text and EXPIRES in text
     assert segment_info(text).encoding == "GSM-7"
 
 
 def test_a_gsm7_first_name_is_kept_when_the_full_greeting_is_too_long() -> None:
-    text = invitation(invitee="Maria " + "Fernández" * 3)  # á forces UCS-2
+    text = invitation(invitee="Maria 王芳")  # no Latin spelling: the surname would force UCS-2
     assert text.startswith("Hi Maria, Ana Lopez invited you")
     assert segment_info(text) == SegmentInfo("GSM-7", len(text), 2)
 
 
-def test_an_inviter_name_outside_gsm7_is_shown_whole_in_ucs2_when_it_fits() -> None:
-    text = invitation(inviter="Ana Lópes")
+@pytest.mark.parametrize(
+    ("inviter", "spelled"),
+    [
+        ("Ángel Pérez", "Angel Pérez"),  # é is GSM-7, Á is not
+        ("Zoë Ølsen", "Zoe Ølsen"),  # Ø is GSM-7, ë is not
+        ("Łukasz Đorđević", "Lukasz Dordevic"),
+        ("François d’Artagnan", "Francois d'Artagnan"),
+        ("Ana Lópes", "Ana Lopes"),
+    ],
+)
+def test_an_inviter_name_with_a_latin_spelling_is_spelled_in_gsm7_not_dropped(
+    inviter: str, spelled: str
+) -> None:
+    text = invitation(inviter=inviter)
 
-    assert text == f"Ana Lópes invited you: {LINK} {JOIN_SENTENCE}"
+    assert text.startswith(f"Hi Maria Ruiz, {spelled} invited you to join their household at ")
+    assert "12 Oak Lane in Oak Ridge HOA" in text and EXPIRES in text
+    assert segment_info(text).encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(
+    ("text", "spelled"),
+    [
+        ("Ángel Pérez", "Angel Pérez"),
+        ("Zoë Ølsen", "Zoe Ølsen"),
+        ("Œdipe Straße Ævar", "OEdipe Straße Ævar"),  # ß and Æ are GSM-7
+        ("ıspir İpek", "ispir Ipek"),
+        ("Ñoño Müller Åse", "Ñoño Müller Åse"),
+        ("Zoe\u0308", "Zoe"),  # a decomposed ë
+        ("“Oak” – Ridge’s", '"Oak" - Ridge\'s'),
+        ("王伟", "王伟"),
+        ("Анна", "Анна"),
+        ("Δημήτρης", "Δημήτρης"),  # lower-case Greek has no GSM-7 spelling
+        ("ΔΦΣ", "ΔΦΣ"),  # these capitals are GSM-7
+        ("Ana 🌻", "Ana 🌻"),
+    ],
+)
+def test_gsm7_spelling(text: str, spelled: str) -> None:
+    assert gsm7_spelling(text) == spelled
+
+
+@pytest.mark.parametrize("link", [LINK, HOA_LINK, LOCAL_LINK])
+def test_an_inviter_name_without_latin_spelling_is_kept_whole_in_ucs2(link: str) -> None:
+    text = invitation(inviter="王伟", link=link)
+
+    assert text.startswith("Join 王伟 at 12")
+    assert " (Oak" in text
+    assert text.endswith(f"): {link} {JOIN_SENTENCE}")
+    assert segment_info(text).encoding == "UCS-2" and segment_info(text).segments == 2
+
+
+@pytest.mark.parametrize("link", [LINK, HOA_LINK, LOCAL_LINK])
+@pytest.mark.parametrize("inviter", ["🌻 Ana", "محمد علي", "😀😀😀😀😀", "Анна Лопес-Петровна"])
+def test_an_inviter_name_without_latin_spelling_is_never_dropped(inviter: str, link: str) -> None:
+    text = invitation(inviter=inviter, link=link)
+
+    shown = text.removeprefix("Join ").split(" at ")[0]
+    assert shown == inviter or (shown.endswith("…") and inviter.startswith(shown[:-1]))
+    assert len(shown) >= 2
+    assert " at 12" in text and " (O" in text
+    assert text.endswith(f"): {link} {JOIN_SENTENCE}")
+    assert segment_info(text).encoding == "UCS-2" and segment_info(text).segments == 2
+
+
+@pytest.mark.parametrize("link", [LINK, LOCAL_LINK])
+def test_a_latin_first_name_cut_before_the_rest_takes_gsm7_when_that_shows_as_much(
+    link: str,
+) -> None:
+    # UCS-2 has room for no more than "Ana…" here; cut there, GSM-7 has room for the rest.
+    text = invitation(inviter="Ana 王伟", link=link)
+    assert text.startswith("Hi Maria Ruiz, Ana... invited you to join their household at ")
+    assert "12 Oak Lane" in text and "Oak Ridge HOA" in text
+    assert segment_info(text).encoding == "GSM-7"
+
+    # With room for the whole name in UCS-2, it stays whole.
+    text = invitation(inviter="Ana 王伟", link=HOA_LINK)
+    assert text.startswith("Join Ana 王伟 at 12")
+
+
+def test_an_emoji_name_is_shown_whole_when_it_fits() -> None:
+    text = invitation(inviter="🌻 Al", address="1 Elm", community="Elm", link=HOA_LINK)
+    assert text == f"Join 🌻 Al at 1 Elm (Elm): {HOA_LINK} {JOIN_SENTENCE}"
     assert segment_info(text) == SegmentInfo("UCS-2", 134, 2)
 
 
-def test_a_name_cut_short_keeps_whole_characters_and_says_so() -> None:
-    text = invitation(inviter="Анна Лопес-Петровна")
+def test_address_and_community_are_shortened_evenly_before_the_inviter_name() -> None:
+    text = invitation(
+        inviter="王伟",
+        address="北京市朝阳区建国路88号",
+        community="阳光社区业主委员会",
+        link=LOCAL_LINK,
+    )
 
-    assert text.startswith("Анна Л")
-    shown = text.split(" invited you")[0]
-    assert shown.endswith("…") and "Анна Лопес-Петровна".startswith(shown[:-1])
+    assert text == f"Join 王伟 at 北京市… (阳光社…): {LOCAL_LINK} {JOIN_SENTENCE}"
+    assert segment_info(text).segments == 2
+
+
+def test_a_name_cut_short_keeps_whole_characters_and_says_so() -> None:
+    text = invitation(inviter="Анна Лопес-Петровна", link=HOA_LINK)
+
+    assert text == f"Join Анна… at 12… (Oak…): {HOA_LINK} {JOIN_SENTENCE}"
     assert segment_info(text).segments == 2
 
 
@@ -134,75 +231,109 @@ def test_an_emoji_after_the_name_is_cut_to_keep_gsm7_room_for_everything_else() 
 
 def test_a_cut_never_splits_an_emoji_from_its_modifiers() -> None:
     farmer = "👩🏽\u200d🌾"  # woman, skin tone, zero-width joiner, sheaf: one emoji, 7 units
-    text = invitation(inviter=f"Ан{farmer}Лопес")
+    text = invitation(inviter=f"{farmer}Лопес", link=HOA_LINK)
 
-    # "Ан" + the farmer + "…" would be one unit too many; a cut inside the farmer is not tried.
-    assert text == f"Ан… invited you: {LINK} {JOIN_SENTENCE}"
-
-
-def test_long_gsm7_names_are_shortened_in_the_short_wording() -> None:
-    text = invitation(inviter="Ana " * 25, address="12 Oak Lane " * 16, community="Oak " * 25)
-
-    assert text.startswith("Ana Ana Ana")
-    assert " invited you to join 12 Oak Lane 12 Oak Lane" in text
-    assert "...:" in text  # the address was cut
-    assert text.endswith(f": {LINK} {JOIN_SENTENCE}")
+    assert text.startswith(f"Join {farmer}… at ")
     assert segment_info(text).segments == 2
 
 
-def test_optional_parts_go_in_order_community_then_expiry() -> None:
+def test_long_gsm7_names_are_shortened_address_and_community_first() -> None:
+    inviter = "Ana " * 25
+    text = invitation(
+        inviter=inviter, address="12 Oak Lane " * 16, community="Oak " * 25, link=LONG_LINK
+    )
+
+    assert text.startswith(f"Join {inviter.strip()} at 12 Oak Lane 12 Oak Lane")
+    assert "... (Oak Oak Oak" in text and "...): " in text
+    assert text.endswith(f": {LONG_LINK} {JOIN_SENTENCE}")
+    assert segment_info(text).segments == 2
+
+
+def test_optional_parts_go_in_order_expiry_before_community() -> None:
     long_community = "Oak Ridge Estates Homeowners Association of Greater Springfield"
     text = invitation(invitee="María", community=long_community)
-    assert long_community in text  # dropping the greeting was enough
+    assert f"in {long_community}" in text and EXPIRES in text  # dropping the brand was enough
 
-    text = invitation(invitee="María", community=long_community + " and Environs" * 3)
-    assert "in Oak Ridge" not in text and EXPIRES in text
+    longer = long_community + " and Environs" * 3
+    text = invitation(invitee="María", community=longer)
+    assert f"in {longer}." in text and "Expires" not in text
+
+    text = invitation(invitee="María", community=longer * 2)
+    assert " (Oak Ridge Estates" in text and "Expires" not in text
 
 
-def test_fixed_wording_is_made_gsm7_but_names_are_never_respelled() -> None:
+def test_fixed_wording_is_made_gsm7() -> None:
     text = invitation(expires="1 Dec – 12:00\u202fUTC")  # an en dash and a narrow space
     assert "Expires 1 Dec - 12:00 UTC." in text
     assert segment_info(text).encoding == "GSM-7"
 
-    assert "Zoë" in invitation(inviter="Zoë")
-
 
 def test_an_address_ending_a_sentence_gets_no_second_full_stop() -> None:
-    text = invitation(invitee="María", address="12 Oak St.", community="")
+    text = invitation(address="12 Oak St.", community="", link=LINK + "x" * 70)
     assert "at 12 Oak St. Accept:" in text
 
 
 def test_a_link_too_long_for_two_segments_still_gives_the_shortest_invitation() -> None:
     link = "https://example.org/i/" + "x" * 300
     text = invitation(link=link)
-    assert text == f"You are invited: {link} {JOIN_SENTENCE}"
+    assert text == f"Join A... at 1... (O...): {link} {JOIN_SENTENCE}"
 
 
 # Any names at all
 
-NAMES = st.text(max_size=100)
-ADDRESSES = st.text(max_size=200)
-TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=43, max_size=43)
-BASES = st.sampled_from(
-    [
-        "https://hoa.example",
-        "https://invites.oak-ridge-homeowners.example.org",
-        "http://localhost:8000",
-    ]
+
+ANY_CHAR = st.characters(exclude_categories=("Cc", "Cs"))
+# Characters with a GSM-7 spelling (Latin letters with or without accents, punctuation).
+LATIN_CHAR = st.characters(max_codepoint=0x24F, exclude_categories=("Cc", "Cs")).filter(
+    lambda char: is_gsm7(gsm7_spelling(char))
 )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def words(chars: st.SearchStrategy[str], max_size: int) -> st.SearchStrategy[str]:
+    return st.text(chars, min_size=1, max_size=max_size).filter(lambda text: text.split())
+
+
+TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=43, max_size=43)
+
+
+def shown_forms(part: str) -> set[str]:
+    """How the composer may show a part: whole or cut with an ellipsis, as given or spelled
+    in GSM-7; never empty."""
+    part = " ".join(part.split())
+    forms = set()
+    for spelling in {part, gsm7_spelling(part)}:
+        forms.add(spelling)
+        for keep in range(1, len(spelling)):
+            head = spelling[:keep].rstrip(" ,;:-") or spelling[:keep]
+            forms |= {head + "...", head + "…"}
+    return forms
+
+
+def assert_invitation(text: str, *, inviter: str, address: str, community: str, link: str) -> None:
+    assert segment_info(text).segments <= 2
+    assert f": {link} {JOIN_SENTENCE}" in text
+    assert any(
+        f"{shown} invited you to join their household at " in text
+        or text.startswith(f"Join {shown} at ")
+        for shown in shown_forms(inviter)
+    ), "the inviter"
+    assert any(f" at {shown}" in text for shown in shown_forms(address)), "the address"
+    assert any(
+        f" in {shown}" in text or f" ({shown})" in text for shown in shown_forms(community)
+    ), "the community"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    invitee=NAMES,
-    inviter=NAMES,
-    address=ADDRESSES,
-    community=NAMES,
-    base=BASES,
+    invitee=st.text(ANY_CHAR, max_size=100),
+    inviter=words(ANY_CHAR, 100),
+    address=words(ANY_CHAR, 200),
+    community=words(ANY_CHAR, 100),
+    base=st.sampled_from(["https://hoa.example", "http://localhost:8000"]),
     token=TOKEN,
     expires=st.sampled_from(["1 Dec 2026, 12:00 UTC", "1 Dec", ""]),
 )
-def test_any_invitation_fits_two_segments_with_its_link_and_how_to_answer(
+def test_any_invitation_fits_two_segments_and_names_everything_required(
     invitee: str, inviter: str, address: str, community: str, base: str, token: str, expires: str
 ) -> None:
     link = f"{base}/i/{token}"
@@ -214,6 +345,28 @@ def test_any_invitation_fits_two_segments_with_its_link_and_how_to_answer(
         link=link,
         expires=expires,
     )
-    assert segment_info(text).segments <= 2
-    assert f" {link} " in text or text.startswith(f"{link} ")
-    assert JOIN_SENTENCE in text
+    assert_invitation(text, inviter=inviter, address=address, community=community, link=link)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    invitee=st.text(ANY_CHAR, max_size=100),
+    inviter=words(LATIN_CHAR, 100),
+    address=words(LATIN_CHAR, 200),
+    community=words(LATIN_CHAR, 100),
+    path=st.text(alphabet=string.ascii_letters + string.digits + "-_/", max_size=80),
+)
+def test_names_with_a_gsm7_spelling_fit_two_gsm7_segments_with_links_up_to_100(
+    invitee: str, inviter: str, address: str, community: str, path: str
+) -> None:
+    link = f"https://hoa.example/{path}"[:100]
+    text = compose_invitation_sms(
+        invitee=invitee,
+        inviter=inviter,
+        address=address,
+        community=community,
+        link=link,
+        expires="1 Dec 2026, 12:00 UTC",
+    )
+    assert segment_info(text).encoding == "GSM-7"
+    assert_invitation(text, inviter=inviter, address=address, community=community, link=link)
