@@ -1,6 +1,7 @@
 """The ASGI app that ``invitebot serve`` runs: one process serves every platform.
 
-Routes: ``GET /healthz``; with Twilio configured, ``POST /twilio/sms`` and
+Routes: ``GET /healthz``; the invitation page, ``GET/POST /i/{token}`` and
+``GET /i/{token}/qr.png``; with Twilio configured, ``POST /twilio/sms`` and
 ``POST /twilio/status``. The app's lifespan brings the database up to date (SQLite) and,
 unless told not to, runs the outbox dispatcher in the same process.
 """
@@ -28,6 +29,7 @@ from .bootstrap import (
 )
 from .settings import Settings
 from .twilio_webhooks import TwilioWebhooks
+from .web_page import InvitationPageRoutes
 
 if TYPE_CHECKING:
     from storage.database import Database
@@ -69,6 +71,13 @@ def create_app(
         )
 
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    routes += InvitationPageRoutes(
+        uow_factory=database.uow,
+        ctx=ctx,
+        public_base_url=settings.public_base_url,
+        # Not a setting yet: the Telegram adapter adds it (the bot's @username).
+        telegram_bot_username=getattr(settings, "telegram_bot_username", None),
+    ).routes
     if settings.twilio_auth_token is not None:
         routes += TwilioWebhooks(
             uow_factory=database.uow,
