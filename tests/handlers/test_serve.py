@@ -57,9 +57,14 @@ def test_serve_migrates_a_fresh_database_and_reports_health(
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "database": True}
         assert (tmp_path / "fresh" / "invitebot.db").exists()
+        token = "Secret" + "x" * 37
+        assert httpx.get(f"http://127.0.0.1:{port}/i/{token}", timeout=5).status_code == 404
     finally:
         server.terminate()
         server.wait(timeout=15)
+    log = server.stdout.read() if server.stdout else ""
+    assert "GET /i/<token> HTTP/1.1" in log and "/healthz" in log  # the access log is kept
+    assert token not in log  # but an invite link is a secret
 
 
 async def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
