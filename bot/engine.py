@@ -436,11 +436,14 @@ class Engine:
         name = invitation.invitee_name
         if action == "copy":
             if status is InvitationStatus.PENDING:
+                link = link_of(ctx, invitation)
                 return [
                     Reply(
                         msg.COPY_LINK.format(name=name, expires=msg.when(invitation.expires_at)),
-                        link=link_of(ctx, invitation),
-                    )
+                        link=link,
+                    ),
+                    # The invitation page serves a QR code of the link while it is open.
+                    Reply(msg.COPY_QR.format(name=name), link=f"{link}/qr.png"),
                 ]
             if status is InvitationStatus.EXPIRED:
                 return [Reply(msg.COPY_EXPIRED.format(name=name))]

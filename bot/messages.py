@@ -74,6 +74,7 @@ CARD_EXPIRED = "Expired {when}"
 CARD_CLOSED = "{name} · {method} · {contact} · {status} {when}"
 EARLIER_TITLE = "Earlier invitations"
 COPY_LINK = "Invite link for {name}. Share it any way you like; it works until {expires}:"
+COPY_QR = "Inviting {name} in person? Let them scan this QR code of the link:"
 COPY_NOT_OPEN = "The invitation to {name} is {status}, so its link no longer works."
 COPY_EXPIRED = "The invitation to {name} has expired. Press Resend to give it a new week."
 CONFIRM_CANCEL = (

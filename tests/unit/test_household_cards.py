@@ -58,6 +58,7 @@ async def test_copy_invite_link_shows_the_same_working_link(world: World) -> Non
     await ana.say("/household")
     await ana.press("Copy Invite Link")
     assert ana.last[0].link == link
+    assert ana.last[1].link == f"{link}/qr.png" and "QR code" in ana.last[1].text
     assert "Share it any way you like" in ana.text
     maria = world.person("maria")
     await maria.say(f"/join {ana.last[0].link}")
