@@ -95,6 +95,12 @@ def create_app(
             status_code=200 if database_ok else 503,
         )
 
+    if settings.twilio_auth_token is not None and "localhost" in settings.public_base_url:
+        log.warning(
+            "Twilio is configured but INVITEBOT_PUBLIC_BASE_URL is %s: Twilio cannot reach it, "
+            "and webhook signatures are checked against it, so every webhook will get 403",
+            settings.public_base_url,
+        )
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
     routes += InvitationPageRoutes(
         uow_factory=database.uow,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from bot.context import CoreContext, SystemClock
 from bot.delivery import Dispatcher, Sender
@@ -99,5 +100,20 @@ def build_dispatcher(
     clock: Clock | None = None,
 ) -> Dispatcher:
     return Dispatcher(
-        uow_factory=database.uow, ctx=core_context(settings, clock=clock), senders=senders
+        uow_factory=database.uow,
+        ctx=core_context(settings, clock=clock),
+        senders=senders,
+        batch_size=batch_size_for(settings, lease=LEASE),
+        lease=LEASE,
     )
+
+
+LEASE = timedelta(minutes=2)
+
+
+def batch_size_for(settings: Settings, *, lease: timedelta) -> int:
+    """How many messages one dispatcher takes at a time: no more than the SMS rate lets it
+    send in half its lease, so a slow rate never outlives the lease and has another worker
+    take (and send again) what this one is still sending."""
+    rate_limited = settings.twilio_messages_per_second * lease.total_seconds() / 2
+    return max(1, min(20, int(rate_limited)))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from handlers.bootstrap import batch_size_for
 from handlers.settings import Settings
 
 
@@ -25,3 +27,10 @@ def test_another_database_needs_a_configured_key() -> None:
     settings = Settings(database_url="postgresql+asyncpg://db.example/hoa", secret_key=None)
     with pytest.raises(RuntimeError, match="INVITEBOT_SECRET_KEY must be set"):
         settings.secret_key_bytes  # noqa: B018
+
+
+def test_a_slow_sms_rate_takes_small_batches() -> None:
+    lease = timedelta(minutes=2)
+    assert batch_size_for(Settings(twilio_messages_per_second=1), lease=lease) == 20
+    assert batch_size_for(Settings(twilio_messages_per_second=0.1), lease=lease) == 6
+    assert batch_size_for(Settings(twilio_messages_per_second=0.001), lease=lease) == 1
