@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import stat
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
