@@ -1,0 +1,203 @@
+"""The Telegram adapter: translates updates into the engine's events and its replies into
+Bot API calls. It decides nothing about the conversation.
+
+Only private chats run the flows: invitations carry names, phone numbers and links that do
+not belong in a group. In a group the bot answers a command addressed to it with one
+sentence and a button that opens a private chat, and ignores everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    User,
+)
+
+from bot import messages as msg
+from bot.engine import Engine
+from bot.replies import Actor, Event, Reply
+
+from .render import Rendered, render, unpack_payload
+
+PLATFORM = "telegram"
+
+CONTINUE_IN_PRIVATE = (
+    "Invitations are personal, so let's continue in a private chat: tap the button below."
+)
+OPEN_PRIVATE_CHAT = "Open a private chat"
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Start, or open an invitation"),
+    ("invite", "Invite someone to your household"),
+    ("household", "See your household and invitations"),
+    ("help", "What this bot does"),
+    ("cancel", "Leave the current step"),
+)
+"""The menu Telegram shows next to the message box (``setMyCommands``)."""
+
+_OUR_COMMANDS = {"start", "invite", "household", "join", "decline", "help", "cancel"}
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+"""Invite links are secrets: no link preview, so Telegram's servers never fetch them."""
+
+log = logging.getLogger("invitebot.telegram")
+
+
+def make_bot(token: str, *, api_base: str | None = None) -> Bot:
+    """An aiogram Bot, talking to ``api_base`` (a self-hosted Bot API server, or a loopback
+    fake in tests) instead of api.telegram.org when given."""
+    if api_base:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+        return Bot(token, session=session)
+    return Bot(token)
+
+
+def actor_of(user: User, chat_id: int) -> Actor:
+    return Actor(
+        platform=PLATFORM,
+        user_id=str(user.id),
+        chat_id=str(chat_id),
+        display_name=user.full_name,
+    )
+
+
+class TelegramAdapter:
+    """One engine, one bot: the router that aiogram's dispatcher feeds updates to."""
+
+    def __init__(self, engine: Engine, bot: Bot) -> None:
+        self.engine = engine
+        self.bot = bot
+        self.router = Router(name="invitebot")
+        private = F.chat.type == ChatType.PRIVATE
+        self.router.message.register(self.on_private_message, private)
+        self.router.message.register(self.on_group_message, F.text.startswith("/"))
+        self.router.callback_query.register(self.on_button)
+        self.dispatcher = Dispatcher()
+        self.dispatcher.include_router(self.router)
+
+    async def set_commands(self) -> None:
+        """Publish the command menu for private chats (the only place the flows run)."""
+        await self.bot.set_my_commands(
+            [BotCommand(command=name, description=text) for name, text in COMMANDS],
+            scope=BotCommandScopeAllPrivateChats(),
+        )
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+    # --- updates -------------------------------------------------------------------------
+
+    async def on_private_message(self, message: Message) -> None:
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        # A photo or sticker has no text: the engine answers "not understood" or re-asks.
+        text = message.text or message.caption or ""
+        actor = actor_of(message.from_user, message.chat.id)
+        replies = await self.engine.handle(actor, Event.message(text))
+        await self.send(message.chat.id, replies)
+
+    async def on_group_message(self, message: Message) -> None:
+        """In a group, a command addressed to this bot gets pointed to a private chat."""
+        found = _COMMAND.match(message.text or "")
+        if found is None:
+            return
+        me = await self.bot.me()
+        addressed_to = found.group(2)
+        if addressed_to is None:
+            if found.group(1).lower() not in _OUR_COMMANDS:
+                return  # maybe another bot's command
+        elif me.username is None or addressed_to.lower() != me.username.lower():
+            return
+        markup = None
+        if me.username:
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=OPEN_PRIVATE_CHAT, url=f"https://t.me/{me.username}"
+                        )
+                    ]
+                ]
+            )
+        await self.bot.send_message(
+            message.chat.id,
+            CONTINUE_IN_PRIVATE,
+            reply_markup=markup,
+            reply_to_message_id=message.message_id,
+            link_preview_options=_NO_PREVIEW,
+        )
+
+    async def on_button(self, query: CallbackQuery) -> None:
+        """A button press; the query is always answered, so the button stops spinning."""
+        try:
+            await self._press(query)
+        finally:
+            await self.bot.answer_callback_query(query.id)
+
+    async def _press(self, query: CallbackQuery) -> None:
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        if message is not None and message.chat.type != ChatType.PRIVATE:
+            return  # our group answers carry only a URL button: nothing to run here
+        payload = unpack_payload(query.data)
+        if payload is None:
+            log.warning("callback query with data that is not one of our buttons")
+            await self.send(chat_id, [Reply(msg.INVALID_BUTTON)])
+            return
+        actor = actor_of(query.from_user, chat_id)
+        replies = await self.engine.handle(actor, Event.press(payload))
+        # Only an accessible message (not an old one, date 0) can be edited in place.
+        editable = message.message_id if isinstance(message, Message) else None
+        await self.send(chat_id, replies, edit_message_id=editable)
+
+    # --- replies -------------------------------------------------------------------------
+
+    async def send(
+        self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
+    ) -> None:
+        """Send replies in order; the first that replaces the previous card edits the
+        message whose button was pressed, when there is one."""
+        for reply in replies:
+            rendered = render(reply)
+            if rendered.replace_previous and edit_message_id is not None:
+                target, edit_message_id = edit_message_id, None
+                if await self._edit(chat_id, target, rendered):
+                    continue
+            await self.bot.send_message(
+                chat_id,
+                rendered.text,
+                reply_markup=rendered.reply_markup,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+    async def _edit(self, chat_id: int, message_id: int, rendered: Rendered) -> bool:
+        """Edit a card in place; ``False`` when Telegram no longer lets us (too old,
+        deleted), so the caller sends it as a new message instead."""
+        try:
+            await self.bot.edit_message_text(
+                text=rendered.text,
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=rendered.reply_markup,
+                link_preview_options=_NO_PREVIEW,
+            )
+        except TelegramBadRequest as error:
+            if "not modified" in error.message:
+                return True
+            log.info("could not edit message %s (%s): sending a new one", message_id, error)
+            return False
+        return True

@@ -1,0 +1,233 @@
+"""A fake of the Telegram Bot API: a real HTTP server on 127.0.0.1, for tests that run the
+real aiogram client against it (``TELEGRAM_API_BASE``).
+
+It serves ``POST /bot<token>/<method>`` in its own thread (with its own event loop), like
+``fake_twilio``, and records every call with its parameters decoded (aiogram sends form
+fields, with objects such as ``reply_markup`` as JSON). It answers in Telegram's format,
+``{"ok": true, "result": ...}``: sendMessage and editMessageText with a Message (message ids
+count up), answerCallbackQuery and setMyCommands with ``true``, getMe with the bot
+``@oakridge_bot``. A wrong token gets 401, an unknown method 404, and
+:meth:`FakeTelegram.fail_next` makes the next call of a method fail with a Bot API error::
+
+    with FakeTelegram() as fake:
+        bot = make_bot(fake.token, api_base=fake.url)
+        ...
+        fake.calls_of("sendMessage")[0].params["text"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456789:AAFakeTelegramTokenForTests_0123456789"
+BOT_ID = 123456789
+BOT_USERNAME = "oakridge_bot"
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+    message_id: int | None = None
+    """The message sent (sendMessage) or edited (editMessageText)."""
+
+
+@dataclass
+class FakeTelegram:
+    """The fake server; use it as a context manager (or call :meth:`start` and :meth:`close`)."""
+
+    token: str = TOKEN
+    _calls: list[Call] = field(default_factory=list, init=False, repr=False)
+    _failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000), init=False)
+    _port: int | None = field(default=None, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+
+    # The test's API
+
+    @property
+    def url(self) -> str:
+        """The base URL to give aiogram instead of ``https://api.telegram.org``."""
+        if self._port is None:
+            raise RuntimeError("the fake Telegram server is not running")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every call so far (getMe included), oldest first (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [call for call in self.calls if call.method == method]
+
+    @property
+    def effects(self) -> list[Call]:
+        """The calls that show something to someone (not getMe)."""
+        return [call for call in self.calls if call.method != "getMe"]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def fail_next(self, method: str, description: str, code: int = 400) -> None:
+        """Answer the next call of ``method`` with a Bot API error."""
+        with self._lock:
+            self._failures.setdefault(method, []).append((code, description))
+
+    # Lifecycle
+
+    def start(self) -> FakeTelegram:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._start_server())
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-telegram", daemon=True)
+        self._thread.start()
+        started.wait(timeout=10)
+        if failure:
+            raise RuntimeError("the fake Telegram server did not start") from failure[0]
+        return self
+
+    def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._stop_server(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._loop = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> FakeTelegram:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # The server (runs on the fake's own loop)
+
+    async def _start_server(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._method)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def _stop_server(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _method(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        if token != self.token:
+            return _error(401, "Unauthorized")
+        params = await _params(request)
+        with self._lock:
+            failures = self._failures.get(method)
+            failure = failures.pop(0) if failures else None
+            message_id: int | None = None
+            if failure is None and method == "sendMessage":
+                message_id = next(self._ids)
+            elif failure is None and method == "editMessageText":
+                message_id = int(params.get("message_id", 0))
+            self._calls.append(
+                Call(method=method, params=params, token=token, message_id=message_id)
+            )
+        if failure is not None:
+            return _error(*failure)
+        if method == "getMe":
+            return _ok(_bot_user() | {"can_join_groups": True, "supports_inline_queries": False})
+        if method in ("answerCallbackQuery", "setMyCommands"):
+            return _ok(True)
+        if method == "sendMessage":
+            assert message_id is not None
+            return _ok(_message(message_id, params))
+        if method == "editMessageText":
+            assert message_id is not None
+            return _ok(_message(message_id, params, edited=True))
+        return _error(404, "Not Found: method not found")
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """The call's parameters: a JSON body, or form fields with JSON-encoded objects."""
+    if request.content_type == "application/json":
+        loaded = await request.json()
+        return dict(loaded) if isinstance(loaded, dict) else {}
+    params: dict[str, Any] = {}
+    for key, value in (await request.post()).items():
+        text = value if isinstance(value, str) else str(value)
+        if text[:1] in "[{":
+            try:
+                params[key] = json.loads(text)
+                continue
+            except ValueError:
+                pass
+        params[key] = text
+    return params
+
+
+def _bot_user() -> dict[str, Any]:
+    return {"id": BOT_ID, "is_bot": True, "first_name": "Oak Ridge", "username": BOT_USERNAME}
+
+
+def _chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "User"}
+    return {"id": chat_id, "type": "group", "title": "Oak Ridge neighbours"}
+
+
+def _message(message_id: int, params: dict[str, Any], *, edited: bool = False) -> dict[str, Any]:
+    now = int(time.time())
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "from": _bot_user(),
+        "chat": _chat(int(params.get("chat_id", 0))),
+        "date": now,
+        "text": str(params.get("text", "")),
+    }
+    if edited:
+        message["edit_date"] = now
+    if isinstance(params.get("reply_markup"), dict):
+        message["reply_markup"] = params["reply_markup"]
+    return message
+
+
+def _ok(result: object) -> web.Response:
+    return web.json_response({"ok": True, "result": result})
+
+
+def _error(code: int, description: str) -> web.Response:
+    return web.json_response(
+        {"ok": False, "error_code": code, "description": description}, status=code
+    )

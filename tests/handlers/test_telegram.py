@@ -1,0 +1,451 @@
+"""The Telegram adapter through its real webhook endpoint, with aiogram talking to a loopback
+fake of the Bot API: updates in as JSON, Bot API calls out, on every SQL backend."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from bot import messages as msg
+from bot.domain import InvitationStatus
+from bot.replies import Button, Reply, Style
+from handlers.telegram.bot import CONTINUE_IN_PRIVATE, TelegramAdapter, make_bot
+from handlers.telegram.render import (
+    MAX_CALLBACK_DATA,
+    keyboard,
+    message_text,
+    pack_payload,
+    unpack_payload,
+)
+from handlers.telegram.webhook import TelegramWebhook
+from storage import Database
+from tests.handlers.fake_telegram import BOT_USERNAME, Call, FakeTelegram
+from tests.storage.databases import SQL_BACKENDS, fresh_database
+from tests.unit.conftest import World
+
+SECRET_TOKEN = "telegram-webhook-secret-0123456789"
+ANA, MARIA = 1001, 2002
+GROUP = -100200300
+_update_ids = itertools.count(500_000)
+_message_ids = itertools.count(1)
+_TOKEN = re.compile(r"/i/([A-Za-z0-9_-]{43})")
+
+
+def user(user_id: int) -> dict[str, Any]:
+    first, last = {ANA: ("Ana", "Lopez"), MARIA: ("Maria", "Ruiz")}.get(user_id, ("Sam", "Lee"))
+    return {"id": user_id, "is_bot": False, "first_name": first, "last_name": last}
+
+
+def chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": user(chat_id)["first_name"]}
+    return {"id": chat_id, "type": "group", "title": "Oak Ridge neighbours"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as running:
+        yield running
+
+
+@dataclass
+class Site:
+    client: httpx.AsyncClient
+    world: World
+    database: Database
+    fake: FakeTelegram
+    adapter: TelegramAdapter
+    hook: TelegramWebhook
+    presses: int = field(default=0)
+
+    async def post(
+        self, update: dict[str, Any], *, secret: str | None = SECRET_TOKEN
+    ) -> httpx.Response:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
+        response = await self.client.post("/telegram/webhook", json=update, headers=headers)
+        await self.hook.drain()
+        return response
+
+    async def say(
+        self, user_id: int, text: str, *, chat_id: int | None = None, update_id: int | None = None
+    ) -> httpx.Response:
+        update = {
+            "update_id": update_id or next(_update_ids),
+            "message": {
+                "message_id": next(_message_ids),
+                "date": int(time.time()),
+                "chat": chat(chat_id or user_id),
+                "from": user(user_id),
+                "text": text,
+            },
+        }
+        response = await self.post(update)
+        assert response.status_code == 200
+        return response
+
+    def button(self, user_id: int, label: str) -> tuple[str, int]:
+        """The callback data of the newest button with this label in the chat, and the id
+        of the message it is on."""
+        for call in reversed(self.shown(user_id)):
+            markup = call.params.get("reply_markup") or {}
+            for row in markup.get("inline_keyboard", []):
+                for button in row:
+                    if button["text"] == label and "callback_data" in button:
+                        assert call.message_id is not None
+                        return button["callback_data"], call.message_id
+        raise AssertionError(f"no button {label!r} shown to {user_id}")
+
+    async def press(
+        self,
+        user_id: int,
+        label: str = "",
+        *,
+        data: str | None = None,
+        message_id: int | None = None,
+        update_id: int | None = None,
+    ) -> httpx.Response:
+        if data is None:
+            data, message_id = self.button(user_id, label)
+        self.presses += 1
+        update = {
+            "update_id": update_id or next(_update_ids),
+            "callback_query": {
+                "id": f"cq-{self.presses}",
+                "from": user(user_id),
+                "chat_instance": "ci-1",
+                "data": data,
+                "message": {
+                    "message_id": message_id or 1,
+                    "date": int(time.time()),
+                    "chat": chat(user_id),
+                    "from": {"id": 1, "is_bot": True, "first_name": "Oak Ridge"},
+                    "text": "…",
+                },
+            },
+        }
+        response = await self.post(update)
+        assert response.status_code == 200
+        return response
+
+    def shown(self, chat_id: int) -> list[Call]:
+        """Messages sent or edited in a chat, oldest first."""
+        return [
+            call
+            for call in self.fake.calls
+            if call.method in ("sendMessage", "editMessageText")
+            and str(call.params.get("chat_id")) == str(chat_id)
+        ]
+
+    def last_text(self, chat_id: int) -> str:
+        return str(self.shown(chat_id)[-1].params["text"])
+
+    async def invitations(self):
+        async with self.database.uow() as uow:
+            households = await uow.households.list()
+            return [i for h in households for i in await uow.invitations.list_for_household(h.id)]
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def site(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeTelegram
+) -> AsyncIterator[Site]:
+    async with fresh_database(request.param, tmp_path) as database:
+        world = World(uow_factory=database.uow)
+        adapter = TelegramAdapter(world.engine, make_bot(fake.token, api_base=fake.url))
+        hook = TelegramWebhook(
+            adapter=adapter,
+            uow_factory=database.uow,
+            clock=world.clock,
+            secret=SECRET_TOKEN,
+        )
+        app = Starlette(routes=hook.routes)
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://10.0.0.5:8000"
+            ) as client:
+                yield Site(
+                    client=client,
+                    world=world,
+                    database=database,
+                    fake=fake,
+                    adapter=adapter,
+                    hook=hook,
+                )
+        finally:
+            await hook.drain()
+            await adapter.close()
+
+
+async def head(site: Site) -> None:
+    code = await site.world.household()
+    await site.say(ANA, f"/start {code}")
+    assert "You are now the head of the household at 12 Oak Lane" in site.last_text(ANA)
+
+
+def labels(call: Call) -> list[list[str]]:
+    return [[b["text"] for b in row] for row in call.params["reply_markup"]["inline_keyboard"]]
+
+
+# --- the flows -------------------------------------------------------------------------------
+
+
+async def test_start_with_an_access_code_claims_the_household(site: Site) -> None:
+    await head(site)
+    [claimed] = site.shown(ANA)
+    assert "parse_mode" not in claimed.params
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        members = await uow.members.list_for_household(household.id)
+    assert [m.name for m in members] == ["Ana Lopez"]
+
+
+async def test_the_whole_invite_flow_with_buttons(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite")
+    ask = site.shown(ANA)[-1]
+    assert ask.params["text"] == msg.ASK_METHOD
+    assert labels(ask) == [["Email", "SMS Text", "Cancel"]]
+
+    await site.press(ANA, "SMS Text")
+    assert site.last_text(ANA) == msg.ASK_NAME
+    await site.say(ANA, "Maria Ruiz")
+    assert "Maria Ruiz" in site.last_text(ANA)
+    await site.say(ANA, "+1 202 555 0199")
+    summary = site.shown(ANA)[-1]
+    assert summary.params["text"].startswith(msg.SUMMARY_TITLE)
+    assert labels(summary) == [["Send Invite", "Edit", "Cancel"]]
+    primary = summary.params["reply_markup"]["inline_keyboard"][0][0]
+    assert primary["style"] == "primary"
+
+    await site.press(ANA, "Send Invite")
+    sent = site.shown(ANA)[-1]
+    # replace_previous: the summary card itself becomes the confirmation.
+    assert sent.method == "editMessageText"
+    assert sent.message_id == summary.message_id
+    assert "Maria Ruiz" in sent.params["text"]
+    assert labels(sent) == [["OK"]]
+    await site.press(ANA, "OK")
+    assert site.shown(ANA)[-1].method == "editMessageText"
+
+    # Every press was answered, so no button kept spinning.
+    answered = [c.params["callback_query_id"] for c in site.fake.calls_of("answerCallbackQuery")]
+    assert answered == ["cq-1", "cq-2", "cq-3"]
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.PENDING
+    await site.world.deliver()
+    assert _TOKEN.search(site.world.sender.sent[-1].body)
+
+
+async def test_household_cards_and_cancel(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.say(ANA, "/household")
+    card = site.shown(ANA)[-1]
+    assert labels(card) == [["Copy Invite Link"], ["Resend"], ["Cancel Invite"]]
+    await site.press(ANA, "Copy Invite Link")
+    copies = site.shown(ANA)[-2:]
+    assert all(c.method == "sendMessage" for c in copies)
+    link = _TOKEN.search(copies[0].params["text"])
+    assert link is not None
+    copy_button = copies[0].params["reply_markup"]["inline_keyboard"][-1][0]
+    assert copy_button["copy_text"]["text"].endswith(link.group(0))
+    assert copies[0].params["link_preview_options"]["is_disabled"] is True
+
+    await site.press(ANA, "Cancel Invite")
+    await site.press(ANA, "Yes, cancel it")
+    done = site.shown(ANA)[-1]
+    assert done.method == "editMessageText"
+    assert done.params["text"] == msg.CANCELLED.format(name="Maria Ruiz")
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.CANCELLED
+
+
+async def test_a_one_shot_invite_then_start_with_the_token_accepts(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    assert site.last_text(ANA).startswith(msg.SUMMARY_TITLE)
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    found = _TOKEN.search(site.world.sender.sent[-1].body)
+    assert found is not None
+
+    await site.say(MARIA, f"/start {found.group(1)}")
+    assert site.last_text(MARIA).startswith("🎉 Welcome, Maria Ruiz!")
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.ACCEPTED
+    async with site.database.uow() as uow:
+        identity = await uow.identities.get(platform="telegram", external_id=str(MARIA))
+    assert identity is not None
+
+
+# --- what must not work ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret", SECRET_TOKEN + "x"])
+async def test_a_missing_or_forged_secret_gets_401_and_runs_nothing(
+    site: Site, secret: str | None
+) -> None:
+    code = await site.world.household()
+    update = {
+        "update_id": next(_update_ids),
+        "message": {
+            "message_id": 1,
+            "date": int(time.time()),
+            "chat": chat(ANA),
+            "from": user(ANA),
+            "text": f"/start {code}",
+        },
+    }
+    response = await site.post(update, secret=secret)
+    assert response.status_code == 401
+    assert site.fake.calls == []
+    # Nothing was recorded either: the real delivery of the same update still works.
+    assert (await site.post(update)).status_code == 200
+    assert "You are now the head" in site.last_text(ANA)
+
+
+async def test_a_malformed_update_gets_400(site: Site) -> None:
+    response = await site.client.post(
+        "/telegram/webhook",
+        content=b"{not json",
+        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET_TOKEN},
+    )
+    assert response.status_code == 400
+    assert site.fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "card:cancel:" + "0" * 32,  # an engine payload without our packing
+        "b|card:cancel_yes:" + "0" * 32,  # packed, but no such invitation
+        "b|flow:delete_everything",
+        "zz|garbage",
+        "",
+    ],
+)
+async def test_tampered_callback_data_gets_a_friendly_reply_and_changes_nothing(
+    site: Site, data: str
+) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    _, message_id = site.button(ANA, "OK")
+    before = len(site.shown(ANA))
+    await site.press(ANA, data=data, message_id=message_id)
+    assert len(site.shown(ANA)) == before + 1
+    reply = site.shown(ANA)[-1]
+    assert reply.method == "sendMessage"
+    assert reply.params["text"]
+    assert len(site.fake.calls_of("answerCallbackQuery")) == 2
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.PENDING
+
+
+async def test_the_same_update_twice_has_one_effect(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    data, message_id = site.button(ANA, "Send Invite")
+    before = len(site.fake.effects)
+    await site.press(ANA, data=data, message_id=message_id, update_id=777)
+    await site.press(ANA, data=data, message_id=message_id, update_id=777)
+    assert len(site.fake.effects) == before + 2  # one edit, one answered query
+    assert len(await site.invitations()) == 1
+    await site.world.deliver()
+    assert len(site.world.sender.sent) == 1
+
+
+async def test_a_group_command_is_sent_to_a_private_chat(site: Site) -> None:
+    code = await site.world.household()
+    await site.say(ANA, f"/start@{BOT_USERNAME} {code}", chat_id=GROUP)
+    [answer] = site.shown(GROUP)
+    assert answer.params["text"] == CONTINUE_IN_PRIVATE
+    [[button]] = answer.params["reply_markup"]["inline_keyboard"]
+    assert button["url"] == f"https://t.me/{BOT_USERNAME}"
+    await site.say(ANA, "/invite", chat_id=GROUP)
+    assert len(site.shown(GROUP)) == 2
+    # Chatter, and commands for another bot, get nothing.
+    await site.say(ANA, "hello neighbours", chat_id=GROUP)
+    await site.say(ANA, "/start@some_other_bot", chat_id=GROUP)
+    await site.say(ANA, "/weather", chat_id=GROUP)
+    assert len(site.shown(GROUP)) == 2
+    assert site.shown(ANA) == []
+    # The flow never ran: the household is still unclaimed.
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        assert await uow.members.list_for_household(household.id) == []
+
+
+async def test_set_commands_publishes_the_menu(site: Site) -> None:
+    await site.adapter.set_commands()
+    [call] = site.fake.calls_of("setMyCommands")
+    assert [c["command"] for c in call.params["commands"]] == [
+        "start",
+        "invite",
+        "household",
+        "help",
+        "cancel",
+    ]
+    assert call.params["scope"] == {"type": "all_private_chats"}
+
+
+async def test_a_card_that_can_no_longer_be_edited_is_sent_anew(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    site.fake.fail_next("editMessageText", "Bad Request: message to edit not found")
+    await site.press(ANA, "Send Invite")
+    assert [c.method for c in site.shown(ANA)[-2:]] == ["editMessageText", "sendMessage"]
+    assert "Maria Ruiz" in site.last_text(ANA)
+    assert len(site.fake.calls_of("answerCallbackQuery")) == 1
+
+
+async def test_updates_are_handled_in_the_background_by_default(site: Site) -> None:
+    assert site.hook.background
+    await head(site)  # Site.post drains, as the app's shutdown does
+    assert site.hook._tasks == set()
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def test_every_engine_payload_fits_in_callback_data() -> None:
+    longest = "card:resend_same:" + "f" * 32
+    for payload in [longest, "flow:resend_existing", "flow:edit:contact"]:
+        packed = pack_payload(payload)
+        assert len(packed.encode()) <= MAX_CALLBACK_DATA
+        assert unpack_payload(packed) == payload
+    with pytest.raises(ValueError):
+        pack_payload("x" * 70)
+    assert unpack_payload("b|" + "x" * 70) is None
+
+
+def test_replies_render_as_plain_text_and_rows() -> None:
+    reply = Reply(
+        "Hi <b>*there*</b>",
+        title="Title",
+        buttons=(
+            Button("A", "flow:a"),
+            Button("B", "flow:b", Style.DANGER),
+            Button("C", "flow:c"),
+            Button("D", "flow:d"),
+            Button("A much longer label", "flow:e"),
+        ),
+        link="https://hoa.example/i/x",
+    )
+    assert message_text(reply) == "Title\n\nHi <b>*there*</b>\n\nhttps://hoa.example/i/x"
+    markup = keyboard(reply)
+    assert markup is not None
+    rows = [[b.text for b in row] for row in markup.inline_keyboard]
+    assert rows == [["A", "B", "C"], ["D"], ["A much longer label"], ["📋 Copy link"]]
+    assert markup.inline_keyboard[0][1].style == "danger"
+    assert keyboard(Reply("plain")) is None
