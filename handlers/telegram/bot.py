@@ -31,6 +31,7 @@ from bot import messages as msg
 from bot.engine import Engine
 from bot.replies import Actor, Event, Reply
 
+from ..settings import Settings
 from .render import Rendered, render, unpack_payload
 
 PLATFORM = "telegram"
@@ -64,6 +65,15 @@ def make_bot(token: str, *, api_base: str | None = None) -> Bot:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         return Bot(token, session=session)
     return Bot(token)
+
+
+def bot_from_settings(settings: Settings) -> Bot | None:
+    """The configured bot (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_BASE``), if any."""
+    if settings.telegram_bot_token is None:
+        return None
+    return make_bot(
+        settings.telegram_bot_token.get_secret_value(), api_base=settings.telegram_api_base
+    )
 
 
 def actor_of(user: User, chat_id: int) -> Actor:

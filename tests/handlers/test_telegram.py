@@ -18,7 +18,13 @@ from starlette.applications import Starlette
 from bot import messages as msg
 from bot.domain import InvitationStatus
 from bot.replies import Button, Reply, Style
-from handlers.telegram.bot import CONTINUE_IN_PRIVATE, TelegramAdapter, make_bot
+from handlers.settings import Settings
+from handlers.telegram.bot import (
+    CONTINUE_IN_PRIVATE,
+    TelegramAdapter,
+    bot_from_settings,
+    make_bot,
+)
 from handlers.telegram.render import (
     MAX_CALLBACK_DATA,
     keyboard,
@@ -30,7 +36,7 @@ from handlers.telegram.webhook import TelegramWebhook
 from storage import Database
 from tests.handlers.fake_telegram import BOT_USERNAME, Call, FakeTelegram
 from tests.storage.databases import SQL_BACKENDS, fresh_database
-from tests.unit.conftest import World
+from tests.unit.conftest import SECRET, World
 
 SECRET_TOKEN = "telegram-webhook-secret-0123456789"
 ANA, MARIA = 1001, 2002
@@ -449,3 +455,20 @@ def test_replies_render_as_plain_text_and_rows() -> None:
     assert rows == [["A", "B", "C"], ["D"], ["A much longer label"], ["📋 Copy link"]]
     assert markup.inline_keyboard[0][1].style == "danger"
     assert keyboard(Reply("plain")) is None
+
+
+async def test_the_bot_from_settings_talks_to_the_configured_api_server(
+    fake: FakeTelegram,
+) -> None:
+    assert bot_from_settings(Settings(secret_key=SECRET.decode())) is None
+    bot = bot_from_settings(
+        Settings(
+            secret_key=SECRET.decode(), telegram_bot_token=fake.token, telegram_api_base=fake.url
+        )
+    )
+    assert bot is not None
+    try:
+        assert (await bot.me()).username == BOT_USERNAME
+    finally:
+        await bot.session.close()
+    assert [c.method for c in fake.calls] == ["getMe"]
