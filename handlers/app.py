@@ -20,6 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from bot.context import CoreContext
+from bot.engine import Engine
+
 from .bootstrap import (
     build_dispatcher,
     close_senders,
@@ -34,6 +37,8 @@ from .web_page import InvitationPageRoutes
 
 if TYPE_CHECKING:
     from storage.database import Database
+
+    from .telegram.webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,28 @@ def mask_invite_links_in(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, MaskInviteLinks) for f in logger.filters):
         logger.addFilter(MaskInviteLinks())
+
+
+def telegram_webhook(
+    settings: Settings, *, database: Database, ctx: CoreContext
+) -> TelegramWebhook | None:
+    """``POST /telegram/webhook``, when a bot token and a webhook secret are both set."""
+    if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
+        return None
+    # Imported only when configured: aiogram is heavy, and most deployments start without it.
+    from .telegram.bot import TelegramAdapter, bot_from_settings
+    from .telegram.webhook import TelegramWebhook
+
+    bot = bot_from_settings(settings)
+    if bot is None or settings.telegram_webhook_secret is None:
+        return None
+    adapter = TelegramAdapter(Engine(uow_factory=database.uow, ctx=ctx), bot)
+    return TelegramWebhook(
+        adapter=adapter,
+        uow_factory=database.uow,
+        clock=ctx.clock,
+        secret=settings.telegram_webhook_secret.get_secret_value(),
+    )
 
 
 def create_app(
@@ -86,6 +113,9 @@ def create_app(
             if task is not None:
                 await task
             await close_senders(senders)
+            if telegram is not None:
+                await telegram.drain()
+                await telegram.adapter.close()
             await database.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -102,6 +132,9 @@ def create_app(
             settings.public_base_url,
         )
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    telegram = telegram_webhook(settings, database=database, ctx=ctx)
+    if telegram is not None:
+        routes += telegram.routes
     routes += InvitationPageRoutes(
         uow_factory=database.uow,
         ctx=ctx,

@@ -71,13 +71,22 @@ async def prepare_database(settings: Settings, database: Database) -> None:
 
 
 def invitee_senders(settings: Settings) -> dict[Route, Sender]:
-    """Senders for messages to invitees: Twilio for SMS and SMTP for email where configured;
-    without credentials, the embedded default logs what would be sent."""
+    """Senders for the outbox: Twilio for SMS and SMTP for email where configured (without
+    credentials, the embedded default logs what would be sent), and Telegram chats."""
     logging_sender = LoggingSender()
-    return {
+    senders: dict[Route, Sender] = {
         Route(Channel.SMS): twilio_sender_from_settings(settings) or logging_sender,
         Route(Channel.EMAIL): smtp_sender_from_settings(settings) or logging_sender,
     }
+    if settings.telegram_bot_token is not None:
+        # Imported only when configured: aiogram is heavy, and most commands never need it.
+        from .telegram.bot import PLATFORM, bot_from_settings
+        from .telegram.sender import TelegramChatSender
+
+        telegram = bot_from_settings(settings)
+        if telegram is not None:  # notifications to heads who invited from Telegram
+            senders[Route(Channel.CHAT, PLATFORM)] = TelegramChatSender(telegram)
+    return senders
 
 
 async def close_senders(senders: Mapping[Route, Sender]) -> None:

@@ -104,8 +104,13 @@ def test_db_upgrade_then_worker_starts_and_stops(env: dict[str, str], tmp_path: 
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(2)
+    assert worker.stdout is not None
+    started = ""
+    for line in worker.stdout:  # wait until it is running (and handles signals)
+        started += line
+        if "worker started" in line:
+            break
     worker.terminate()
     output, _ = worker.communicate(timeout=15)
-    assert worker.returncode == 0, output
-    assert "worker started" in output
+    assert worker.returncode == 0, started + output
+    assert "worker started" in started

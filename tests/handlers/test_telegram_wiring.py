@@ -1,0 +1,80 @@
+"""The Telegram pieces as the app wires them: the webhook mounted when configured, and heads'
+notifications sent to their Telegram chat through the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.domain import Channel, OutboxMessage, OutboxStatus
+from handlers.app import create_app
+from handlers.bootstrap import build_dispatcher, close_senders, invitee_senders
+from handlers.settings import Settings
+from handlers.telegram.sender import TelegramChatSender
+from tests.handlers.fake_telegram import FakeTelegram
+from tests.storage.databases import fresh_database
+from tests.unit.conftest import SECRET, World
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as running:
+        yield running
+
+
+def settings_for(fake: FakeTelegram, tmp_path: Path, **extra: str) -> Settings:
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        secret_key=SECRET.decode(),
+        telegram_bot_token=fake.token,
+        telegram_api_base=fake.url,
+        **extra,
+    )
+
+
+async def test_the_webhook_is_served_only_with_a_secret(fake: FakeTelegram, tmp_path: Path) -> None:
+    async with fresh_database("sqlite", tmp_path) as database:
+        for extra, expected in [({}, 404), ({"telegram_webhook_secret": "s" * 32}, 401)]:
+            app = create_app(
+                settings_for(fake, tmp_path, **extra), dispatch=False, database=database
+            )
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                response = await client.post("/telegram/webhook", json={"update_id": 1})
+            assert response.status_code == expected
+    assert fake.calls == []
+
+
+async def test_a_heads_notification_reaches_their_telegram_chat(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    settings = settings_for(fake, tmp_path)
+    senders = invitee_senders(settings)
+    assert any(isinstance(s, TelegramChatSender) for s in senders.values())
+    async with fresh_database("sqlite", tmp_path) as database:
+        world = World(uow_factory=database.uow)
+        now = world.clock.now()
+        note = OutboxMessage(
+            channel=Channel.CHAT,
+            platform="telegram",
+            destination="4242",
+            body="🎉 Maria Ruiz accepted your invitation.",
+            created_at=now,
+            next_attempt_at=now,
+        )
+        async with database.uow() as uow:
+            await uow.outbox.add(note)
+            await uow.commit()
+        dispatcher = build_dispatcher(settings, database, senders, clock=world.clock)
+        try:
+            assert await dispatcher.run_once() == 1
+        finally:
+            await close_senders(senders)
+        async with database.uow() as uow:
+            sent = await uow.outbox.get(note.id)
+    [call] = fake.calls_of("sendMessage")
+    assert str(call.params["chat_id"]) == "4242" and "Maria Ruiz accepted" in call.params["text"]
+    assert sent is not None and sent.status is OutboxStatus.SENT and sent.provider_id
