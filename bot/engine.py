@@ -22,6 +22,7 @@ from . import messages as msg
 from .context import CoreContext
 from .domain import Conversation, Household, Invitation, InvitationStatus, Method
 from .households import claim_household
+from .invitation_page import is_account_link_token, link_account_by_token
 from .invitations import (
     accept_invitation,
     cancel_invitation,
@@ -62,6 +63,8 @@ _TOKEN_IN_TEXT = re.compile(
     rf"(?:/i/|[?&]start=)([A-Za-z0-9_-]{{{TOKEN_LENGTH}}})(?![A-Za-z0-9_-])"
 )
 _BARE_TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}$")
+_START_COMMANDS = {"invite", "household", "help"}
+"""Deep-link payloads that name a command (``?start=invite``)."""
 _METHOD_WORDS = {
     "email": Method.EMAIL,
     "e-mail": Method.EMAIL,
@@ -202,10 +205,27 @@ class Engine:
         return await self._join_with(turn, args)
 
     async def _cmd_start(self, turn: Turn, args: str) -> list[Reply]:
-        """Telegram's deep links arrive as ``/start <payload>``: the same as ``/join``."""
-        if not args:
-            return await self._cmd_help(turn, args)
-        return await self._join_with(turn, args)
+        """``/start``, as Telegram sends it when someone opens the bot or a deep link
+        (``https://t.me/<bot>?start=<payload>``). The payload is an invitation token (accept
+        it), an account link token from the invitation page's "Open in Telegram" (link this
+        chat account to the new member), the HOA's access code (claim the household), or the
+        name of a command (the "continue in private" button of a group chat)."""
+        payload = args.strip()
+        if not payload:
+            if turn.who.member is not None:
+                return await self._cmd_help(turn, "")
+            return [Reply(msg.WELCOME_START)]
+        if payload.lower() in _START_COMMANDS:
+            return await self._commands[payload.lower()](turn, "")
+        if is_account_link_token(payload):
+            member = await link_account_by_token(
+                turn.uow, self.ctx, token=payload, actor=turn.actor
+            )
+            turn.end()
+            household = await turn.uow.households.get(member.household_id)
+            address = household.address if household else ""
+            return [Reply(msg.ACCOUNT_LINKED.format(name=member.name, address=address))]
+        return await self._join_with(turn, payload)
 
     async def _cmd_decline(self, turn: Turn, args: str) -> list[Reply]:
         token = find_token(args)

@@ -177,6 +177,33 @@ HELP = (
     "/help: this message\n"
     "Questions about your household or access code? Contact {hoa}."
 )
+WELCOME_START = (
+    "Hi! I help the head of a household in your HOA community invite the people they live "
+    "with.\n"
+    "Head of a household? Send /join with the access code from your HOA.\n"
+    "Invited by someone? Open the invite link they sent you, or send it to me.\n"
+    "Type /help to see everything I can do."
+)
+SOMETHING_WENT_WRONG = (
+    "Sorry, something went wrong on our side, and that message was not handled. "
+    "Please try again in a moment."
+)
+
+# Telegram
+TELEGRAM_CONTINUE_IN_PRIVATE = (
+    "Invitations are personal, so let's continue in a private chat: tap the button below."
+)
+TELEGRAM_OPEN_PRIVATE_CHAT = "Open a private chat"
+TELEGRAM_COPY_LINK = "📋 Copy link"
+TELEGRAM_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Start, or open an invitation"),
+    ("invite", "Invite someone to your household"),
+    ("household", "See your household and invitations"),
+    ("join", "Claim your household with the HOA's access code"),
+    ("help", "What this bot does"),
+    ("cancel", "Leave the current step"),
+)
+"""The command menu Telegram shows beside the message box, with each command's description."""
 
 # Labels
 BTN_EMAIL = "Email"
@@ -285,3 +312,24 @@ ACCOUNT_LINK_NOT_VALID = (
 ACCOUNT_LINK_USED = (
     "A chat account on this app is already linked to that membership, so nothing was changed."
 )
+
+# Slack
+SLACK_CONTINUE_IN_DM = (
+    "Invitations are personal, so let's continue in our direct messages: "
+    "I've sent you a message there."
+)
+SLACK_HOUSEHOLD_USAGE = (
+    "Type /household to see your household and invitations, /household join CODE to claim "
+    "your household with the access code from your HOA, or /household help."
+)
+SLACK_HOME_TITLE = "My Household"
+SLACK_HOME_MORE = "Not every invitation fits here. Type /household to see them all."
+SLACK_BTN_INVITE = "+ Invite"
+SLACK_INVITE_IN_DM = (
+    "I've asked the first question in the Messages tab: answer it there, and we'll set up "
+    "the invitation together."
+)
+SLACK_MODAL_TITLE = "My Household"
+SLACK_BTN_CLOSE = "Close"
+SLACK_CONFIRM_CANCEL_TITLE = "Cancel this invitation?"
+SLACK_CONFIRM_CANCEL = "The link and code we sent will stop working at once."

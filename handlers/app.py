@@ -2,8 +2,9 @@
 
 Routes: ``GET /healthz``; the invitation page, ``GET/POST /i/{token}`` and
 ``GET /i/{token}/qr.png``; with Twilio configured, ``POST /twilio/sms`` and
-``POST /twilio/status``. The app's lifespan brings the database up to date (SQLite) and,
-unless told not to, runs the outbox dispatcher in the same process.
+``POST /twilio/status``; with Telegram configured for webhooks, ``POST /telegram/webhook``
+(or, instead, long polling in the background). The app's lifespan brings the database up to
+date (SQLite) and, unless told not to, runs the outbox dispatcher in the same process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -38,6 +40,8 @@ from .web_page import InvitationPageRoutes
 if TYPE_CHECKING:
     from storage.database import Database
 
+    from .telegram.polling import TelegramPolling
+    from .telegram.updates import UpdateIntake
     from .telegram.webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
@@ -65,32 +69,71 @@ def mask_invite_links_in(logger_name: str) -> None:
         logger.addFilter(MaskInviteLinks())
 
 
-def telegram_webhook(
-    settings: Settings, *, database: Database, ctx: CoreContext
-) -> TelegramWebhook | None:
-    """``POST /telegram/webhook``, when a bot token and a webhook secret are both set."""
-    if settings.telegram_bot_token is None or settings.telegram_webhook_secret is None:
+@dataclass
+class TelegramEdge:
+    """The Telegram adapter as the app runs it: updates come in by webhook or by polling."""
+
+    intake: UpdateIntake
+    webhook: TelegramWebhook | None = None
+    polling: TelegramPolling | None = None
+
+    async def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """Publish the command menu, and start polling when that is the mode."""
+        try:
+            await self.intake.adapter.set_commands()
+        except Exception as error:  # the menu is a nicety: never keep the server from starting
+            log.warning("could not publish the Telegram command menu: %s", error)
+        if self.polling is None:
+            return None
+        return asyncio.create_task(self.polling.run(stop), name="telegram-polling")
+
+    async def close(self) -> None:
+        await self.intake.drain()
+        await self.intake.adapter.close()
+
+
+def telegram_edge(
+    settings: Settings, *, database: Database, ctx: CoreContext, polling: bool = False
+) -> TelegramEdge | None:
+    """The Telegram adapter, when a bot token is set: with ``polling``, it long-polls;
+    otherwise it serves ``POST /telegram/webhook``, which needs the webhook secret too."""
+    if settings.telegram_bot_token is None:
+        return None
+    if not polling and settings.telegram_webhook_secret is None:
+        log.warning(
+            "INVITEBOT_TELEGRAM_BOT_TOKEN is set without INVITEBOT_TELEGRAM_WEBHOOK_SECRET, so "
+            "no Telegram updates are received: set the secret and run `invitebot telegram "
+            "set-webhook`, or serve with --telegram-polling"
+        )
         return None
     # Imported only when configured: aiogram is heavy, and most deployments start without it.
     from .telegram.bot import TelegramAdapter, bot_from_settings
+    from .telegram.polling import TelegramPolling
+    from .telegram.updates import UpdateIntake
     from .telegram.webhook import TelegramWebhook
 
     bot = bot_from_settings(settings)
-    if bot is None or settings.telegram_webhook_secret is None:
+    if bot is None:
         return None
     adapter = TelegramAdapter(Engine(uow_factory=database.uow, ctx=ctx), bot)
-    return TelegramWebhook(
-        adapter=adapter,
-        uow_factory=database.uow,
-        clock=ctx.clock,
-        secret=settings.telegram_webhook_secret.get_secret_value(),
-    )
+    intake = UpdateIntake(adapter=adapter, uow_factory=database.uow, clock=ctx.clock)
+    if polling:
+        return TelegramEdge(intake, polling=TelegramPolling(intake))
+    assert settings.telegram_webhook_secret is not None
+    secret = settings.telegram_webhook_secret.get_secret_value()
+    return TelegramEdge(intake, webhook=TelegramWebhook(intake=intake, secret=secret))
 
 
 def create_app(
-    settings: Settings | None = None, *, dispatch: bool = True, database: Database | None = None
+    settings: Settings | None = None,
+    *,
+    dispatch: bool = True,
+    telegram_polling: bool = False,
+    database: Database | None = None,
 ) -> Starlette:
-    """The app; ``database`` replaces the configured one (tests pass a prepared database)."""
+    """The app; ``database`` replaces the configured one (tests pass a prepared database).
+    With ``telegram_polling``, Telegram updates are fetched by long polling instead of the
+    webhook."""
     settings = settings or Settings()
     database = database or make_database(settings)
     ctx = core_context(settings)
@@ -106,16 +149,17 @@ def create_app(
         if dispatch:
             dispatcher = build_dispatcher(settings, database, senders)
             task = asyncio.create_task(dispatcher.run_forever(stop), name="outbox")
+        polling = await telegram.start(stop) if telegram is not None else None
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await task
+            for running in (task, polling):
+                if running is not None:
+                    await running
             await close_senders(senders)
             if telegram is not None:
-                await telegram.drain()
-                await telegram.adapter.close()
+                await telegram.close()
             await database.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -132,15 +176,14 @@ def create_app(
             settings.public_base_url,
         )
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
-    telegram = telegram_webhook(settings, database=database, ctx=ctx)
-    if telegram is not None:
-        routes += telegram.routes
+    telegram = telegram_edge(settings, database=database, ctx=ctx, polling=telegram_polling)
+    if telegram is not None and telegram.webhook is not None:
+        routes += telegram.webhook.routes
     routes += InvitationPageRoutes(
         uow_factory=database.uow,
         ctx=ctx,
         public_base_url=settings.public_base_url,
-        # Not a setting yet: the Telegram adapter adds it (the bot's @username).
-        telegram_bot_username=getattr(settings, "telegram_bot_username", None),
+        telegram_bot_username=settings.telegram_bot_username,
     ).routes
     if settings.twilio_auth_token is not None:
         routes += TwilioWebhooks(

@@ -32,6 +32,7 @@ from .bootstrap import (
     open_database,
 )
 from .cli_admin import admin_app
+from .cli_telegram import telegram_app
 from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
 from .outbound import LoggingSender
 from .settings import Settings
@@ -42,6 +43,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(admin_app, name="admin", help="The HOA board's commands: communities and households.")
+app.add_typer(telegram_app, name="telegram")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -145,6 +147,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     dispatch: Annotated[bool, typer.Option(help="Deliver the outbox in this process too.")] = True,
+    telegram_polling: Annotated[
+        bool,
+        typer.Option(help="Fetch Telegram updates by long polling (no public URL needed)."),
+    ] = False,
 ) -> None:
     """Run the web server (webhooks, invitation pages, /healthz)."""
     import uvicorn
@@ -152,8 +158,12 @@ def serve(
     from .app import create_app
 
     settings = Settings()
+    if telegram_polling and settings.telegram_bot_token is None:
+        err.print("[red]--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.[/red]")
+        raise typer.Exit(2)
     _log_to(None, settings.log_level)
-    uvicorn.run(create_app(settings, dispatch=dispatch), host=host, port=port, log_level="info")
+    app = create_app(settings, dispatch=dispatch, telegram_polling=telegram_polling)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()

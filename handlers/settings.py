@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
+    telegram_bot_username: str | None = None
+    """The bot's @username, for "Open in Telegram" links (``https://t.me/<username>``)."""
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None

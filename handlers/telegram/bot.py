@@ -36,21 +36,14 @@ from .render import Rendered, render, unpack_payload
 
 PLATFORM = "telegram"
 
-CONTINUE_IN_PRIVATE = (
-    "Invitations are personal, so let's continue in a private chat: tap the button below."
-)
-OPEN_PRIVATE_CHAT = "Open a private chat"
-
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Start, or open an invitation"),
-    ("invite", "Invite someone to your household"),
-    ("household", "See your household and invitations"),
-    ("help", "What this bot does"),
-    ("cancel", "Leave the current step"),
-)
+CONTINUE_IN_PRIVATE = msg.TELEGRAM_CONTINUE_IN_PRIVATE
+COMMANDS = msg.TELEGRAM_COMMANDS
 """The menu Telegram shows next to the message box (``setMyCommands``)."""
 
 _OUR_COMMANDS = {"start", "invite", "household", "join", "decline", "help", "cancel"}
+"""Commands the bot answers in a group without an ``@bot`` suffix."""
+_DEEP_LINK_COMMANDS = {"invite", "household", "help"}
+"""Commands a group's "open a private chat" button carries on as ``?start=<command>``."""
 _COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 """Invite links are secrets: no link preview, so Telegram's servers never fetch them."""
@@ -73,6 +66,14 @@ def bot_from_settings(settings: Settings) -> Bot | None:
         return None
     return make_bot(
         settings.telegram_bot_token.get_secret_value(), api_base=settings.telegram_api_base
+    )
+
+
+async def publish_commands(bot: Bot) -> None:
+    """Publish the command menu for private chats (the only place the flows run)."""
+    await bot.set_my_commands(
+        [BotCommand(command=name, description=text) for name, text in COMMANDS],
+        scope=BotCommandScopeAllPrivateChats(),
     )
 
 
@@ -100,11 +101,7 @@ class TelegramAdapter:
         self.dispatcher.include_router(self.router)
 
     async def set_commands(self) -> None:
-        """Publish the command menu for private chats (the only place the flows run)."""
-        await self.bot.set_my_commands(
-            [BotCommand(command=name, description=text) for name, text in COMMANDS],
-            scope=BotCommandScopeAllPrivateChats(),
-        )
+        await publish_commands(self.bot)
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -117,8 +114,7 @@ class TelegramAdapter:
         # A photo or sticker has no text: the engine answers "not understood" or re-asks.
         text = message.text or message.caption or ""
         actor = actor_of(message.from_user, message.chat.id)
-        replies = await self.engine.handle(actor, Event.message(text))
-        await self.send(message.chat.id, replies)
+        await self.send(message.chat.id, await self._handle(actor, Event.message(text)))
 
     async def on_group_message(self, message: Message) -> None:
         """In a group, a command addressed to this bot gets pointed to a private chat."""
@@ -134,13 +130,13 @@ class TelegramAdapter:
             return
         markup = None
         if me.username:
+            # A deep link that runs the command once the private chat opens (?start=invite).
+            command = found.group(1).lower()
+            start = f"?start={command}" if command in _DEEP_LINK_COMMANDS else ""
+            url = f"https://t.me/{me.username}{start}"
             markup = InlineKeyboardMarkup(
                 inline_keyboard=[
-                    [
-                        InlineKeyboardButton(
-                            text=OPEN_PRIVATE_CHAT, url=f"https://t.me/{me.username}"
-                        )
-                    ]
+                    [InlineKeyboardButton(text=msg.TELEGRAM_OPEN_PRIVATE_CHAT, url=url)]
                 ]
             )
         await self.bot.send_message(
@@ -169,10 +165,20 @@ class TelegramAdapter:
             await self.send(chat_id, [Reply(msg.INVALID_BUTTON)])
             return
         actor = actor_of(query.from_user, chat_id)
-        replies = await self.engine.handle(actor, Event.press(payload))
+        replies = await self._handle(actor, Event.press(payload))
         # Only an accessible message (not an old one, date 0) can be edited in place.
         editable = message.message_id if isinstance(message, Message) else None
         await self.send(chat_id, replies, edit_message_id=editable)
+
+    async def _handle(self, actor: Actor, event: Event) -> list[Reply]:
+        """The engine's replies; when the engine fails (the database is down, a bug), the
+        person is told, instead of waiting for an answer that never comes. The engine's unit
+        of work rolled back, so nothing was changed."""
+        try:
+            return await self.engine.handle(actor, event)
+        except Exception:
+            log.exception("the engine failed on a Telegram %s", event.kind.value)
+            return [Reply(msg.SOMETHING_WENT_WRONG)]
 
     # --- replies -------------------------------------------------------------------------
 

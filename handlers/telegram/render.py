@@ -15,6 +15,7 @@ from aiogram.enums import ButtonStyle
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CopyTextButton, InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot import messages as msg
 from bot.replies import Button, Reply, Style
 
 MAX_TEXT = 4096
@@ -27,7 +28,7 @@ SHORT_LABEL = 12
 """Labels up to this many characters share a row (up to :data:`PER_ROW`); longer ones get a
 row each, so phones never cut a label short."""
 PER_ROW = 3
-COPY_LABEL = "📋 Copy link"
+COPY_LABEL = msg.TELEGRAM_COPY_LINK
 
 _STYLES = {Style.PRIMARY: ButtonStyle.PRIMARY, Style.DANGER: ButtonStyle.DANGER}
 

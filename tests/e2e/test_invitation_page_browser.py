@@ -55,12 +55,6 @@ TELEGRAM_BOT = "OakRidgeBot"
 T = TypeVar("T")
 
 
-class TelegramSettings(Settings):
-    """Settings as they will be once the Telegram adapter adds the bot's username."""
-
-    telegram_bot_username: str | None = None
-
-
 def _missing() -> str | None:
     """Why the browser tests cannot run here, or ``None`` when they can."""
     try:
@@ -165,7 +159,7 @@ def site(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     database_url = f"sqlite+aiosqlite:///{directory / 'invitebot.db'}"
-    settings = TelegramSettings(
+    settings = Settings(
         database_url=database_url,
         secret_key=SECRET.decode(),
         public_base_url=base_url,

@@ -6,7 +6,10 @@ It serves ``POST /bot<token>/<method>`` in its own thread (with its own event lo
 fields, with objects such as ``reply_markup`` as JSON). It answers in Telegram's format,
 ``{"ok": true, "result": ...}``: sendMessage and editMessageText with a Message (message ids
 count up), answerCallbackQuery and setMyCommands with ``true``, getMe with the bot
-``@oakridge_bot``. A wrong token gets 401, an unknown method 404, and
+``@oakridge_bot``. setWebhook, deleteWebhook and getWebhookInfo keep one webhook; getUpdates
+long-polls the updates a test queued with :meth:`FakeTelegram.push_update` (an ``offset``
+confirms and forgets the earlier ones; while a webhook is set it answers 409, as Telegram
+does). A wrong token gets 401, an unknown method 404, and
 :meth:`FakeTelegram.fail_next` makes the next call of a method fail with a Bot API error::
 
     with FakeTelegram() as fake:
@@ -54,6 +57,10 @@ class FakeTelegram:
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _updates: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _arrived: asyncio.Event | None = field(default=None, init=False, repr=False)
+    webhook: dict[str, Any] = field(default_factory=dict, init=False)
+    """What the last setWebhook set (empty when none is)."""
 
     # The test's API
 
@@ -75,8 +82,21 @@ class FakeTelegram:
 
     @property
     def effects(self) -> list[Call]:
-        """The calls that show something to someone (not getMe)."""
-        return [call for call in self.calls if call.method != "getMe"]
+        """The calls that show something to someone (not getMe, nor getUpdates)."""
+        return [call for call in self.calls if call.method not in ("getMe", "getUpdates")]
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates (and wake a poll that is waiting)."""
+        with self._lock:
+            self._updates.append(update)
+        if self._loop is not None and self._arrived is not None:
+            self._loop.call_soon_threadsafe(self._arrived.set)
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """Updates not yet confirmed by a getUpdates offset."""
+        with self._lock:
+            return list(self._updates)
 
     def clear(self) -> None:
         with self._lock:
@@ -136,6 +156,7 @@ class FakeTelegram:
     # The server (runs on the fake's own loop)
 
     async def _start_server(self) -> None:
+        self._arrived = asyncio.Event()
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._method)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
@@ -170,6 +191,17 @@ class FakeTelegram:
             return _ok(_bot_user() | {"can_join_groups": True, "supports_inline_queries": False})
         if method in ("answerCallbackQuery", "setMyCommands"):
             return _ok(True)
+        if method == "setWebhook":
+            self.webhook = dict(params)
+            return _ok(True)
+        if method == "deleteWebhook":
+            self.webhook = {}
+            return _ok(True)
+        if method == "getWebhookInfo":
+            info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False}
+            return _ok(info | {"pending_update_count": len(self.pending_updates)})
+        if method == "getUpdates":
+            return await self._get_updates(params)
         if method == "sendMessage":
             assert message_id is not None
             return _ok(_message(message_id, params))
@@ -177,6 +209,30 @@ class FakeTelegram:
             assert message_id is not None
             return _ok(_message(message_id, params, edited=True))
         return _error(404, "Not Found: method not found")
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        if self.webhook:
+            return _error(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = int(params.get("offset") or 0)
+        wait = min(float(params.get("timeout") or 0), 60.0)
+        deadline = time.monotonic() + wait
+        assert self._arrived is not None
+        while True:
+            with self._lock:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+                ready = list(self._updates[: int(params.get("limit") or 100)])
+                self._arrived.clear()
+            left = deadline - time.monotonic()
+            if ready or left <= 0:
+                return _ok(ready)
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout=left)
+            except TimeoutError:
+                pass
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -51,12 +51,6 @@ SAME_SITE = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-class TelegramSettings(Settings):
-    """Settings as they will be once the Telegram adapter adds the bot's username."""
-
-    telegram_bot_username: str | None = None
-
-
 @dataclass
 class Site:
     app: Starlette
@@ -136,8 +130,7 @@ async def submit(
 
 
 def make_settings(backend: str, tmp_path: Path, **extra: object) -> Settings:
-    kind = TelegramSettings if "telegram_bot_username" in extra else Settings
-    return kind(
+    return Settings(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db"
         if backend == "sqlite"
         else "postgresql+asyncpg://unused/x",

@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiogram.types import Update
 from starlette.applications import Starlette
 
 from bot import messages as msg
 from bot.domain import InvitationStatus
+from bot.engine import Engine
+from bot.invitation_page import Outcome, account_link_token, answer_on_page
 from bot.replies import Button, Reply, Style
 from handlers.settings import Settings
 from handlers.telegram.bot import (
@@ -32,6 +35,7 @@ from handlers.telegram.render import (
     pack_payload,
     unpack_payload,
 )
+from handlers.telegram.updates import UpdateIntake
 from handlers.telegram.webhook import TelegramWebhook
 from storage import Database
 from tests.handlers.fake_telegram import BOT_USERNAME, Call, FakeTelegram
@@ -55,6 +59,22 @@ def chat(chat_id: int) -> dict[str, Any]:
     if chat_id > 0:
         return {"id": chat_id, "type": "private", "first_name": user(chat_id)["first_name"]}
     return {"id": chat_id, "type": "group", "title": "Oak Ridge neighbours"}
+
+
+def message_update(
+    user_id: int, text: str, chat_id: int | None = None, update_id: int | None = None
+) -> dict[str, Any]:
+    """An update carrying a text message from ``user_id``, as Telegram sends it."""
+    return {
+        "update_id": update_id or next(_update_ids),
+        "message": {
+            "message_id": next(_message_ids),
+            "date": int(time.time()),
+            "chat": chat(chat_id or user_id),
+            "from": user(user_id),
+            "text": text,
+        },
+    }
 
 
 @pytest.fixture
@@ -84,17 +104,7 @@ class Site:
     async def say(
         self, user_id: int, text: str, *, chat_id: int | None = None, update_id: int | None = None
     ) -> httpx.Response:
-        update = {
-            "update_id": update_id or next(_update_ids),
-            "message": {
-                "message_id": next(_message_ids),
-                "date": int(time.time()),
-                "chat": chat(chat_id or user_id),
-                "from": user(user_id),
-                "text": text,
-            },
-        }
-        response = await self.post(update)
+        response = await self.post(message_update(user_id, text, chat_id, update_id))
         assert response.status_code == 200
         return response
 
@@ -167,12 +177,8 @@ async def site(
     async with fresh_database(request.param, tmp_path) as database:
         world = World(uow_factory=database.uow)
         adapter = TelegramAdapter(world.engine, make_bot(fake.token, api_base=fake.url))
-        hook = TelegramWebhook(
-            adapter=adapter,
-            uow_factory=database.uow,
-            clock=world.clock,
-            secret=SECRET_TOKEN,
-        )
+        intake = UpdateIntake(adapter=adapter, uow_factory=database.uow, clock=world.clock)
+        hook = TelegramWebhook(intake=intake, secret=SECRET_TOKEN)
         app = Starlette(routes=hook.routes)
         try:
             async with httpx.AsyncClient(
@@ -302,16 +308,7 @@ async def test_a_missing_or_forged_secret_gets_401_and_runs_nothing(
     site: Site, secret: str | None
 ) -> None:
     code = await site.world.household()
-    update = {
-        "update_id": next(_update_ids),
-        "message": {
-            "message_id": 1,
-            "date": int(time.time()),
-            "chat": chat(ANA),
-            "from": user(ANA),
-            "text": f"/start {code}",
-        },
-    }
+    update = message_update(ANA, f"/start {code}")
     response = await site.post(update, secret=secret)
     assert response.status_code == 401
     assert site.fake.calls == []
@@ -380,6 +377,9 @@ async def test_a_group_command_is_sent_to_a_private_chat(site: Site) -> None:
     assert button["url"] == f"https://t.me/{BOT_USERNAME}"
     await site.say(ANA, "/invite", chat_id=GROUP)
     assert len(site.shown(GROUP)) == 2
+    # The button carries the command on: the private chat opens with /start invite.
+    [[button]] = site.shown(GROUP)[-1].params["reply_markup"]["inline_keyboard"]
+    assert button["url"] == f"https://t.me/{BOT_USERNAME}?start=invite"
     # Chatter, and commands for another bot, get nothing.
     await site.say(ANA, "hello neighbours", chat_id=GROUP)
     await site.say(ANA, "/start@some_other_bot", chat_id=GROUP)
@@ -399,6 +399,7 @@ async def test_set_commands_publishes_the_menu(site: Site) -> None:
         "start",
         "invite",
         "household",
+        "join",
         "help",
         "cancel",
     ]
@@ -418,7 +419,7 @@ async def test_a_card_that_can_no_longer_be_edited_is_sent_anew(site: Site) -> N
 async def test_updates_are_handled_in_the_background_by_default(site: Site) -> None:
     assert site.hook.background
     await head(site)  # Site.post drains, as the app's shutdown does
-    assert site.hook._tasks == set()
+    assert not site.hook.intake.busy
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -472,3 +473,77 @@ async def test_the_bot_from_settings_talks_to_the_configured_api_server(
     finally:
         await bot.session.close()
     assert [c.method for c in fake.calls] == ["getMe"]
+
+
+# --- /start and its deep links ---------------------------------------------------------------
+
+SAM = 3003
+
+
+async def test_a_bare_start_welcomes_a_newcomer_and_helps_a_member(site: Site) -> None:
+    await site.say(SAM, "/start")
+    assert site.last_text(SAM) == msg.WELCOME_START
+    await head(site)
+    await site.say(ANA, "/start")
+    assert site.last_text(ANA).startswith("I help the head of a household")
+
+
+async def test_start_with_a_command_runs_it(site: Site) -> None:
+    """The group chat's "open a private chat" button opens ``?start=invite``."""
+    await head(site)
+    await site.say(ANA, "/start invite")
+    assert site.last_text(ANA) == msg.ASK_METHOD
+    await site.say(ANA, "/start household")
+    household, invitations = site.shown(ANA)[-2:]
+    assert household.params["text"].startswith("🏠 12 Oak Lane")
+    assert invitations.params["text"] == msg.NO_INVITATIONS
+
+
+async def test_open_in_telegram_from_the_welcome_page_links_the_account(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    found = _TOKEN.search(site.world.sender.sent[-1].body)
+    assert found is not None
+    async with site.database.uow() as uow:
+        answer = await answer_on_page(
+            uow, site.world.ctx, token=found.group(1), accept=True, browser="b" * 16
+        )
+        await uow.commit()
+    assert answer.outcome is Outcome.DONE
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        [maria] = [m for m in await uow.members.list_for_household(household.id) if not m.is_head]
+    link = account_link_token(site.world.ctx, maria.id)
+
+    await site.say(MARIA, f"/start {link}")
+    assert site.last_text(MARIA) == msg.ACCOUNT_LINKED.format(
+        name="Maria Ruiz", address="12 Oak Lane"
+    )
+    await site.say(MARIA, "/household")
+    assert "Maria Ruiz" in site.last_text(MARIA)
+    # A leaked link links nobody else, and says so.
+    await site.say(SAM, f"/start {link}")
+    assert site.last_text(SAM) == msg.ACCOUNT_LINK_USED
+    async with site.database.uow() as uow:
+        assert await uow.identities.get(platform="telegram", external_id=str(SAM)) is None
+        linked = await uow.identities.get(platform="telegram", external_id=str(MARIA))
+    assert linked is not None and linked.member_id == maria.id
+
+
+class DatabaseDown:
+    """A unit-of-work factory whose database cannot be reached."""
+
+    def __call__(self) -> Any:
+        raise ConnectionRefusedError("the database is down")
+
+
+async def test_when_the_engine_fails_the_person_is_told(site: Site) -> None:
+    broken = TelegramAdapter(
+        Engine(uow_factory=DatabaseDown(), ctx=site.world.ctx), site.adapter.bot
+    )
+    intake = UpdateIntake(adapter=broken, uow_factory=site.database.uow, clock=site.world.clock)
+    update = Update.model_validate(message_update(ANA, "/invite"), context={"bot": broken.bot})
+    await intake.handle(update)
+    assert site.last_text(ANA) == msg.SOMETHING_WENT_WRONG

@@ -1,0 +1,73 @@
+"""Telegram updates, each handled at most once, however they arrive (webhook or long polling).
+
+Telegram redelivers an update it got no timely answer for, and a poller that restarts may
+fetch an update again, so each ``update_id`` is recorded as an
+:class:`~bot.domain.InboundReceipt` in its own committed unit of work before the update is
+handled: a second delivery finds the receipt and has no effect. The price is that an update
+whose handling crashes is not retried, which beats inviting someone twice; the person is told
+something went wrong (see :class:`~handlers.telegram.bot.TelegramAdapter`) and can send again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiogram.types import Update
+
+from bot.domain import InboundReceipt
+from bot.ports import Clock, UnitOfWorkFactory
+
+from .bot import TelegramAdapter
+
+log = logging.getLogger("invitebot.telegram")
+
+SOURCE = "telegram"
+"""The ``InboundReceipt.source`` of Telegram updates."""
+ALLOWED_UPDATES = ["message", "callback_query"]
+"""The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``)."""
+
+
+class UpdateIntake:
+    """Takes updates in: de-duplicates them by ``update_id`` and feeds them to aiogram."""
+
+    def __init__(
+        self, *, adapter: TelegramAdapter, uow_factory: UnitOfWorkFactory, clock: Clock
+    ) -> None:
+        self.adapter = adapter
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def first_time(self, update: Update) -> bool:
+        """Record the update; ``False`` when it was recorded before (a redelivery)."""
+        async with self.uow_factory() as uow:
+            receipt = InboundReceipt(
+                source=SOURCE, external_id=str(update.update_id), received_at=self.clock.now()
+            )
+            first = await uow.receipts.first_time(receipt)
+            await uow.commit()
+        if not first:
+            log.info("update %s delivered again: already handled", update.update_id)
+        return first
+
+    async def handle(self, update: Update) -> None:
+        """Run the update through the router; a failure is logged, never raised."""
+        try:
+            await self.adapter.dispatcher.feed_update(self.adapter.bot, update)
+        except Exception:
+            log.exception("handling Telegram update %s failed", update.update_id)
+
+    def handle_in_background(self, update: Update) -> None:
+        task = asyncio.create_task(self.handle(update), name=f"telegram-{update.update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for updates still being handled (at shutdown, and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
