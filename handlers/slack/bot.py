@@ -1,0 +1,430 @@
+"""The Slack adapter: slash commands, direct messages, button presses and the App Home tab,
+translated into the engine's events; its replies rendered as Block Kit. It decides nothing
+about the conversation.
+
+The flows run only in the person's direct message with the app: invitations carry names,
+phone numbers and links that do not belong in a channel. A slash command typed in a channel
+is answered there with one ephemeral sentence (through its ``response_url``), and the
+conversation goes on in the direct message.
+
+Slack wants every request acknowledged within three seconds, so each listener acks at once
+and the work goes on in a task of its own (``background``; tests turn it off or
+:meth:`SlackAdapter.drain`). A person's events are handled one at a time, in order, so two
+quick answers never overtake each other. Every request is recorded as an
+:class:`~bot.domain.InboundReceipt` (source ``slack``) before anything runs: an Events API
+``event_id``, or an interaction's ``trigger_id``; Slack's retries (``X-Slack-Retry-Num``) and
+any repeat find the receipt and change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import weakref
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import messages as msg
+from bot.domain import InboundReceipt
+from bot.engine import Engine
+from bot.invitations import who_is
+from bot.replies import Actor, Event, Reply, parse_text
+
+from . import render
+
+PLATFORM = "slack"
+SOURCE = "slack"
+"""The ``InboundReceipt.source`` of Slack requests."""
+COMMANDS = ("/invite", "/household")
+"""The slash commands the app registers (and ``slack/manifest.yml`` declares)."""
+EVENTS = ("app_home_opened", "message.im")
+"""The Events API subscriptions the app needs (bot events, as the manifest names them)."""
+
+_DM_CACHE_SIZE = 10_000
+_HANDLED_SUBTYPES = {None, "file_share"}
+"""Message subtypes a person sends; edits, deletions, joins and bot messages are not."""
+
+log = logging.getLogger("invitebot.slack")
+
+
+def make_client(
+    token: str, *, api_base: str | None = None, wait_out_rate_limits: bool = True
+) -> AsyncWebClient:
+    """A Web API client for the bot token, talking to ``api_base`` (``SLACK_API_BASE``; a
+    loopback fake in tests) instead of ``https://slack.com/api/`` when given. Connection
+    errors are retried a little, and so are rate limits (HTTP 429, after ``Retry-After``)
+    with ``wait_out_rate_limits``; the outbox sender says no, as its dispatcher retries
+    later by itself instead of holding a batch up."""
+    retry_handlers: list[Any] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
+    if wait_out_rate_limits:
+        retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    client = AsyncWebClient(token=token, retry_handlers=retry_handlers)
+    if api_base:
+        client.base_url = api_base if api_base.endswith("/") else api_base + "/"
+    return client
+
+
+def receipt_key(body: Mapping[str, Any]) -> str | None:
+    """What identifies one request from Slack for good: an event's ``event_id``, an
+    interaction's or slash command's ``trigger_id``; ``None`` for anything else."""
+    if body.get("type") == "event_callback" and body.get("event_id"):
+        return f"event:{body['event_id']}"
+    trigger = body.get("trigger_id")
+    if isinstance(trigger, str) and trigger:
+        return f"trigger:{trigger}"
+    return None
+
+
+def command_event(command: str, text: str) -> Event | None:
+    """The engine's event for a slash command, or ``None`` for a ``/household`` sub-command
+    that does not exist. ``/household join CODE`` is the engine's ``/join CODE``."""
+    text = " ".join(text.split())
+    if command == "/invite":
+        return parse_text(f"/invite {text}")
+    if command == "/household":
+        if not text:
+            return parse_text("/household")
+        word, _, rest = text.partition(" ")
+        sub = render.SUBCOMMANDS.get(word.lower())
+        return parse_text(f"/{sub} {rest}") if sub else None
+    return None
+
+
+class SlackAdapter:
+    """One engine, one bot token: the bolt app that Slack's requests are dispatched to."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: AsyncWebClient,
+        *,
+        signing_secret: str | None,
+        background: bool = True,
+    ) -> None:
+        """``signing_secret`` verifies HTTP requests (``None`` only for Socket Mode, where
+        requests come over the app's own authenticated WebSocket)."""
+        self.engine = engine
+        self.client = client
+        self.background = background
+        self.verifies_requests = signing_secret is not None
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret,
+            request_verification_enabled=signing_secret is not None,
+            # Listeners only ack and start a task, so running them before answering Slack
+            # costs nothing, and works the same in HTTP and Socket Mode.
+            process_before_response=True,
+            name="invitebot",
+            logger=log,
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dm_channels: dict[str, str] = {}
+        self._published: dict[str, str] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._register()
+
+    def _register(self) -> None:
+        app = self.app
+        app.middleware(self._once)
+        for command in COMMANDS:
+            app.command(command)(self._on_command)
+        app.event("message")(self._on_message)
+        app.event("app_home_opened")(self._on_home_opened)
+        app.action(render.PRESS_ACTION_ID)(self._on_press)
+        app.action(render.HOME_INVITE_ACTION)(self._on_home_invite)
+        app.action(re.compile(r".*"))(self._on_unknown_action)
+
+    async def drain(self) -> None:
+        """Wait for the work still running (at shutdown, and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+
+    # --- exactly once --------------------------------------------------------------------
+
+    async def _once(self, body: dict[str, Any], next_: Any) -> BoltResponse | None:
+        """Bolt middleware (after request verification): record the request before any
+        listener runs; a request seen before is answered 200 and does nothing."""
+        key = receipt_key(body)
+        if key is not None:
+            async with self.engine.uow_factory() as uow:
+                receipt = InboundReceipt(
+                    source=SOURCE, external_id=key[:300], received_at=self.engine.ctx.clock.now()
+                )
+                first = await uow.receipts.first_time(receipt)
+                await uow.commit()
+            if not first:
+                log.info("Slack request %s delivered again: already handled", key)
+                return BoltResponse(status=200, body="")
+        return await next_()
+
+    # --- listeners: ack now, work in the background --------------------------------------
+
+    async def _start(self, user_id: str, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a person's work after their previous work (in a task, with ``background``);
+        a failure is logged and the person told, never raised into bolt."""
+
+        async def in_turn() -> None:
+            lock = self._locks.get(user_id)
+            if lock is None:
+                lock = self._locks[user_id] = asyncio.Lock()
+            async with lock:
+                try:
+                    await work
+                except Exception:
+                    log.exception("handling a Slack %s from %s failed", name, user_id)
+                    await self._apologise(user_id)
+
+        if not self.background:
+            await in_turn()
+            return
+        task = asyncio.create_task(in_turn(), name=f"slack-{name}-{user_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await self._start(str(body.get("user_id", "")), self._command(body), "command")
+
+    async def _on_message(self, ack: Any, event: dict[str, Any]) -> None:
+        await ack()
+        if (
+            event.get("channel_type") != "im"
+            or event.get("bot_id")
+            or event.get("subtype") not in _HANDLED_SUBTYPES
+            or not event.get("user")
+            or not event.get("channel")
+        ):
+            return
+        await self._start(str(event["user"]), self._message(event), "message")
+
+    async def _on_home_opened(self, ack: Any, event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") != "home" or not event.get("user"):
+            return
+        await self._start(str(event["user"]), self._home_opened(event), "home")
+
+    async def _on_press(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await self._start(_user_of(body), self._press(body), "press")
+
+    async def _on_home_invite(self, ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await self._start(_user_of(body), self._home_invite(body), "invite")
+
+    async def _on_unknown_action(self, ack: Any, body: dict[str, Any]) -> None:
+        """Any other action id (an old client, a forged payload): acked, a friendly word."""
+        await ack()
+        log.warning("Slack action that is not one of our buttons")
+        user_id = _user_of(body)
+        if user_id:
+            await self._start(user_id, self._invalid(user_id), "action")
+
+    # --- the work ------------------------------------------------------------------------
+
+    async def _command(self, body: dict[str, Any]) -> None:
+        user_id = str(body["user_id"])
+        actor = await self.actor(user_id, display_name=str(body.get("user_name", "")))
+        if body.get("channel_id") != actor.chat_id and body.get("response_url"):
+            await self._respond(str(body["response_url"]), msg.SLACK_CONTINUE_IN_DM)
+        event = command_event(str(body.get("command", "")), render.typed_text(body.get("text", "")))
+        if event is None:
+            replies = [Reply(msg.SLACK_HOUSEHOLD_USAGE)]
+        else:
+            replies = await self.engine.handle(actor, event)
+        await self.send(actor.chat_id, replies)
+        await self.refresh_home(actor)
+
+    async def _message(self, event: dict[str, Any]) -> None:
+        user_id, channel = str(event["user"]), str(event["channel"])
+        self._remember_dm(user_id, channel)
+        actor = Actor(platform=PLATFORM, user_id=user_id, chat_id=channel)
+        text = render.typed_text(str(event.get("text") or ""))
+        replies = await self.engine.handle(actor, Event.message(text))
+        await self.send(channel, replies)
+        await self.refresh_home(actor)
+
+    async def _home_opened(self, event: dict[str, Any]) -> None:
+        user_id = str(event["user"])
+        if event.get("channel"):
+            self._remember_dm(user_id, str(event["channel"]))
+        actor = await self.actor(user_id)
+        await self.refresh_home(actor, force=True)
+
+    async def _press(self, body: dict[str, Any]) -> None:
+        user = body.get("user") or {}
+        actor = await self.actor(str(user["id"]), display_name=str(user.get("name", "")))
+        actions = body.get("actions") or [{}]
+        value = actions[0].get("value")
+        if isinstance(value, str) and value:
+            replies = await self.engine.handle(actor, Event.press(value))
+        else:
+            replies = [Reply(msg.INVALID_BUTTON)]
+        container = body.get("container") or {}
+        view = body.get("view") or {}
+        if container.get("type") == "view" and view.get("type") == "home":
+            await self._open_modal(actor, str(body.get("trigger_id", "")), replies)
+        elif container.get("type") == "view" and view.get("type") == "modal":
+            await self._update_modal(actor, view, replies)
+        else:
+            pressed_on = container.get("message_ts")
+            in_dm = container.get("channel_id") == actor.chat_id
+            await self.send(actor.chat_id, replies, edit_ts=pressed_on if in_dm else None)
+        await self.refresh_home(actor)
+
+    async def _home_invite(self, body: dict[str, Any]) -> None:
+        """**+ Invite** on the home tab: the flow starts in the direct message, and a modal
+        says so (or, when the engine refuses, shows why)."""
+        user = body.get("user") or {}
+        actor = await self.actor(str(user["id"]), display_name=str(user.get("name", "")))
+        replies = await self.engine.handle(actor, parse_text("/invite"))
+        trigger = str(body.get("trigger_id", ""))
+        if any(reply.buttons for reply in replies):
+            await self.send(actor.chat_id, replies)
+            await self._open_modal(actor, trigger, [Reply(msg.SLACK_INVITE_IN_DM)], dm=False)
+        else:
+            await self._open_modal(actor, trigger, replies)
+        await self.refresh_home(actor)
+
+    async def _invalid(self, user_id: str) -> None:
+        actor = await self.actor(user_id)
+        await self.send(actor.chat_id, [Reply(msg.INVALID_BUTTON)])
+
+    async def _apologise(self, user_id: str) -> None:
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            return
+        try:
+            await self.send(channel, [Reply(msg.SOMETHING_WENT_WRONG)])
+        except Exception:
+            log.exception("could not tell %s that something went wrong", user_id)
+
+    # --- who, and where ------------------------------------------------------------------
+
+    async def actor(self, user_id: str, *, display_name: str = "") -> Actor:
+        """The person as the engine knows them: their chat is their direct message with the
+        app, wherever they typed the command or pressed the button."""
+        return Actor(
+            platform=PLATFORM,
+            user_id=user_id,
+            chat_id=await self.dm_channel(user_id),
+            display_name=display_name,
+        )
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The id of the person's direct message with the app (``conversations.open``,
+        remembered: it never changes)."""
+        known = self._dm_channels.get(user_id)
+        if known is not None:
+            return known
+        opened = await self.client.conversations_open(users=user_id)
+        channel = str(opened["channel"]["id"])
+        self._remember_dm(user_id, channel)
+        return channel
+
+    def _remember_dm(self, user_id: str, channel: str) -> None:
+        if user_id not in self._dm_channels and len(self._dm_channels) >= _DM_CACHE_SIZE:
+            self._dm_channels.pop(next(iter(self._dm_channels)))
+        self._dm_channels[user_id] = channel
+
+    # --- showing replies -----------------------------------------------------------------
+
+    async def send(self, channel: str, replies: list[Reply], *, edit_ts: str | None = None) -> None:
+        """Post replies in order; the first that replaces the previous card edits the
+        message whose button was pressed, when there is one."""
+        for reply in replies:
+            rendered = render.message(reply)
+            if reply.replace_previous and edit_ts is not None:
+                target, edit_ts = edit_ts, None
+                if await self._edit(channel, target, rendered):
+                    continue
+            await self.client.chat_postMessage(channel=channel, **rendered)
+
+    async def _edit(self, channel: str, ts: str, rendered: dict[str, Any]) -> bool:
+        """Edit a card in place; ``False`` when Slack no longer lets us (deleted, too old),
+        so the caller posts it as a new message instead."""
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=rendered["text"], blocks=rendered["blocks"]
+            )
+        except SlackApiError as error:
+            log.info("could not update message %s (%s): posting a new one", ts, _code(error))
+            return False
+        return True
+
+    async def _respond(self, response_url: str, text: str) -> None:
+        """An ephemeral answer where the slash command was typed (only its author sees it)."""
+        try:
+            await AsyncWebhookClient(response_url).send(
+                text=render.escape(text), response_type="ephemeral"
+            )
+        except (TimeoutError, SlackClientError, OSError) as error:
+            log.info("could not answer through the response_url: %s", error)
+
+    async def _open_modal(
+        self, actor: Actor, trigger_id: str, replies: list[Reply], *, dm: bool = True
+    ) -> None:
+        """Answer a press on the home tab in a modal; posted to the direct message instead
+        when Slack refuses the modal (its trigger lasts three seconds)."""
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=render.modal_view(replies))
+        except SlackApiError as error:
+            log.info("could not open a modal (%s): answering in the DM", _code(error))
+            if dm:
+                await self.send(actor.chat_id, replies)
+
+    async def _update_modal(
+        self, actor: Actor, view: Mapping[str, Any], replies: list[Reply]
+    ) -> None:
+        try:
+            await self.client.views_update(
+                view_id=str(view.get("id", "")),
+                hash=view.get("hash"),
+                view=render.modal_view(replies),
+            )
+        except SlackApiError as error:
+            log.info("could not update the modal (%s): answering in the DM", _code(error))
+            await self.send(actor.chat_id, replies)
+
+    async def refresh_home(self, actor: Actor, *, force: bool = False) -> None:
+        """Publish the person's home tab ("My Household") when it changed since this process
+        last published it (always with ``force``, as when they open it)."""
+        replies = await self.engine.handle(actor, parse_text("/household"))
+        async with self.engine.uow_factory() as uow:
+            who = await who_is(uow, actor)
+        view = render.home_view(replies, can_invite=who.is_head)
+        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
+        if not force and self._published.get(actor.user_id) == digest:
+            return
+        await self.client.views_publish(user_id=actor.user_id, view=view)
+        if actor.user_id not in self._published and len(self._published) >= _DM_CACHE_SIZE:
+            self._published.pop(next(iter(self._published)))
+        self._published[actor.user_id] = digest
+
+
+def _user_of(body: Mapping[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id", "")) if isinstance(user, Mapping) else ""
+
+
+def _code(error: SlackApiError) -> str:
+    response = error.response
+    try:
+        return str(response.get("error", "")) or str(response.status_code)
+    except AttributeError:
+        return str(error)

@@ -1,0 +1,72 @@
+"""Chat messages to heads in Slack (notifications from the outbox), as direct messages.
+
+The destination is the head's direct-message channel with the app (the chat they invited
+from). Slack's errors are sorted: a channel or account that is gone, or a message Slack will
+never take, fails for good (the dispatcher stops trying); a refused or revoked token, rate
+limits, Slack's own trouble and network errors are retried later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.domain import OutboxMessage
+from bot.replies import Reply
+
+from . import render
+
+PLATFORM = "slack"
+
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "too_many_attachments",
+    }
+)
+"""Web API errors after which sending the same message again can never work."""
+
+log = logging.getLogger("invitebot.slack")
+
+
+class SlackChatSender:
+    """Sends an outbox chat message to a Slack direct message with ``chat.postMessage``."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def send(self, message: OutboxMessage) -> str:
+        channel = message.destination.strip()
+        if not channel or not channel.isalnum():
+            raise PermanentDeliveryError("not a Slack conversation")
+        try:
+            sent = await self.client.chat_postMessage(
+                channel=channel, **render.message(Reply(message.body))
+            )
+        except SlackApiError as error:
+            code = str(error.response.get("error", "")) if error.response is not None else ""
+            if code in PERMANENT_ERRORS:
+                raise PermanentDeliveryError(f"Slack refused the message ({code})") from error
+            raise DeliveryError(f"Slack did not take the message ({code or 'error'})") from error
+        except Exception as error:  # network errors, timeouts: try again later
+            raise DeliveryError(
+                f"Slack did not take the message ({type(error).__name__})"
+            ) from error
+        return str(sent.get("ts", ""))
+
+    async def close(self) -> None:
+        """Nothing to close: the client opens a session per call."""

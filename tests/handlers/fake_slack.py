@@ -1,0 +1,260 @@
+"""A fake of the Slack Web API: a real HTTP server on 127.0.0.1, for tests that run the real
+slack_sdk client (and slack-bolt) against it (``SLACK_API_BASE``).
+
+It serves ``POST /api/<method>`` in its own thread (with its own event loop), like
+``fake_telegram``, and records every call with its arguments decoded (slack_sdk sends JSON
+for methods with blocks, form fields for the others). It answers in Slack's format,
+``{"ok": true, ...}``: ``auth.test`` with the bot of the workspace "Oak Ridge";
+``conversations.open`` with the direct message of a user (``U…`` gets ``D…``, the same
+letters after it); ``chat.postMessage`` and ``chat.update`` with the message (timestamps count
+up); ``views.publish``, ``views.open`` and ``views.update`` with the view (ids count up). A
+call without the bot token gets ``invalid_auth``, an unknown method ``unknown_method``, and
+:meth:`FakeSlack.fail_next` makes the next call of a method fail with a Slack error.
+
+It also takes the ``response_url`` posts of slash commands and interactions
+(``POST /response/<anything>``, see :meth:`FakeSlack.response_url`), recorded as calls of
+the method ``response_url``::
+
+    with FakeSlack() as fake:
+        client = make_client(fake.token, api_base=fake.url)
+        ...
+        fake.calls_of("chat.postMessage")[0].params["text"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "xoxb-1111-2222-FakeSlackBotTokenForTests"
+TEAM_ID = "T0OAKRIDGE"
+APP_ID = "A0INVITEBOT"
+BOT_USER_ID = "U0INVITEBOT"
+BOT_ID = "B0INVITEBOT"
+
+
+def dm_of(user_id: str) -> str:
+    """The direct-message channel id the fake gives a user's conversation with the bot."""
+    return "D" + user_id[1:]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+    ts: str | None = None
+    """The message posted (chat.postMessage) or updated (chat.update)."""
+    view_id: str | None = None
+    """The view published, opened or updated."""
+
+
+@dataclass
+class FakeSlack:
+    """The fake server; use it as a context manager (or call :meth:`start` and :meth:`close`)."""
+
+    token: str = TOKEN
+    _calls: list[Call] = field(default_factory=list, init=False, repr=False)
+    _failures: dict[str, list[str]] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
+    _views: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
+    _responses: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
+    _port: int | None = field(default=None, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
+    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+
+    # The test's API
+
+    @property
+    def origin(self) -> str:
+        if self._port is None:
+            raise RuntimeError("the fake Slack server is not running")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL to give slack_sdk instead of ``https://slack.com/api/``."""
+        return f"{self.origin}/api/"
+
+    def response_url(self) -> str:
+        """A fresh ``response_url`` for a slash command or an interaction, served here."""
+        return f"{self.origin}/response/{TEAM_ID}/{next(self._responses)}/hook"
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every call so far (auth.test included), oldest first (a copy)."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_of(self, *methods: str) -> list[Call]:
+        return [call for call in self.calls if call.method in methods]
+
+    @property
+    def effects(self) -> list[Call]:
+        """The calls that show something to someone (not auth.test, conversations.open)."""
+        return [c for c in self.calls if c.method not in ("auth.test", "conversations.open")]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    def fail_next(self, method: str, error: str) -> None:
+        """Answer the next call of ``method`` with ``{"ok": false, "error": error}``."""
+        with self._lock:
+            self._failures.setdefault(method, []).append(error)
+
+    # Lifecycle
+
+    def start(self) -> FakeSlack:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._start_server())
+            except BaseException as error:
+                failure.append(error)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
+        self._thread.start()
+        started.wait(timeout=10)
+        if failure:
+            raise RuntimeError("the fake Slack server did not start") from failure[0]
+        return self
+
+    def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._stop_server(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._loop = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # The server (runs on the fake's own loop)
+
+    async def _start_server(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._method)
+        app.router.add_post("/response/{rest:.*}", self._response_url)
+        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def _stop_server(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        params = await _params(request)
+        with self._lock:
+            self._calls.append(
+                Call(method="response_url", params={**params, "path": request.path}, token="")
+            )
+        return web.Response(text="ok")
+
+    async def _method(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        token = token or str(params.pop("token", ""))
+        with self._lock:
+            failures = self._failures.get(method)
+            failure = failures.pop(0) if failures else None
+            if token != self.token:
+                failure = "invalid_auth"
+            ts = view_id = None
+            if failure is None and method == "chat.postMessage":
+                ts = f"1700000000.{next(self._ts):06d}"
+            elif failure is None and method == "chat.update":
+                ts = str(params.get("ts", ""))
+            elif failure is None and method in ("views.publish", "views.open"):
+                view_id = f"V{next(self._views):08d}"
+            elif failure is None and method == "views.update":
+                view_id = str(params.get("view_id", ""))
+            self._calls.append(
+                Call(method=method, params=params, token=token, ts=ts, view_id=view_id)
+            )
+        if failure is not None:
+            return web.json_response({"ok": False, "error": failure})
+        if method == "auth.test":
+            return _ok(
+                url="https://oakridge.slack.com/",
+                team="Oak Ridge",
+                user="invitebot",
+                team_id=TEAM_ID,
+                user_id=BOT_USER_ID,
+                bot_id=BOT_ID,
+                is_enterprise_install=False,
+            )
+        if method == "conversations.open":
+            users = str(params.get("users", ""))
+            if not users.startswith("U") or "," in users:
+                return web.json_response({"ok": False, "error": "user_not_found"})
+            return _ok(channel={"id": dm_of(users)})
+        if method in ("chat.postMessage", "chat.update"):
+            channel = str(params.get("channel", ""))
+            if not channel.startswith(("D", "C", "U")):
+                return web.json_response({"ok": False, "error": "channel_not_found"})
+            message = {"type": "message", "text": params.get("text", ""), "ts": ts}
+            if "blocks" in params:
+                message["blocks"] = params["blocks"]
+            return _ok(channel=channel, ts=ts, message=message)
+        if method in ("views.publish", "views.open", "views.update"):
+            view = params.get("view")
+            if not isinstance(view, dict):
+                return web.json_response({"ok": False, "error": "invalid_arguments"})
+            return _ok(view={**view, "id": view_id, "hash": f"hash-{view_id}"})
+        return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """The call's arguments: query, then a JSON body or form fields (JSON objects decoded)."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        loaded = await request.json()
+        if isinstance(loaded, dict):
+            params.update(loaded)
+        return params
+    for key, value in (await request.post()).items():
+        text = value if isinstance(value, str) else str(value)
+        if text[:1] in "[{":
+            try:
+                params[key] = json.loads(text)
+                continue
+            except ValueError:
+                pass
+        params[key] = text
+    return params
+
+
+def _ok(**result: object) -> web.Response:
+    return web.json_response({"ok": True, **result})

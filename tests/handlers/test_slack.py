@@ -1,0 +1,883 @@
+"""The Slack adapter through its real endpoint, ``POST /slack/events``, with requests signed
+by slack_sdk's own signature logic and slack-bolt's Web API client talking to a loopback fake
+of Slack (``fake_slack``): slash commands, direct messages, button presses and the home tab,
+on every SQL backend."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+
+from bot import messages as msg
+from bot.domain import InvitationStatus
+from bot.replies import Button, Reply, Style
+from handlers.slack import render
+from handlers.slack.bot import SlackAdapter, command_event, make_client, receipt_key
+from handlers.slack.webhook import SlackEvents
+from storage import Database
+from tests.handlers.fake_slack import (
+    APP_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    Call,
+    FakeSlack,
+    dm_of,
+)
+from tests.storage.databases import SQL_BACKENDS, fresh_database
+from tests.unit.conftest import World
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+ANA, MARIA, SAM = "U0ANA", "U0MARIA", "U0SAM"
+NAMES = {ANA: "ana.lopez", MARIA: "maria.ruiz", SAM: "sam.lee"}
+CHANNEL = "C0NEIGHBOURS"
+_ids = itertools.count(1)
+_TOKEN = re.compile(r"/i/([A-Za-z0-9_-]{43})")
+
+
+def signed_headers(body: str, *, content_type: str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack sends: a timestamp and the v0 HMAC of ``v0:<timestamp>:<body>``."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as running:
+        yield running
+
+
+@dataclass
+class Site:
+    client: httpx.AsyncClient
+    world: World
+    database: Database
+    fake: FakeSlack
+    adapter: SlackAdapter
+
+    # --- requests as Slack sends them --------------------------------------------------
+
+    async def post(
+        self,
+        body: str,
+        *,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> httpx.Response:
+        sent = signed_headers(body, content_type=content_type, timestamp=timestamp)
+        sent.update(headers or {})
+        response = await self.client.post("/slack/events", content=body, headers=sent)
+        await self.adapter.drain()
+        return response
+
+    def command_body(
+        self, user: str, command: str, text: str = "", *, channel: str | None = None
+    ) -> str:
+        channel = channel or dm_of(user)
+        return urlencode(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": TEAM_ID,
+                "team_domain": "oakridge",
+                "channel_id": channel,
+                "channel_name": "directmessage" if channel.startswith("D") else "neighbours",
+                "user_id": user,
+                "user_name": NAMES.get(user, "someone"),
+                "command": command,
+                "text": text,
+                "api_app_id": APP_ID,
+                "response_url": self.fake.response_url(),
+                "trigger_id": f"{next(_ids)}.1111.{'a' * 32}",
+            }
+        )
+
+    async def command(
+        self, user: str, command: str, text: str = "", *, channel: str | None = None
+    ) -> httpx.Response:
+        response = await self.post(
+            self.command_body(user, command, text, channel=channel),
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+    def event_body(self, event: dict[str, Any], *, event_id: str | None = None) -> str:
+        return json.dumps(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": TEAM_ID,
+                "api_app_id": APP_ID,
+                "event": event,
+                "type": "event_callback",
+                "event_id": event_id or f"Ev{next(_ids):010d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+            }
+        )
+
+    async def event(
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        response = await self.post(
+            self.event_body(event, event_id=event_id),
+            content_type="application/json",
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+    async def say(self, user: str, text: str, **extra: Any) -> httpx.Response:
+        """A direct message to the bot, as the Events API delivers it (``message.im``)."""
+        ts = f"{int(time.time())}.{next(_ids):06d}"
+        event = {
+            "type": "message",
+            "channel": dm_of(user),
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "event_ts": ts,
+            **extra,
+        }
+        return await self.event(event)
+
+    async def open_home(self, user: str) -> httpx.Response:
+        return await self.event(
+            {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": dm_of(user),
+                "tab": "home",
+                "event_ts": f"{int(time.time())}.000001",
+            }
+        )
+
+    def interaction_body(self, user: str, payload: dict[str, Any]) -> str:
+        base = {
+            "user": {"id": user, "username": NAMES.get(user, "x"), "name": NAMES.get(user, "x")},
+            "api_app_id": APP_ID,
+            "token": "deprecated-verification-token",
+            "team": {"id": TEAM_ID, "domain": "oakridge"},
+            "trigger_id": f"{next(_ids)}.2222.{'b' * 32}",
+            "response_url": self.fake.response_url(),
+        }
+        return urlencode({"payload": json.dumps({**base, **payload})})
+
+    async def interact(
+        self, user: str, payload: dict[str, Any], *, trigger_id: str | None = None
+    ) -> httpx.Response:
+        if trigger_id is not None:
+            payload = {**payload, "trigger_id": trigger_id}
+        response = await self.post(
+            self.interaction_body(user, payload),
+            content_type="application/x-www-form-urlencoded",
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+    def button(self, user: str, label: str) -> tuple[dict[str, Any], str]:
+        """The newest button with this label in the user's DM, and its message's ts."""
+        for call in reversed(self.shown(user)):
+            for element in _buttons(call.params.get("blocks") or []):
+                if element["text"]["text"] == label:
+                    assert call.ts is not None
+                    return element, call.ts
+        raise AssertionError(f"no button {label!r} shown to {user}")
+
+    async def press(
+        self,
+        user: str,
+        label: str = "",
+        *,
+        value: str | None = None,
+        action_id: str = "invitebot.press.0",
+        ts: str | None = None,
+        trigger_id: str | None = None,
+    ) -> httpx.Response:
+        """Press a button in the DM (by label), or send any value (a tampered payload)."""
+        if value is None:
+            element, ts = self.button(user, label)
+            value, action_id = element["value"], element["action_id"]
+        ts = ts or "1700000000.000001"
+        payload = {
+            "type": "block_actions",
+            "container": {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": dm_of(user),
+                "is_ephemeral": False,
+            },
+            "channel": {"id": dm_of(user), "name": "directmessage"},
+            "message": {"type": "message", "ts": ts, "text": "…"},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": f"{int(time.time())}.000002",
+                }
+            ],
+        }
+        return await self.interact(user, payload, trigger_id=trigger_id)
+
+    def home(self, user: str) -> Call:
+        published = [c for c in self.fake.calls_of("views.publish") if c.params["user_id"] == user]
+        assert published, f"no home tab published for {user}"
+        return published[-1]
+
+    async def press_on_view(self, user: str, label: str, *, view: Call) -> httpx.Response:
+        """Press a button on the home tab or a modal (the view the call published)."""
+        blocks = view.params["view"]["blocks"]
+        [element] = [e for e in _buttons(blocks) if e["text"]["text"] == label][-1:]
+        payload = {
+            "type": "block_actions",
+            "container": {"type": "view", "view_id": view.view_id},
+            "view": {
+                "id": view.view_id,
+                "type": view.params["view"]["type"],
+                "hash": f"hash-{view.view_id}",
+                "blocks": blocks,
+            },
+            "actions": [
+                {
+                    "action_id": element["action_id"],
+                    "block_id": "b1",
+                    "type": "button",
+                    "value": element.get("value", ""),
+                    "action_ts": f"{int(time.time())}.000003",
+                }
+            ],
+        }
+        return await self.interact(user, payload)
+
+    # --- what Slack was asked to show -----------------------------------------------
+
+    def shown(self, user: str) -> list[Call]:
+        """Messages posted or updated in the user's DM, oldest first."""
+        return [
+            c
+            for c in self.fake.calls_of("chat.postMessage", "chat.update")
+            if c.params.get("channel") == dm_of(user)
+        ]
+
+    def last_text(self, user: str) -> str:
+        return str(self.shown(user)[-1].params["text"])
+
+    async def invitations(self):
+        async with self.database.uow() as uow:
+            households = await uow.households.list()
+            return [i for h in households for i in await uow.invitations.list_for_household(h.id)]
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for b in blocks if b.get("type") == "actions" for e in b["elements"]]
+
+
+def labels(call: Call) -> list[str]:
+    return [e["text"]["text"] for e in _buttons(call.params.get("blocks") or [])]
+
+
+def view_text(call: Call) -> str:
+    """All the text of a published or opened view, for ``in`` assertions."""
+    return json.dumps(call.params["view"]["blocks"], ensure_ascii=False)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+async def site(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeSlack
+) -> AsyncIterator[Site]:
+    async with fresh_database(request.param, tmp_path) as database:
+        world = World(uow_factory=database.uow)
+        adapter = SlackAdapter(
+            world.engine,
+            make_client(fake.token, api_base=fake.url),
+            signing_secret=SIGNING_SECRET,
+        )
+        events = SlackEvents(adapter)
+        app = Starlette(routes=events.routes)
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="https://invites.example.org"
+            ) as client:
+                yield Site(
+                    client=client, world=world, database=database, fake=fake, adapter=adapter
+                )
+        finally:
+            await events.close()
+
+
+async def head(site: Site, user: str = ANA) -> None:
+    code = await site.world.household()
+    await site.command(user, "/household", f"join {code}")
+    assert "You are now the head of the household at 12 Oak Lane" in site.last_text(user)
+
+
+# --- the flows -------------------------------------------------------------------------------
+
+
+async def test_household_join_with_the_access_code_claims_the_household(site: Site) -> None:
+    await head(site)
+    [claimed] = site.shown(ANA)
+    assert claimed.params["unfurl_links"] is False
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        members = await uow.members.list_for_household(household.id)
+        identity = await uow.identities.get(platform="slack", external_id=ANA)
+    assert [m.name for m in members] == ["Ana Lopez"]
+    # The engine knows Ana by her Slack user id, in her DM with the app.
+    assert identity is not None and identity.chat_id == dm_of(ANA)
+    # Claiming changed her household: the home tab shows it.
+    assert "12 Oak Lane" in view_text(site.home(ANA))
+
+
+async def test_the_whole_invite_flow_with_buttons_and_typed_answers(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite")
+    ask = site.shown(ANA)[-1]
+    assert ask.params["text"] == msg.ASK_METHOD
+    assert labels(ask) == ["Email", "SMS Text", "Cancel"]
+
+    await site.press(ANA, "SMS Text")
+    assert site.last_text(ANA) == msg.ASK_NAME
+    await site.say(ANA, "Maria Ruiz")
+    assert "Maria Ruiz" in site.last_text(ANA)
+    # Slack sends a typed phone number as a tel: link; the engine gets it as typed.
+    await site.say(ANA, "<tel:+12025550199|+1 202 555 0199>")
+    summary = site.shown(ANA)[-1]
+    assert summary.params["blocks"][0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": msg.SUMMARY_TITLE, "emoji": True},
+    }
+    assert labels(summary) == ["Send Invite", "Edit", "Cancel"]
+    assert _buttons(summary.params["blocks"])[0]["style"] == "primary"
+
+    await site.press(ANA, "Send Invite")
+    sent = site.shown(ANA)[-1]
+    # replace_previous: the summary card itself becomes the confirmation.
+    assert sent.method == "chat.update" and sent.ts == summary.ts
+    assert "Maria Ruiz" in sent.params["text"]
+    assert labels(sent) == ["OK"]
+    await site.press(ANA, "OK")
+    assert site.shown(ANA)[-1].method == "chat.update"
+
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.PENDING
+    assert invitation.origin_platform == "slack" and invitation.origin_chat_id == dm_of(ANA)
+    await site.world.deliver()
+    assert _TOKEN.search(site.world.sender.sent[-1].body)
+    # Everything happened in the DM; Slack was asked for nothing else but the home tab.
+    channels = {c.params.get("channel") for c in site.fake.calls_of("chat.postMessage")}
+    assert channels == {dm_of(ANA)}
+
+
+async def test_typed_email_addresses_arrive_as_mailto_links(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite")
+    await site.press(ANA, "Email")
+    await site.say(ANA, "Maria Ruiz")
+    await site.say(ANA, "<mailto:maria@example.com|maria@example.com>")
+    assert "maria@example.com" in site.last_text(ANA)
+    assert labels(site.shown(ANA)[-1]) == ["Send Invite", "Edit", "Cancel"]
+
+
+async def test_a_one_shot_invite_then_the_invitee_joins_from_slack(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "sms Maria Ruiz +1 202 555 0199")
+    assert site.last_text(ANA).startswith(msg.SUMMARY_TITLE)
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    found = _TOKEN.search(site.world.sender.sent[-1].body)
+    assert found is not None
+
+    await site.command(MARIA, "/household", f"join https://hoa.example/i/{found.group(1)}")
+    assert "Welcome, Maria Ruiz!" in site.last_text(MARIA)
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.ACCEPTED
+    async with site.database.uow() as uow:
+        identity = await uow.identities.get(platform="slack", external_id=MARIA)
+    assert identity is not None
+    # Ana is told, in her DM, through the outbox.
+    await site.world.deliver()
+    [note] = [m for m in site.world.sender.sent if m.destination == dm_of(ANA)]
+    assert note.platform == "slack" and "Maria Ruiz accepted" in note.body
+
+
+async def test_a_command_in_a_channel_continues_in_the_dm(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com", channel=CHANNEL)
+    [pointer] = site.fake.calls_of("response_url")[-1:]
+    assert pointer.params["response_type"] == "ephemeral"
+    assert pointer.params["text"] == render.escape(msg.SLACK_CONTINUE_IN_DM)
+    # The summary, with Maria's address, went to the DM and nowhere else.
+    assert site.last_text(ANA).startswith(msg.SUMMARY_TITLE)
+    posted = site.fake.calls_of("chat.postMessage", "chat.update")
+    assert all(c.params["channel"] == dm_of(ANA) for c in posted)
+
+
+async def test_household_cards_copy_resend_and_cancel_in_the_dm(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.command(ANA, "/household")
+    card = site.shown(ANA)[-1]
+    assert labels(card) == ["Copy Invite Link", "Resend", "Cancel Invite"]
+
+    await site.press(ANA, "Copy Invite Link")
+    copy, qr = site.shown(ANA)[-2:]
+    assert copy.method == qr.method == "chat.postMessage"
+    assert copy.params["unfurl_links"] is False and copy.params["unfurl_media"] is False
+    [preformatted] = [b for b in copy.params["blocks"] if b["type"] == "rich_text"]
+    [link] = preformatted["elements"][0]["elements"]
+    assert link["type"] == "link" and _TOKEN.search(link["url"]) and link["text"] == link["url"]
+
+    await site.press(ANA, "Resend")
+    assert "Sent the invitation to Maria Ruiz again" in site.last_text(ANA)
+
+    # Cancel Invite asks in Slack's confirmation dialog, whose Yes cancels at once.
+    element, ts = site.button(ANA, "Cancel Invite")
+    assert element["style"] == "danger"
+    assert element["confirm"]["confirm"]["text"] == msg.BTN_CONFIRM_CANCEL
+    assert element["confirm"]["deny"]["text"] == msg.BTN_KEEP
+    assert element["value"].startswith("card:cancel_yes:")
+    await site.press(ANA, "Cancel Invite")
+    done = site.shown(ANA)[-1]
+    assert done.method == "chat.update" and done.ts == ts
+    assert done.params["text"] == msg.CANCELLED.format(name="Maria Ruiz")
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.CANCELLED
+
+
+async def test_the_home_tab_is_my_household(site: Site) -> None:
+    await site.open_home(ANA)
+    stranger = site.home(ANA)
+    assert stranger.params["view"]["type"] == "home"
+    assert "/household join ACCESS-CODE" in view_text(stranger)
+    assert msg.SLACK_BTN_INVITE not in labels_of_view(stranger)
+
+    await head(site)
+    await site.open_home(ANA)
+    home = site.home(ANA)
+    assert home.params["view"]["blocks"][0]["text"]["text"] == msg.SLACK_HOME_TITLE
+    assert labels_of_view(home) == [msg.SLACK_BTN_INVITE]
+    assert msg.MEMBERS_TITLE in view_text(home) and "Ana Lopez (head)" in view_text(home)
+
+    # + Invite starts the flow in the DM, and a modal says so.
+    await site.press_on_view(ANA, msg.SLACK_BTN_INVITE, view=home)
+    assert site.last_text(ANA) == msg.ASK_METHOD
+    [modal] = site.fake.calls_of("views.open")
+    assert render.escape(msg.SLACK_INVITE_IN_DM) in view_text(modal)
+    await site.press(ANA, "Email")
+    await site.say(ANA, "Maria Ruiz")
+    await site.say(ANA, "maria@example.com")
+    await site.press(ANA, "Send Invite")
+
+    # The invitation changed Ana's household: her home tab was published again.
+    home = site.home(ANA)
+    assert "Maria Ruiz" in view_text(home)
+    assert labels_of_view(home) == [
+        msg.SLACK_BTN_INVITE,
+        "Copy Invite Link",
+        "Resend",
+        "Cancel Invite",
+    ]
+    # Typed answers that change nothing on it do not publish it again.
+    before = len(site.fake.calls_of("views.publish"))
+    await site.say(ANA, "hello?")
+    assert len(site.fake.calls_of("views.publish")) == before
+
+
+async def test_copy_resend_and_cancel_from_the_home_tab(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    home = site.home(ANA)
+
+    await site.press_on_view(ANA, "Copy Invite Link", view=home)
+    [copy] = site.fake.calls_of("views.open")
+    assert copy.params["view"]["type"] == "modal"
+    assert _TOKEN.search(view_text(copy))
+    assert any(b["type"] == "rich_text" for b in copy.params["view"]["blocks"])
+
+    await site.press_on_view(ANA, "Resend", view=home)
+    resent = site.fake.calls_of("views.open")[-1]
+    assert "Sent the invitation to Maria Ruiz again" in view_text(resent)
+
+    [cancel] = [e for e in _buttons(home.params["view"]["blocks"]) if "confirm" in e]
+    assert cancel["text"]["text"] == "Cancel Invite"
+    await site.press_on_view(ANA, "Cancel Invite", view=home)
+    cancelled = site.fake.calls_of("views.open")[-1]
+    assert msg.CANCELLED.format(name="Maria Ruiz") in view_text(cancelled)
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.CANCELLED
+    # The home tab no longer offers the cancelled invitation's buttons.
+    assert labels_of_view(site.home(ANA)) == [msg.SLACK_BTN_INVITE]
+
+
+async def test_a_press_in_a_modal_updates_it(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    site.world.clock.advance(hours=169)  # the invitation expires
+    await site.open_home(ANA)
+    await site.press_on_view(ANA, "Resend", view=site.home(ANA))
+    [choice] = site.fake.calls_of("views.open")
+    assert labels_of_view(choice) == [msg.BTN_RESEND_SAME, msg.BTN_RESEND_NEW]
+    await site.press_on_view(ANA, msg.BTN_RESEND_NEW, view=choice)
+    [updated] = site.fake.calls_of("views.update")
+    assert updated.params["view_id"] == choice.view_id
+    assert "Sent Maria Ruiz a new invitation link" in view_text(updated)
+
+
+async def test_a_modal_slack_refuses_is_answered_in_the_dm(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    site.fake.fail_next("views.open", "expired_trigger_id")
+    await site.press_on_view(ANA, "Copy Invite Link", view=site.home(ANA))
+    assert _TOKEN.search(json.dumps(site.shown(ANA)[-2].params["blocks"]))
+
+
+async def test_a_card_that_can_no_longer_be_updated_is_posted_anew(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    site.fake.fail_next("chat.update", "message_not_found")
+    await site.press(ANA, "Send Invite")
+    assert [c.method for c in site.shown(ANA)[-2:]] == ["chat.update", "chat.postMessage"]
+    assert "Maria Ruiz" in site.last_text(ANA)
+
+
+async def test_household_help_cancel_and_unknown_sub_commands(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/household", "help")
+    assert "/household join CODE" in site.last_text(ANA)
+    assert "board@oakridge.example" in site.last_text(ANA)
+    await site.command(ANA, "/invite")
+    await site.command(ANA, "/household", "cancel")
+    assert site.last_text(ANA) == msg.FLOW_CANCELLED
+    await site.command(ANA, "/household", "frobnicate")
+    assert site.last_text(ANA) == render.escape(msg.SLACK_HOUSEHOLD_USAGE)
+
+
+# --- what must not work ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forge",
+    ["signature", "stale", "missing", "secret"],
+)
+async def test_a_forged_or_stale_request_gets_401_and_runs_nothing(site: Site, forge: str) -> None:
+    code = await site.world.household()
+    body = site.command_body(ANA, "/household", f"join {code}")
+    headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+    if forge == "signature":
+        headers["X-Slack-Signature"] = "v0=" + "0" * 64
+    elif forge == "stale":  # correctly signed, but more than five minutes old
+        headers = signed_headers(
+            body,
+            content_type="application/x-www-form-urlencoded",
+            timestamp=int(time.time()) - 301,
+        )
+    elif forge == "missing":
+        del headers["X-Slack-Signature"], headers["X-Slack-Request-Timestamp"]
+    else:  # signed with another app's secret
+        stamp = headers["X-Slack-Request-Timestamp"]
+        other = SignatureVerifier("another-apps-secret").generate_signature(
+            timestamp=stamp, body=body
+        )
+        assert other is not None
+        headers["X-Slack-Signature"] = other
+    response = await site.client.post("/slack/events", content=body, headers=headers)
+    await site.adapter.drain()
+    assert response.status_code == 401
+    assert site.fake.calls == []
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        assert not household.claimed
+    # Nothing was recorded either: the real request with the same trigger still works.
+    response = await site.post(body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    assert "You are now the head" in site.last_text(ANA)
+
+
+async def test_a_tampered_body_with_a_replayed_signature_gets_401(site: Site) -> None:
+    code = await site.world.household()
+    body = site.command_body(ANA, "/household", f"join {code}")
+    headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+    tampered = body.replace(ANA, SAM)
+    response = await site.client.post("/slack/events", content=tampered, headers=headers)
+    assert response.status_code == 401
+    assert site.fake.calls == []
+
+
+async def test_slack_retries_and_repeated_event_ids_have_one_effect(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz")
+    before = len(site.shown(ANA))
+    ts = f"{int(time.time())}.000777"
+    event = {
+        "type": "message",
+        "channel": dm_of(ANA),
+        "channel_type": "im",
+        "user": ANA,
+        "text": "maria@example.com",
+        "ts": ts,
+        "event_ts": ts,
+    }
+    await site.event(event, event_id="Ev0REPEATED")
+    await site.event(
+        event,
+        event_id="Ev0REPEATED",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    await site.event(event, event_id="Ev0REPEATED")
+    assert len(site.shown(ANA)) == before + 1
+    assert site.last_text(ANA).startswith(msg.SUMMARY_TITLE)
+
+
+async def test_the_same_interaction_twice_has_one_effect(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    element, ts = site.button(ANA, "Send Invite")
+    before = len(site.fake.effects)
+    for _ in range(2):
+        await site.press(
+            ANA,
+            value=element["value"],
+            action_id=element["action_id"],
+            ts=ts,
+            trigger_id="1234.5678.samepress",
+        )
+    # One update of the card, one home tab: nothing twice.
+    assert [c.method for c in site.fake.effects[before:]] == ["chat.update", "views.publish"]
+    assert len(await site.invitations()) == 1
+    await site.world.deliver()
+    assert len(site.world.sender.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "action_id"),
+    [
+        ("card:cancel_yes:" + "0" * 32, "invitebot.press.0"),  # no such invitation
+        ("card:cancel_yes:not-an-id", "invitebot.press.1"),
+        ("flow:delete_everything", "invitebot.press.0"),
+        ("<!channel> " + "x" * 3000, "invitebot.press.2"),
+        ("", "invitebot.press.0"),
+        ("card:cancel_yes:" + "0" * 32, "something.else"),  # not one of our action ids
+    ],
+)
+async def test_tampered_payloads_get_a_friendly_reply_and_change_nothing(
+    site: Site, value: str, action_id: str
+) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    before = len(site.shown(ANA))
+    await site.press(ANA, value=value, action_id=action_id)
+    assert len(site.shown(ANA)) == before + 1
+    reply = site.shown(ANA)[-1]
+    assert reply.method == "chat.postMessage" and reply.params["text"]
+    assert "<!channel>" not in reply.params["text"]
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.PENDING
+
+
+async def test_a_payload_naming_another_households_invitation_changes_nothing(
+    site: Site,
+) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    [invitation] = await site.invitations()
+    code = await site.world.household(address="14 Oak Lane")
+    await site.command(SAM, "/household", f"join {code}")
+    await site.press(SAM, value=f"card:cancel_yes:{invitation.id}")
+    assert site.last_text(SAM) == msg.NOT_YOUR_INVITATION
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.PENDING
+
+
+async def test_a_member_who_is_not_the_head_pressing_the_heads_button_changes_nothing(
+    site: Site,
+) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    found = _TOKEN.search(site.world.sender.sent[-1].body)
+    assert found is not None
+    await site.command(MARIA, "/household", f"join {found.group(1)}")
+    await site.command(ANA, "/invite", "sms Sam Lee +1 202 555 0142")
+    await site.press(ANA, "Send Invite")
+    invitations = await site.invitations()
+    pending = next(i for i in invitations if i.status is InvitationStatus.PENDING)
+
+    # Maria, a member, presses the head's Cancel Invite (its value copied from Ana's card).
+    await site.command(ANA, "/household")
+    element, _ = site.button(ANA, "Cancel Invite")
+    await site.press(MARIA, value=element["value"], action_id=element["action_id"])
+    assert site.last_text(MARIA) == render.escape(render.slack_commands(msg.ONLY_HEAD))
+    pending_after = next(i for i in await site.invitations() if i.id == pending.id)
+    assert pending_after.status is InvitationStatus.PENDING
+    # Her home tab shows the household, without the head's buttons.
+    await site.open_home(MARIA)
+    assert labels_of_view(site.home(MARIA)) == []
+
+
+async def test_text_from_people_never_becomes_mentions_or_links(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email")
+    await site.say(ANA, "Maria &lt;!channel&gt; Ruiz")
+    shown = json.dumps([c.params for c in site.shown(ANA)])
+    assert "<!channel>" not in shown
+
+
+async def test_the_bots_own_messages_and_edits_are_ignored(site: Site) -> None:
+    await head(site)
+    before = len(site.fake.effects)
+    await site.say(ANA, "hello", bot_id="B0INVITEBOT")
+    await site.say(ANA, "edited", subtype="message_changed")
+    await site.say(BOT_USER_ID, "my own message")
+    await site.event(
+        {
+            "type": "message",
+            "channel": CHANNEL,
+            "channel_type": "channel",
+            "user": ANA,
+            "text": "chatter",
+            "ts": "1.2",
+        }
+    )
+    assert site.fake.effects[before:] == []
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def labels_of_view(call: Call) -> list[str]:
+    return [e["text"]["text"] for e in _buttons(call.params["view"]["blocks"])]
+
+
+def test_replies_render_as_escaped_block_kit() -> None:
+    reply = Reply(
+        "Hi <@U0BOSS> & <!here> <https://evil.example|click>",
+        title="A <title>",
+        buttons=(
+            Button("Send", "flow:send", Style.PRIMARY),
+            Button("Cancel Invite", "card:cancel:" + "a" * 32, Style.DANGER),
+            Button("Other", "flow:edit"),
+        ),
+        link="https://hoa.example/i/x",
+        fields=(("Email", "a@b.example"),),
+    )
+    blocks = render.reply_blocks(reply)
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "rich_text", "actions"]
+    assert blocks[0]["text"] == {"type": "plain_text", "text": "A <title>", "emoji": True}
+    assert blocks[1]["text"]["text"] == (
+        "Hi &lt;@U0BOSS&gt; &amp; &lt;!here&gt; &lt;https://evil.example|click&gt;"
+    )
+    send, cancel, other = blocks[-1]["elements"]
+    assert send == {
+        "type": "button",
+        "action_id": "invitebot.press.0",
+        "text": {"type": "plain_text", "text": "Send", "emoji": True},
+        "value": "flow:send",
+        "style": "primary",
+    }
+    assert cancel["value"] == "card:cancel_yes:" + "a" * 32 and cancel["style"] == "danger"
+    assert cancel["confirm"]["style"] == "danger"
+    assert "style" not in other and other["action_id"] == "invitebot.press.2"
+    text = render.message(reply)["text"]
+    assert "<" not in text and "&lt;!here&gt;" in text
+
+
+def test_long_text_is_cut_without_breaking_an_entity() -> None:
+    blocks = render.reply_blocks(Reply("x" * 2997 + "<<<<"))
+    text = blocks[0]["text"]["text"]
+    assert len(text) <= render.MAX_SECTION_TEXT and text.endswith("…")
+    assert not re.search(r"&[a-z]*…$", text)
+
+
+def test_every_engine_payload_fits_a_button_value() -> None:
+    for payload in ["card:resend_same:" + "f" * 32, "flow:resend_existing", "flow:edit:contact"]:
+        assert render.button_value(payload) == payload
+    with pytest.raises(ValueError):
+        render.button_value("x" * 2001)
+
+
+def test_engine_commands_are_shown_as_slack_types_them() -> None:
+    assert render.slack_commands("Send /join CODE, or /cancel.") == (
+        "Send /household join CODE, or /household cancel."
+    )
+    # Links and the app's own commands are left alone.
+    assert render.slack_commands("https://hoa.example/join /invite /household") == (
+        "https://hoa.example/join /invite /household"
+    )
+
+
+def test_typed_text_undoes_slacks_formatting() -> None:
+    assert render.typed_text("<mailto:maria@example.org|maria@example.org>") == (
+        "maria@example.org"
+    )
+    assert render.typed_text("<https://hoa.example/i/abc>") == "https://hoa.example/i/abc"
+    assert render.typed_text("<tel:+12025550199|+1 202 555 0199>") == "+1 202 555 0199"
+    assert render.typed_text("Maria &amp; Jo &lt;3") == "Maria & Jo <3"
+    assert render.typed_text("hi <@U0ANA> <#C1|general> <!here>") == "hi @U0ANA #general @here"
+
+
+def test_the_home_tab_never_outgrows_slacks_limit() -> None:
+    cards = [
+        Reply(f"card {n}", buttons=(Button("Resend", f"card:resend:{n:032x}"),)) for n in range(60)
+    ]
+    view = render.home_view(cards, can_invite=True)
+    assert len(view["blocks"]) <= render.MAX_VIEW_BLOCKS
+    assert view["blocks"][-1]["type"] == "context"
+    assert render.escape(msg.SLACK_HOME_MORE) in json.dumps(view["blocks"][-1])
+
+
+def test_slash_commands_map_to_the_engines_commands() -> None:
+    def as_text(command: str, text: str) -> str | None:
+        event = command_event(command, text)
+        return None if event is None else f"{event.command}|{event.args}"
+
+    assert as_text("/invite", "") == "invite|"
+    assert as_text("/invite", "sms  Maria Ruiz +1 202 555 0199") == (
+        "invite|sms Maria Ruiz +1 202 555 0199"
+    )
+    assert as_text("/household", "") == "household|"
+    assert as_text("/household", "JOIN abcd-efgh-jkmn") == "join|abcd-efgh-jkmn"
+    assert as_text("/household", "decline https://hoa.example/i/x") == (
+        "decline|https://hoa.example/i/x"
+    )
+    assert as_text("/household", "help") == "help|"
+    assert as_text("/household", "nonsense") is None
+    assert as_text("/weather", "") is None
+
+
+def test_receipt_keys() -> None:
+    assert receipt_key({"type": "event_callback", "event_id": "Ev1"}) == "event:Ev1"
+    assert receipt_key({"type": "block_actions", "trigger_id": "1.2.3"}) == "trigger:1.2.3"
+    assert receipt_key({"command": "/invite", "trigger_id": "4.5.6"}) == "trigger:4.5.6"
+    assert receipt_key({"type": "url_verification", "challenge": "x"}) is None
