@@ -333,24 +333,3 @@ SLACK_MODAL_TITLE = "My Household"
 SLACK_BTN_CLOSE = "Close"
 SLACK_CONFIRM_CANCEL_TITLE = "Cancel this invitation?"
 SLACK_CONFIRM_CANCEL = "The link and code we sent will stop working at once."
-
-# Slack
-SLACK_CONTINUE_IN_DM = (
-    "Invitations are personal, so let's continue in our direct messages: "
-    "I've sent you a message there."
-)
-SLACK_HOUSEHOLD_USAGE = (
-    "Type /household to see your household and invitations, /household join CODE to claim "
-    "your household with the access code from your HOA, or /household help."
-)
-SLACK_HOME_TITLE = "My Household"
-SLACK_HOME_MORE = "Not every invitation fits here. Type /household to see them all."
-SLACK_BTN_INVITE = "+ Invite"
-SLACK_INVITE_IN_DM = (
-    "I've asked the first question in the Messages tab: answer it there, and we'll set up "
-    "the invitation together."
-)
-SLACK_MODAL_TITLE = "My Household"
-SLACK_BTN_CLOSE = "Close"
-SLACK_CONFIRM_CANCEL_TITLE = "Cancel this invitation?"
-SLACK_CONFIRM_CANCEL = "The link and code we sent will stop working at once."
