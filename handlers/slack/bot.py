@@ -401,6 +401,25 @@ class SlackAdapter:
             log.info("could not update the modal (%s): answering in the DM", _code(error))
             await self.send(actor.chat_id, replies)
 
+    async def refresh_homes_for(self, invitation_id: str) -> None:
+        """Publish again the home tab of the head who sent this invitation, in each Slack
+        account of theirs (after something happened to it elsewhere: accepted on the web
+        page, declined by text, expired). Queued behind that person's own events."""
+        async with self.engine.uow_factory() as uow:
+            invitation = await uow.invitations.get(invitation_id)
+            identities = (
+                await uow.identities.list_for_member(invitation.invited_by) if invitation else []
+            )
+        for identity in identities:
+            if identity.platform != PLATFORM:
+                continue
+            if identity.chat_id:
+                self._remember_dm(identity.external_id, identity.chat_id)
+            await self._start(identity.external_id, self._refresh(identity.external_id), "home")
+
+    async def _refresh(self, user_id: str) -> None:
+        await self.refresh_home(await self.actor(user_id))
+
     async def refresh_home(self, actor: Actor, *, force: bool = False) -> None:
         """Publish the person's home tab ("My Household") when it changed since this process
         last published it (always with ``force``, as when they open it)."""

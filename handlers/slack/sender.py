@@ -9,6 +9,7 @@ limits, Slack's own trouble and network errors are retried later.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +19,9 @@ from bot.domain import OutboxMessage
 from bot.replies import Reply
 
 from . import render
+
+if TYPE_CHECKING:
+    from .bot import SlackAdapter
 
 PLATFORM = "slack"
 
@@ -44,10 +48,15 @@ log = logging.getLogger("invitebot.slack")
 
 
 class SlackChatSender:
-    """Sends an outbox chat message to a Slack direct message with ``chat.postMessage``."""
+    """Sends an outbox chat message to a Slack direct message with ``chat.postMessage``.
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    With ``homes`` (the adapter serving Slack in this process), a notification about an
+    invitation also publishes the head's home tab again, as what it shows has just changed.
+    """
+
+    def __init__(self, client: AsyncWebClient, *, homes: SlackAdapter | None = None) -> None:
         self.client = client
+        self.homes = homes
 
     async def send(self, message: OutboxMessage) -> str:
         channel = message.destination.strip()
@@ -66,6 +75,11 @@ class SlackChatSender:
             raise DeliveryError(
                 f"Slack did not take the message ({type(error).__name__})"
             ) from error
+        if self.homes is not None and message.invitation_id:
+            try:
+                await self.homes.refresh_homes_for(message.invitation_id)
+            except Exception:  # the DM went out: a stale home tab must not resend it
+                log.exception("could not refresh the home tab after a notification")
         return str(sent.get("ts", ""))
 
     async def close(self) -> None:

@@ -5,15 +5,12 @@ on every SQL backend."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -21,41 +18,28 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
 from bot import messages as msg
-from bot.domain import InvitationStatus
+from bot.domain import Invitation, InvitationStatus
 from bot.replies import Button, Reply, Style
 from handlers.slack import render
 from handlers.slack.bot import SlackAdapter, command_event, make_client, receipt_key
 from handlers.slack.webhook import SlackEvents
 from storage import Database
-from tests.handlers.fake_slack import (
-    APP_ID,
-    BOT_USER_ID,
-    TEAM_ID,
-    Call,
-    FakeSlack,
-    dm_of,
+from tests.handlers.fake_slack import BOT_USER_ID, FakeSlack, dm_of
+from tests.handlers.slack_workspace import (
+    SIGNING_SECRET,
+    Workspace,
+    buttons,
+    labels,
+    labels_of_view,
+    signed_headers,
+    view_text,
 )
 from tests.storage.databases import SQL_BACKENDS, fresh_database
 from tests.unit.conftest import World
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ANA, MARIA, SAM = "U0ANA", "U0MARIA", "U0SAM"
-NAMES = {ANA: "ana.lopez", MARIA: "maria.ruiz", SAM: "sam.lee"}
 CHANNEL = "C0NEIGHBOURS"
-_ids = itertools.count(1)
 _TOKEN = re.compile(r"/i/([A-Za-z0-9_-]{43})")
-
-
-def signed_headers(body: str, *, content_type: str, timestamp: int | None = None) -> dict[str, str]:
-    """The headers Slack sends: a timestamp and the v0 HMAC of ``v0:<timestamp>:<body>``."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
-    assert signature is not None
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature,
-    }
 
 
 @pytest.fixture
@@ -65,244 +49,14 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @dataclass
-class Site:
-    client: httpx.AsyncClient
+class Site(Workspace):
     world: World
     database: Database
-    fake: FakeSlack
-    adapter: SlackAdapter
 
-    # --- requests as Slack sends them --------------------------------------------------
-
-    async def post(
-        self,
-        body: str,
-        *,
-        content_type: str,
-        headers: dict[str, str] | None = None,
-        timestamp: int | None = None,
-    ) -> httpx.Response:
-        sent = signed_headers(body, content_type=content_type, timestamp=timestamp)
-        sent.update(headers or {})
-        response = await self.client.post("/slack/events", content=body, headers=sent)
-        await self.adapter.drain()
-        return response
-
-    def command_body(
-        self, user: str, command: str, text: str = "", *, channel: str | None = None
-    ) -> str:
-        channel = channel or dm_of(user)
-        return urlencode(
-            {
-                "token": "deprecated-verification-token",
-                "team_id": TEAM_ID,
-                "team_domain": "oakridge",
-                "channel_id": channel,
-                "channel_name": "directmessage" if channel.startswith("D") else "neighbours",
-                "user_id": user,
-                "user_name": NAMES.get(user, "someone"),
-                "command": command,
-                "text": text,
-                "api_app_id": APP_ID,
-                "response_url": self.fake.response_url(),
-                "trigger_id": f"{next(_ids)}.1111.{'a' * 32}",
-            }
-        )
-
-    async def command(
-        self, user: str, command: str, text: str = "", *, channel: str | None = None
-    ) -> httpx.Response:
-        response = await self.post(
-            self.command_body(user, command, text, channel=channel),
-            content_type="application/x-www-form-urlencoded",
-        )
-        assert response.status_code == 200, response.text
-        return response
-
-    def event_body(self, event: dict[str, Any], *, event_id: str | None = None) -> str:
-        return json.dumps(
-            {
-                "token": "deprecated-verification-token",
-                "team_id": TEAM_ID,
-                "api_app_id": APP_ID,
-                "event": event,
-                "type": "event_callback",
-                "event_id": event_id or f"Ev{next(_ids):010d}",
-                "event_time": int(time.time()),
-                "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-            }
-        )
-
-    async def event(
-        self,
-        event: dict[str, Any],
-        *,
-        event_id: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        response = await self.post(
-            self.event_body(event, event_id=event_id),
-            content_type="application/json",
-            headers=headers,
-        )
-        assert response.status_code == 200, response.text
-        return response
-
-    async def say(self, user: str, text: str, **extra: Any) -> httpx.Response:
-        """A direct message to the bot, as the Events API delivers it (``message.im``)."""
-        ts = f"{int(time.time())}.{next(_ids):06d}"
-        event = {
-            "type": "message",
-            "channel": dm_of(user),
-            "channel_type": "im",
-            "user": user,
-            "text": text,
-            "ts": ts,
-            "event_ts": ts,
-            **extra,
-        }
-        return await self.event(event)
-
-    async def open_home(self, user: str) -> httpx.Response:
-        return await self.event(
-            {
-                "type": "app_home_opened",
-                "user": user,
-                "channel": dm_of(user),
-                "tab": "home",
-                "event_ts": f"{int(time.time())}.000001",
-            }
-        )
-
-    def interaction_body(self, user: str, payload: dict[str, Any]) -> str:
-        base = {
-            "user": {"id": user, "username": NAMES.get(user, "x"), "name": NAMES.get(user, "x")},
-            "api_app_id": APP_ID,
-            "token": "deprecated-verification-token",
-            "team": {"id": TEAM_ID, "domain": "oakridge"},
-            "trigger_id": f"{next(_ids)}.2222.{'b' * 32}",
-            "response_url": self.fake.response_url(),
-        }
-        return urlencode({"payload": json.dumps({**base, **payload})})
-
-    async def interact(
-        self, user: str, payload: dict[str, Any], *, trigger_id: str | None = None
-    ) -> httpx.Response:
-        if trigger_id is not None:
-            payload = {**payload, "trigger_id": trigger_id}
-        response = await self.post(
-            self.interaction_body(user, payload),
-            content_type="application/x-www-form-urlencoded",
-        )
-        assert response.status_code == 200, response.text
-        return response
-
-    def button(self, user: str, label: str) -> tuple[dict[str, Any], str]:
-        """The newest button with this label in the user's DM, and its message's ts."""
-        for call in reversed(self.shown(user)):
-            for element in _buttons(call.params.get("blocks") or []):
-                if element["text"]["text"] == label:
-                    assert call.ts is not None
-                    return element, call.ts
-        raise AssertionError(f"no button {label!r} shown to {user}")
-
-    async def press(
-        self,
-        user: str,
-        label: str = "",
-        *,
-        value: str | None = None,
-        action_id: str = "invitebot.press.0",
-        ts: str | None = None,
-        trigger_id: str | None = None,
-    ) -> httpx.Response:
-        """Press a button in the DM (by label), or send any value (a tampered payload)."""
-        if value is None:
-            element, ts = self.button(user, label)
-            value, action_id = element["value"], element["action_id"]
-        ts = ts or "1700000000.000001"
-        payload = {
-            "type": "block_actions",
-            "container": {
-                "type": "message",
-                "message_ts": ts,
-                "channel_id": dm_of(user),
-                "is_ephemeral": False,
-            },
-            "channel": {"id": dm_of(user), "name": "directmessage"},
-            "message": {"type": "message", "ts": ts, "text": "…"},
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": "b1",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": f"{int(time.time())}.000002",
-                }
-            ],
-        }
-        return await self.interact(user, payload, trigger_id=trigger_id)
-
-    def home(self, user: str) -> Call:
-        published = [c for c in self.fake.calls_of("views.publish") if c.params["user_id"] == user]
-        assert published, f"no home tab published for {user}"
-        return published[-1]
-
-    async def press_on_view(self, user: str, label: str, *, view: Call) -> httpx.Response:
-        """Press a button on the home tab or a modal (the view the call published)."""
-        blocks = view.params["view"]["blocks"]
-        [element] = [e for e in _buttons(blocks) if e["text"]["text"] == label][-1:]
-        payload = {
-            "type": "block_actions",
-            "container": {"type": "view", "view_id": view.view_id},
-            "view": {
-                "id": view.view_id,
-                "type": view.params["view"]["type"],
-                "hash": f"hash-{view.view_id}",
-                "blocks": blocks,
-            },
-            "actions": [
-                {
-                    "action_id": element["action_id"],
-                    "block_id": "b1",
-                    "type": "button",
-                    "value": element.get("value", ""),
-                    "action_ts": f"{int(time.time())}.000003",
-                }
-            ],
-        }
-        return await self.interact(user, payload)
-
-    # --- what Slack was asked to show -----------------------------------------------
-
-    def shown(self, user: str) -> list[Call]:
-        """Messages posted or updated in the user's DM, oldest first."""
-        return [
-            c
-            for c in self.fake.calls_of("chat.postMessage", "chat.update")
-            if c.params.get("channel") == dm_of(user)
-        ]
-
-    def last_text(self, user: str) -> str:
-        return str(self.shown(user)[-1].params["text"])
-
-    async def invitations(self):
+    async def invitations(self) -> list[Invitation]:
         async with self.database.uow() as uow:
             households = await uow.households.list()
             return [i for h in households for i in await uow.invitations.list_for_household(h.id)]
-
-
-def _buttons(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for b in blocks if b.get("type") == "actions" for e in b["elements"]]
-
-
-def labels(call: Call) -> list[str]:
-    return [e["text"]["text"] for e in _buttons(call.params.get("blocks") or [])]
-
-
-def view_text(call: Call) -> str:
-    """All the text of a published or opened view, for ``in`` assertions."""
-    return json.dumps(call.params["view"]["blocks"], ensure_ascii=False)
 
 
 @pytest.fixture(params=SQL_BACKENDS)
@@ -372,7 +126,7 @@ async def test_the_whole_invite_flow_with_buttons_and_typed_answers(site: Site) 
         "text": {"type": "plain_text", "text": msg.SUMMARY_TITLE, "emoji": True},
     }
     assert labels(summary) == ["Send Invite", "Edit", "Cancel"]
-    assert _buttons(summary.params["blocks"])[0]["style"] == "primary"
+    assert buttons(summary.params["blocks"])[0]["style"] == "primary"
 
     await site.press(ANA, "Send Invite")
     sent = site.shown(ANA)[-1]
@@ -525,7 +279,7 @@ async def test_copy_resend_and_cancel_from_the_home_tab(site: Site) -> None:
     resent = site.fake.calls_of("views.open")[-1]
     assert "Sent the invitation to Maria Ruiz again" in view_text(resent)
 
-    [cancel] = [e for e in _buttons(home.params["view"]["blocks"]) if "confirm" in e]
+    [cancel] = [e for e in buttons(home.params["view"]["blocks"]) if "confirm" in e]
     assert cancel["text"]["text"] == "Cancel Invite"
     await site.press_on_view(ANA, "Cancel Invite", view=home)
     cancelled = site.fake.calls_of("views.open")[-1]
@@ -774,10 +528,6 @@ async def test_the_bots_own_messages_and_edits_are_ignored(site: Site) -> None:
 
 
 # --- rendering -------------------------------------------------------------------------------
-
-
-def labels_of_view(call: Call) -> list[str]:
-    return [e["text"]["text"] for e in _buttons(call.params["view"]["blocks"])]
 
 
 def test_replies_render_as_escaped_block_kit() -> None:
