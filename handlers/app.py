@@ -194,4 +194,5 @@ def create_app(
         ).routes
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.database = database
+    app.state.telegram = telegram
     return app

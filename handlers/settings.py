@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from datetime import timedelta
@@ -14,12 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain import Limits
 
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./invitebot.db"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="INVITEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="INVITEBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,  # `INVITEBOT_X=` means unset, not an empty secret
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -59,6 +65,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's own rule for setWebhook's secret_token: refuse it here, at start-up.
+        if value is not None and not _TELEGRAM_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("default_region")
     @classmethod

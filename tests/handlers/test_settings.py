@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from handlers.bootstrap import batch_size_for
 from handlers.settings import Settings
@@ -34,3 +35,17 @@ def test_a_slow_sms_rate_takes_small_batches() -> None:
     assert batch_size_for(Settings(twilio_messages_per_second=1), lease=lease) == 20
     assert batch_size_for(Settings(twilio_messages_per_second=0.1), lease=lease) == 6
     assert batch_size_for(Settings(twilio_messages_per_second=0.001), lease=lease) == 1
+
+
+@pytest.mark.parametrize("secret", ["has space", "semi;colon", "x" * 257, "ünïcode"])
+def test_a_telegram_webhook_secret_telegram_would_refuse_is_refused_at_start(secret: str) -> None:
+    with pytest.raises(ValidationError, match="1 to 256 characters"):
+        Settings(telegram_webhook_secret=secret)
+    assert Settings(telegram_webhook_secret="Ok_secret-123").telegram_webhook_secret
+
+
+def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVITEBOT_TELEGRAM_WEBHOOK_SECRET", "")
+    monkeypatch.setenv("INVITEBOT_TELEGRAM_BOT_TOKEN", "")
+    settings = Settings()
+    assert settings.telegram_webhook_secret is None and settings.telegram_bot_token is None

@@ -77,6 +77,39 @@ def message_update(
     }
 
 
+def button_update(user_id: int, data: str, *, message_id: int, query_id: str) -> dict[str, Any]:
+    """An update for a press of an inline button (``data``) on our message ``message_id``."""
+    return {
+        "update_id": next(_update_ids),
+        "callback_query": {
+            "id": query_id,
+            "from": user(user_id),
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": chat(user_id),
+                "from": {"id": 1, "is_bot": True, "first_name": "Oak Ridge"},
+                "text": "…",
+            },
+        },
+    }
+
+
+def find_button(calls: list[Call], label: str) -> tuple[str, int]:
+    """The callback data of the newest button with this label among ``calls``, and the id
+    of the message it is on."""
+    for call in reversed(calls):
+        markup = call.params.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            for button in row:
+                if button["text"] == label and "callback_data" in button:
+                    assert call.message_id is not None
+                    return button["callback_data"], call.message_id
+    raise AssertionError(f"no button {label!r} among the messages")
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeTelegram]:
     with FakeTelegram() as running:
@@ -111,14 +144,7 @@ class Site:
     def button(self, user_id: int, label: str) -> tuple[str, int]:
         """The callback data of the newest button with this label in the chat, and the id
         of the message it is on."""
-        for call in reversed(self.shown(user_id)):
-            markup = call.params.get("reply_markup") or {}
-            for row in markup.get("inline_keyboard", []):
-                for button in row:
-                    if button["text"] == label and "callback_data" in button:
-                        assert call.message_id is not None
-                        return button["callback_data"], call.message_id
-        raise AssertionError(f"no button {label!r} shown to {user_id}")
+        return find_button(self.shown(user_id), label)
 
     async def press(
         self,
@@ -132,22 +158,11 @@ class Site:
         if data is None:
             data, message_id = self.button(user_id, label)
         self.presses += 1
-        update = {
-            "update_id": update_id or next(_update_ids),
-            "callback_query": {
-                "id": f"cq-{self.presses}",
-                "from": user(user_id),
-                "chat_instance": "ci-1",
-                "data": data,
-                "message": {
-                    "message_id": message_id or 1,
-                    "date": int(time.time()),
-                    "chat": chat(user_id),
-                    "from": {"id": 1, "is_bot": True, "first_name": "Oak Ridge"},
-                    "text": "…",
-                },
-            },
-        }
+        update = button_update(
+            user_id, data, message_id=message_id or 1, query_id=f"cq-{self.presses}"
+        )
+        if update_id is not None:
+            update["update_id"] = update_id
         response = await self.post(update)
         assert response.status_code == 200
         return response

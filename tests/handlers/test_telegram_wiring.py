@@ -8,10 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
 from bot.domain import Channel, OutboxMessage, OutboxStatus
 from handlers.app import create_app
 from handlers.bootstrap import build_dispatcher, close_senders, invitee_senders
+from handlers.cli import app as cli_app
 from handlers.settings import Settings
 from handlers.telegram.sender import TelegramChatSender
 from tests.handlers.fake_telegram import FakeTelegram
@@ -78,3 +80,66 @@ async def test_a_heads_notification_reaches_their_telegram_chat(
     [call] = fake.calls_of("sendMessage")
     assert str(call.params["chat_id"]) == "4242" and "Maria Ruiz accepted" in call.params["text"]
     assert sent is not None and sent.status is OutboxStatus.SENT and sent.provider_id
+
+
+# --- invitebot telegram ----------------------------------------------------------------------
+
+
+def run_cli(fake: FakeTelegram, tmp_path: Path, *args: str, **env: str) -> Result:
+    environment = {
+        "INVITEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        "INVITEBOT_SECRET_KEY": SECRET.decode(),
+        "INVITEBOT_PUBLIC_BASE_URL": "https://invites.oakridge.example",
+        "INVITEBOT_TELEGRAM_BOT_TOKEN": fake.token,
+        "INVITEBOT_TELEGRAM_API_BASE": fake.url,
+        "INVITEBOT_TELEGRAM_WEBHOOK_SECRET": "webhook-secret-0123456789",
+    } | env
+    return CliRunner().invoke(cli_app, ["telegram", *args], env=environment)
+
+
+def test_set_webhook_registers_the_endpoint_and_the_menu(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    result = run_cli(fake, tmp_path, "set-webhook")
+    assert result.exit_code == 0, result.output
+    assert "https://invites.oakridge.example/telegram/webhook" in result.output
+    assert fake.webhook["url"] == "https://invites.oakridge.example/telegram/webhook"
+    assert fake.webhook["secret_token"] == "webhook-secret-0123456789"
+    assert fake.webhook["allowed_updates"] == ["message", "callback_query"]
+    assert fake.webhook["drop_pending_updates"] == "false"
+    [menu] = fake.calls_of("setMyCommands")
+    assert "invite" in [c["command"] for c in menu.params["commands"]]
+
+    shown = run_cli(fake, tmp_path, "info")
+    assert shown.exit_code == 0, shown.output
+    assert "@oakridge_bot" in shown.output
+    assert "https://invites.oakridge.example/telegram/webhook" in shown.output
+
+    removed = run_cli(fake, tmp_path, "delete-webhook")
+    assert removed.exit_code == 0 and fake.webhook == {}
+    assert "(none: long polling)" in run_cli(fake, tmp_path, "info").output
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"INVITEBOT_TELEGRAM_WEBHOOK_SECRET": ""}, "INVITEBOT_TELEGRAM_WEBHOOK_SECRET"),
+        ({"INVITEBOT_TELEGRAM_BOT_TOKEN": ""}, "INVITEBOT_TELEGRAM_BOT_TOKEN"),
+        ({"INVITEBOT_PUBLIC_BASE_URL": "http://localhost:8000"}, "only delivers to https://"),
+    ],
+)
+def test_set_webhook_explains_what_is_missing(
+    fake: FakeTelegram, tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    result = run_cli(fake, tmp_path, "set-webhook", **env)
+    assert result.exit_code == 1
+    assert expected in " ".join(result.output.split())
+    assert fake.webhook == {} and fake.calls_of("setMyCommands") == []
+
+
+def test_set_webhook_reports_telegrams_refusal(fake: FakeTelegram, tmp_path: Path) -> None:
+    fake.fail_next("setWebhook", "Bad Request: bad webhook: Failed to resolve host")
+    result = run_cli(fake, tmp_path, "set-webhook")
+    assert result.exit_code == 1
+    assert "Telegram refused: Bad Request: bad webhook" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
