@@ -11,6 +11,11 @@ up); ``views.publish``, ``views.open`` and ``views.update`` with the view (ids c
 call without the bot token gets ``invalid_auth``, an unknown method ``unknown_method``, and
 :meth:`FakeSlack.fail_next` makes the next call of a method fail with a Slack error.
 
+For Socket Mode, ``apps.connections.open`` (with the app-level token) answers with a
+WebSocket URL on the same server: the fake greets each connection with ``hello``, sends it
+the envelopes a test queues with :meth:`FakeSlack.socket_send`, and records every
+acknowledgement the app sends back (:meth:`FakeSlack.wait_for_acks`).
+
 It also takes the ``response_url`` posts of slash commands and interactions
 (``POST /response/<anything>``, see :meth:`FakeSlack.response_url`), recorded as calls of
 the method ``response_url``::
@@ -33,6 +38,7 @@ from typing import Any
 from aiohttp import web
 
 TOKEN = "xoxb-1111-2222-FakeSlackBotTokenForTests"
+APP_TOKEN = "xapp-1-A0INVITEBOT-3333-FakeSlackAppTokenForTests"
 TEAM_ID = "T0OAKRIDGE"
 APP_ID = "A0INVITEBOT"
 BOT_USER_ID = "U0INVITEBOT"
@@ -60,6 +66,7 @@ class FakeSlack:
     """The fake server; use it as a context manager (or call :meth:`start` and :meth:`close`)."""
 
     token: str = TOKEN
+    app_token: str = APP_TOKEN
     _calls: list[Call] = field(default_factory=list, init=False, repr=False)
     _failures: dict[str, list[str]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -67,9 +74,17 @@ class FakeSlack:
     _views: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
     _responses: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
     _port: int | None = field(default=None, init=False)
+    _changed: threading.Condition = field(init=False, repr=False)
+    _acks: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _sockets: list[asyncio.Queue[dict[str, Any] | None]] = field(
+        default_factory=list, init=False, repr=False
+    )
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
     _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)
 
     # The test's API
 
@@ -110,6 +125,31 @@ class FakeSlack:
         """Answer the next call of ``method`` with ``{"ok": false, "error": error}``."""
         with self._lock:
             self._failures.setdefault(method, []).append(error)
+
+    # Socket Mode
+
+    def wait_for_connections(self, count: int = 1, timeout: float = 10) -> None:
+        """Block until ``count`` WebSockets are open (a bound, not a timed assertion)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._sockets) >= count, timeout):
+                raise AssertionError(f"{len(self._sockets)} Socket Mode connections, not {count}")
+
+    def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope (``events_api``, ``slash_commands``, ``interactive``) down the
+        newest WebSocket."""
+        loop = self._loop
+        with self._lock:
+            queue = self._sockets[-1] if self._sockets else None
+        if loop is None or queue is None:
+            raise AssertionError("no Socket Mode connection is open")
+        loop.call_soon_threadsafe(queue.put_nowait, envelope)
+
+    def wait_for_acks(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        """Block until the app has acknowledged ``count`` envelopes; all acks so far."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._acks) >= count, timeout):
+                raise AssertionError(f"{len(self._acks)} envelopes acknowledged, not {count}")
+            return list(self._acks)
 
     # Lifecycle
 
@@ -163,6 +203,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._method)
         app.router.add_post("/response/{rest:.*}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -170,8 +211,44 @@ class FakeSlack:
         self._port = self._runner.addresses[0][1]
 
     async def _stop_server(self) -> None:
+        with self._lock:
+            queues = list(self._sockets)
+        for queue in queues:
+            queue.put_nowait(None)
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": APP_ID}}
+        )
+        with self._changed:
+            self._sockets.append(queue)
+            self._changed.notify_all()
+
+        async def forward() -> None:
+            while (envelope := await queue.get()) is not None:
+                await socket.send_json(envelope)
+            await socket.close()
+
+        sending = asyncio.create_task(forward())
+        try:
+            async for frame in socket:
+                if frame.type is not web.WSMsgType.TEXT:
+                    continue
+                with self._changed:
+                    self._acks.append(json.loads(frame.data))
+                    self._changed.notify_all()
+        finally:
+            sending.cancel()
+            with self._changed:
+                if queue in self._sockets:
+                    self._sockets.remove(queue)
+                self._changed.notify_all()
+        return socket
 
     async def _response_url(self, request: web.Request) -> web.Response:
         params = await _params(request)
@@ -189,7 +266,8 @@ class FakeSlack:
         with self._lock:
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None
-            if token != self.token:
+            wanted = self.app_token if method == "apps.connections.open" else self.token
+            if token != wanted:
                 failure = "invalid_auth"
             ts = view_id = None
             if failure is None and method == "chat.postMessage":
@@ -215,6 +293,8 @@ class FakeSlack:
                 bot_id=BOT_ID,
                 is_enterprise_install=False,
             )
+        if method == "apps.connections.open":
+            return _ok(url=f"ws://127.0.0.1:{self._port}/socket")
         if method == "conversations.open":
             users = str(params.get("users", ""))
             if not users.startswith("U") or "," in users:
