@@ -562,3 +562,48 @@ async def test_when_the_engine_fails_the_person_is_told(site: Site) -> None:
     update = Update.model_validate(message_update(ANA, "/invite"), context={"bot": broken.bot})
     await intake.handle(update)
     assert site.last_text(ANA) == msg.SOMETHING_WENT_WRONG
+
+
+async def test_resend_sends_again_and_edits_nothing_else(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    await site.say(ANA, "/household")
+    await site.press(ANA, "Resend")
+    assert site.last_text(ANA).startswith("Sent the invitation to Maria Ruiz again.")
+    await site.world.deliver()
+    assert len(site.world.sender.sent) == 2
+    first, second = (_TOKEN.search(m.body) for m in site.world.sender.sent)
+    assert first and second and first.group(1) == second.group(1)  # the same link
+
+
+async def test_a_member_who_is_not_the_head_cannot_press_the_heads_buttons(site: Site) -> None:
+    await head(site)
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.say(ANA, "/invite email Sam Lee sam@example.com")
+    await site.press(ANA, "Send Invite")
+    await site.world.deliver()
+    maria_link = next(
+        found.group(1)
+        for m in site.world.sender.sent
+        if m.destination == "maria@example.com" and (found := _TOKEN.search(m.body))
+    )
+    await site.say(MARIA, f"/join {maria_link}")
+    assert site.last_text(MARIA).startswith("🎉 Welcome, Maria Ruiz!")
+    await site.say(ANA, "/household")
+    for label in ("Cancel Invite", "Resend", "Copy Invite Link"):
+        data, message_id = site.button(ANA, label)  # the card of Sam's invitation
+        await site.press(MARIA, data=data, message_id=message_id)
+        assert site.last_text(MARIA) == msg.ONLY_HEAD
+    data, message_id = site.button(ANA, "Cancel Invite")
+    await site.press(MARIA, data=data.replace("cancel", "cancel_yes"), message_id=message_id)
+    assert site.last_text(MARIA) == msg.ONLY_HEAD
+    statuses = {i.invitee_name: i.status for i in await site.invitations()}
+    assert statuses == {
+        "Maria Ruiz": InvitationStatus.ACCEPTED,
+        "Sam Lee": InvitationStatus.PENDING,
+    }
+    await site.world.deliver()
+    assert [m.destination for m in site.world.sender.sent].count("sam@example.com") == 1
