@@ -30,10 +30,6 @@ from typing import Any
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -58,23 +54,6 @@ _HANDLED_SUBTYPES = {None, "file_share"}
 """Message subtypes a person sends; edits, deletions, joins and bot messages are not."""
 
 log = logging.getLogger("invitebot.slack")
-
-
-def make_client(
-    token: str, *, api_base: str | None = None, wait_out_rate_limits: bool = True
-) -> AsyncWebClient:
-    """A Web API client for the bot token, talking to ``api_base`` (``SLACK_API_BASE``; a
-    loopback fake in tests) instead of ``https://slack.com/api/`` when given. Connection
-    errors are retried a little, and so are rate limits (HTTP 429, after ``Retry-After``)
-    with ``wait_out_rate_limits``; the outbox sender says no, as its dispatcher retries
-    later by itself instead of holding a batch up."""
-    retry_handlers: list[Any] = [AsyncConnectionErrorRetryHandler(max_retry_count=2)]
-    if wait_out_rate_limits:
-        retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
-    client = AsyncWebClient(token=token, retry_handlers=retry_handlers)
-    if api_base:
-        client.base_url = api_base if api_base.endswith("/") else api_base + "/"
-    return client
 
 
 def receipt_key(body: Mapping[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ from bot.domain import OutboxMessage
 from bot.replies import Reply
 
 from . import render
+from .client import make_client
 
 if TYPE_CHECKING:
     from .bot import SlackAdapter
@@ -57,6 +58,18 @@ class SlackChatSender:
     def __init__(self, client: AsyncWebClient, *, homes: SlackAdapter | None = None) -> None:
         self.client = client
         self.homes = homes
+
+    @classmethod
+    def refreshing_homes(cls, adapter: SlackAdapter) -> SlackChatSender:
+        """A sender with the adapter's token and API base that refreshes home tabs through
+        it; its own client does not wait out rate limits (the dispatcher retries later)."""
+        client = adapter.client
+        if client.token is None:
+            raise ValueError("the Slack adapter has no bot token")
+        return cls(
+            make_client(client.token, api_base=client.base_url, wait_out_rate_limits=False),
+            homes=adapter,
+        )
 
     async def send(self, message: OutboxMessage) -> str:
         channel = message.destination.strip()

@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from .bot import SlackAdapter, make_client
-from .sender import SlackChatSender
+from .bot import SlackAdapter
 
 PATH = "/slack/events"
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -40,15 +39,6 @@ class SlackEvents:
         if len(await request.body()) > MAX_REQUEST_BYTES:  # Starlette caches the body
             return PlainTextResponse("Too large", status_code=413)
         return await self._handler.handle(request)
-
-    def chat_sender(self) -> SlackChatSender:
-        """The outbox sender for heads' DMs that also refreshes their home tab."""
-        client = self.adapter.client
-        assert client.token is not None
-        return SlackChatSender(
-            make_client(client.token, api_base=client.base_url, wait_out_rate_limits=False),
-            homes=self.adapter,
-        )
 
     async def drain(self) -> None:
         await self.adapter.drain()

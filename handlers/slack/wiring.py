@@ -3,7 +3,8 @@
 - :func:`slack_events`: ``POST /slack/events``, when ``SLACK_BOT_TOKEN`` and
   ``SLACK_SIGNING_SECRET`` are set;
 - :func:`slack_chat_sender`: heads' notifications as DMs, when ``SLACK_BOT_TOKEN`` is set;
-- :func:`run_socket_mode`: the adapter over Socket Mode, when ``SLACK_APP_TOKEN`` is set too.
+- :func:`run_socket_mode`: the adapter over Socket Mode, when ``SLACK_APP_TOKEN`` is set too;
+- :func:`slack_edge`: whichever of the two the settings ask for, as the app runs it.
 
 ``SLACK_API_BASE`` points every Web API client elsewhere (a loopback fake in tests).
 """
@@ -11,26 +12,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.context import CoreContext
 from bot.engine import Engine
 
 from ..settings import Settings
-from .bot import PLATFORM, SlackAdapter, make_client
+from .bot import PLATFORM, SlackAdapter
+from .client import make_client
 from .sender import SlackChatSender
 from .socket_mode import serve_socket_mode
 from .webhook import SlackEvents
 
 if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
     from storage.database import Database
+
+log = logging.getLogger("invitebot.slack")
 
 __all__ = [
     "PLATFORM",
+    "SlackEdge",
     "SlackEvents",
     "run_socket_mode",
     "slack_adapter",
     "slack_chat_sender",
+    "slack_edge",
     "slack_events",
 ]
 
@@ -87,3 +97,61 @@ async def run_socket_mode(
     await serve_socket_mode(
         adapter, app_token=settings.slack_app_token.get_secret_value(), stop=stop
     )
+
+
+@dataclass
+class SlackEdge:
+    """The Slack adapter as the app runs it: over ``POST /slack/events`` (:attr:`routes`),
+    or over Socket Mode (started by :meth:`start`)."""
+
+    adapter: SlackAdapter
+    app_token: str | None = None
+    """Set for Socket Mode."""
+    events: SlackEvents | None = None
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return list(self.events.routes) if self.events is not None else []
+
+    def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        """In Socket Mode, connect in a task that ends once ``stop`` is set."""
+        if self.app_token is None:
+            return None
+        self._task = asyncio.create_task(
+            serve_socket_mode(self.adapter, app_token=self.app_token, stop=stop),
+            name="slack-socket-mode",
+        )
+        return self._task
+
+    def chat_sender(self) -> SlackChatSender:
+        """The sender for ``Route(Channel.CHAT, "slack")`` that also refreshes heads' home
+        tabs after a notification (use it instead of :func:`slack_chat_sender` here)."""
+        return SlackChatSender.refreshing_homes(self.adapter)
+
+    async def close(self) -> None:
+        """At shutdown, after ``stop`` is set: wait for the work under way."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.adapter.close()
+
+
+def slack_edge(settings: Settings, *, database: Database, ctx: CoreContext) -> SlackEdge | None:
+    """The Slack adapter the settings ask for: Socket Mode when ``SLACK_APP_TOKEN`` is set,
+    else ``POST /slack/events`` when ``SLACK_SIGNING_SECRET`` is; ``None`` without a bot
+    token (or with neither of the two, which is logged)."""
+    if settings.slack_bot_token is None:
+        return None
+    if settings.slack_app_token is not None:
+        adapter = slack_adapter(settings, database=database, ctx=ctx, socket_mode=True)
+        assert adapter is not None
+        return SlackEdge(adapter, app_token=settings.slack_app_token.get_secret_value())
+    events = slack_events(settings, database=database, ctx=ctx)
+    if events is None:
+        log.warning(
+            "INVITEBOT_SLACK_BOT_TOKEN is set without INVITEBOT_SLACK_SIGNING_SECRET or "
+            "INVITEBOT_SLACK_APP_TOKEN, so no Slack requests are received: set the signing "
+            "secret (request URLs) or an app-level token (Socket Mode)"
+        )
+        return None
+    return SlackEdge(events.adapter, events=events)

@@ -18,7 +18,9 @@ from starlette.applications import Starlette
 from bot.delivery import Dispatcher
 from bot.domain import Channel, InvitationStatus, Route
 from handlers.settings import Settings
-from handlers.slack.bot import SlackAdapter, make_client
+from handlers.slack.bot import SlackAdapter
+from handlers.slack.client import make_client
+from handlers.slack.sender import SlackChatSender
 from handlers.slack.webhook import SlackEvents
 from handlers.slack.wiring import slack_chat_sender
 from handlers.smtp_email import SmtpSender
@@ -69,7 +71,7 @@ async def test_invite_by_email_from_slack_accept_on_the_page(
             from_address="Oak Ridge HOA <invites@oakridge.example>",
         )
         if refresh_homes:
-            chats = events.chat_sender()
+            chats = SlackChatSender.refreshing_homes(adapter)
         else:  # as the composition root builds it from the settings
             built = slack_chat_sender(
                 Settings(

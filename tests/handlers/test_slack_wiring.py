@@ -18,11 +18,12 @@ from starlette.applications import Starlette
 from bot.delivery import DeliveryError, Dispatcher, PermanentDeliveryError
 from bot.domain import Channel, OutboxMessage, OutboxStatus, Route
 from handlers.settings import Settings
-from handlers.slack.bot import SlackAdapter, make_client
+from handlers.slack.bot import SlackAdapter
+from handlers.slack.client import make_client
 from handlers.slack.sender import SlackChatSender
 from handlers.slack.socket_mode import serve_socket_mode
 from handlers.slack.webhook import SlackEvents
-from handlers.slack.wiring import run_socket_mode, slack_chat_sender, slack_events
+from handlers.slack.wiring import run_socket_mode, slack_chat_sender, slack_edge, slack_events
 from tests.fakes import FakeClock, MemoryUnitOfWorkFactory
 from tests.handlers.fake_slack import APP_ID, TEAM_ID, FakeSlack, dm_of
 from tests.handlers.slack_workspace import SIGNING_SECRET
@@ -235,6 +236,38 @@ async def test_run_socket_mode_connects_with_the_settings_and_stops(
                 stop=stop,
             )
     assert [c.method for c in fake.calls] == ["apps.connections.open"]
+
+
+async def test_the_edge_is_socket_mode_with_an_app_token_else_the_endpoint(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    async with fresh_database("sqlite", tmp_path) as database:
+        ctx = World(uow_factory=database.uow).ctx
+        bot = {"slack_bot_token": fake.token}
+        assert slack_edge(settings_for(fake, tmp_path), database=database, ctx=ctx) is None
+        assert slack_edge(settings_for(fake, tmp_path, **bot), database=database, ctx=ctx) is None
+
+        http = slack_edge(
+            settings_for(fake, tmp_path, **bot, slack_signing_secret=SIGNING_SECRET),
+            database=database,
+            ctx=ctx,
+        )
+        assert http is not None and [r.path for r in http.routes] == ["/slack/events"]
+        stop = asyncio.Event()
+        assert http.start(stop) is None
+        await http.close()
+
+        socket = slack_edge(
+            settings_for(fake, tmp_path, **bot, slack_app_token=fake.app_token),
+            database=database,
+            ctx=ctx,
+        )
+        assert socket is not None and socket.routes == []
+        assert socket.start(stop) is not None
+        await asyncio.to_thread(fake.wait_for_connections, 1)
+        assert isinstance(socket.chat_sender(), SlackChatSender)
+        stop.set()
+        await socket.close()
 
 
 def test_the_manifest_matches_the_code() -> None:
