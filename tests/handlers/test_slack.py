@@ -632,3 +632,28 @@ def test_receipt_keys() -> None:
     assert receipt_key({"type": "block_actions", "trigger_id": "1.2.3"}) == "trigger:1.2.3"
     assert receipt_key({"command": "/invite", "trigger_id": "4.5.6"}) == "trigger:4.5.6"
     assert receipt_key({"type": "url_verification", "challenge": "x"}) is None
+
+
+async def test_slacks_url_check_is_answered_with_its_challenge(site: Site) -> None:
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = json.dumps({"token": "x", "challenge": challenge, "type": "url_verification"})
+    response = await site.post(body, content_type="application/json")
+    assert response.status_code == 200 and challenge in response.text
+    assert site.fake.calls == []
+
+
+async def test_when_handling_fails_the_person_is_told(site: Site) -> None:
+    await head(site)
+    site.fake.fail_next("chat.postMessage", "internal_error")
+    await site.command(ANA, "/household", "help")
+    assert site.last_text(ANA) == render.escape(msg.SOMETHING_WENT_WRONG)
+    # The next command works as ever.
+    await site.command(ANA, "/household", "help")
+    assert "/household join CODE" in site.last_text(ANA)
+
+
+async def test_a_file_without_text_gets_the_question_again(site: Site) -> None:
+    await head(site)
+    await site.command(ANA, "/invite", "email")
+    await site.say(ANA, "", subtype="file_share", files=[{"id": "F1"}])
+    assert msg.ASK_NAME in site.last_text(ANA)
