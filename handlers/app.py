@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.context import CoreContext
 from bot.engine import Engine
+from bot.ports import Clock
 
 from .bootstrap import (
     build_dispatcher,
@@ -130,13 +131,15 @@ def create_app(
     dispatch: bool = True,
     telegram_polling: bool = False,
     database: Database | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The app; ``database`` replaces the configured one (tests pass a prepared database).
-    With ``telegram_polling``, Telegram updates are fetched by long polling instead of the
+    """The app; ``database`` replaces the configured one (tests pass a prepared database), and
+    ``clock`` the system clock (tests pass the clock their other parts run on). With
+    ``telegram_polling``, Telegram updates are fetched by long polling instead of the
     webhook."""
     settings = settings or Settings()
     database = database or make_database(settings)
-    ctx = core_context(settings)
+    ctx = core_context(settings, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -147,7 +150,7 @@ def create_app(
         task = None
         senders = invitee_senders(settings)
         if dispatch:
-            dispatcher = build_dispatcher(settings, database, senders)
+            dispatcher = build_dispatcher(settings, database, senders, clock=clock)
             task = asyncio.create_task(dispatcher.run_forever(stop), name="outbox")
         polling = await telegram.start(stop) if telegram is not None else None
         try:

@@ -87,7 +87,7 @@ async def test_invite_by_sms_join_by_reply(backend: str, tmp_path: Path, fake: F
             assert "Ana Lopez" in body and "3 Elm Court" in body
             assert "Reply JOIN to accept, DECLINE to decline." in body
 
-            app = create_app(settings, dispatch=False, database=database)
+            app = create_app(settings, dispatch=False, database=database, clock=world.clock)
             validator = RequestValidator(fake.auth_token)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:

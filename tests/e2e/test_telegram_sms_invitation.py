@@ -61,10 +61,11 @@ async def test_invite_by_sms_from_telegram_and_hear_back_in_telegram(
         telegram_webhook_secret=WEBHOOK_SECRET,
     )
     async with fresh_database(backend, tmp_path) as database:
-        code = await World(uow_factory=database.uow).household(address="3 Elm Court")
-        app = create_app(settings, dispatch=False, database=database)
+        world = World(uow_factory=database.uow)
+        code = await world.household(address="3 Elm Court")
+        app = create_app(settings, dispatch=False, database=database, clock=world.clock)
         senders = invitee_senders(settings)
-        dispatcher = build_dispatcher(settings, database, senders)
+        dispatcher = build_dispatcher(settings, database, senders, clock=world.clock)
         transport = httpx.ASGITransport(app=app)
         try:
             async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as client:

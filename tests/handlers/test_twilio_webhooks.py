@@ -97,8 +97,8 @@ async def site(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
             twilio_auth_token=AUTH_TOKEN,
             twilio_account_sid="AC" + "0" * 32,
         )
-        app = create_app(settings, dispatch=False, database=database)
         world = World(uow_factory=database.uow)
+        app = create_app(settings, dispatch=False, database=database, clock=world.clock)
         transport = httpx.ASGITransport(app=app)
         # The app is reached under another host name than the public one, as behind a proxy.
         async with httpx.AsyncClient(
