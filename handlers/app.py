@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from .bootstrap import (
     make_database,
     prepare_database,
 )
+from .logs import mask_logger
 from .settings import Settings
 from .twilio_webhooks import TwilioWebhooks
 from .web_page import InvitationPageRoutes
@@ -46,28 +46,6 @@ if TYPE_CHECKING:
     from .telegram.webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
-
-_INVITE_PATH = re.compile(r"/i/[A-Za-z0-9_-]{43}")
-
-
-class MaskInviteLinks(logging.Filter):
-    """Hides the token of ``/i/<token>`` paths in access logs: an invite link is a secret,
-    and logs travel further than the database."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _INVITE_PATH.sub("/i/<token>", a) if isinstance(a, str) else a for a in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _INVITE_PATH.sub("/i/<token>", record.msg)
-        return True
-
-
-def mask_invite_links_in(logger_name: str) -> None:
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(f, MaskInviteLinks) for f in logger.filters):
-        logger.addFilter(MaskInviteLinks())
 
 
 @dataclass
@@ -143,8 +121,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Set here, after the server has configured its logging.
-        mask_invite_links_in("uvicorn.access")
+        # Set here, after the server has configured its logging: access logs show invite
+        # links (/i/<token>), and a plain `uvicorn` command keeps uvicorn's own handlers.
+        mask_logger("uvicorn.access")
         await prepare_database(settings, database)
         stop = asyncio.Event()
         task = None

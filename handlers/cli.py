@@ -34,6 +34,7 @@ from .bootstrap import (
 from .cli_admin import admin_app
 from .cli_telegram import telegram_app
 from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
+from .logs import configure_logging
 from .outbound import LoggingSender
 from .settings import Settings
 
@@ -54,9 +55,7 @@ DEMO_ADDRESS = "1 Demo Street"
 
 
 def _log_to(path: Path | None, level: str) -> None:
-    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    configure_logging(level, path=path)
 
 
 @app.command()
@@ -163,7 +162,8 @@ def serve(
         raise typer.Exit(2)
     _log_to(None, settings.log_level)
     app = create_app(settings, dispatch=dispatch, telegram_polling=telegram_polling)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # log_config=None: uvicorn's records go through our masked JSON logging.
+    uvicorn.run(app, host=host, port=port, log_config=None)
 
 
 @app.command()

@@ -3,6 +3,7 @@ answers /healthz; ``invitebot worker`` and ``db upgrade`` run too."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -65,6 +66,10 @@ def test_serve_migrates_a_fresh_database_and_reports_health(
     log = server.stdout.read() if server.stdout else ""
     assert "GET /i/<token> HTTP/1.1" in log and "/healthz" in log  # the access log is kept
     assert token not in log  # but an invite link is a secret
+    # One JSON object a line, uvicorn's own records included.
+    records = [json.loads(line) for line in log.splitlines() if line.strip()]
+    assert {"uvicorn.error", "uvicorn.access"} <= {r["logger"] for r in records}
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
 
 
 async def test_healthz_says_when_the_database_is_unreachable(tmp_path: Path) -> None:
