@@ -1,10 +1,11 @@
 """The ASGI app that ``invitebot serve`` runs: one process serves every platform.
 
-Routes: ``GET /healthz``; the invitation page, ``GET/POST /i/{token}`` and
-``GET /i/{token}/qr.png``; with Twilio configured, ``POST /twilio/sms`` and
-``POST /twilio/status``; with Telegram configured for webhooks, ``POST /telegram/webhook``
-(or, instead, long polling in the background). The app's lifespan brings the database up to
-date (SQLite) and, unless told not to, runs the outbox dispatcher in the same process.
+Routes: ``GET /healthz``; ``GET /metrics`` (Prometheus); the invitation page,
+``GET/POST /i/{token}`` and ``GET /i/{token}/qr.png``; with Twilio configured,
+``POST /twilio/sms`` and ``POST /twilio/status``; with Telegram configured for webhooks,
+``POST /telegram/webhook`` (or, instead, long polling in the background). The app's lifespan
+brings the database up to date (SQLite) and, unless told not to, runs the outbox dispatcher
+in the same process.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -34,6 +36,7 @@ from .bootstrap import (
     prepare_database,
 )
 from .logs import mask_logger
+from .metrics import MeasureRequests, Metrics
 from .settings import Settings
 from .twilio_webhooks import TwilioWebhooks
 from .web_page import InvitationPageRoutes
@@ -174,7 +177,15 @@ def create_app(
             auth_token=settings.twilio_auth_token.get_secret_value(),
             public_base_url=settings.public_base_url,
         ).routes
-    app = Starlette(routes=routes, lifespan=lifespan)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics = Metrics(database=database, clock=ctx.clock, token=metrics_token)
+    routes.append(metrics.route)
+    metrics.routes = routes
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(MeasureRequests, metrics=metrics)],
+    )
     app.state.database = database
     app.state.telegram = telegram
     return app

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     messages_per_destination_per_day: int = Field(default=3, ge=1)
     hoa_contact: str = "your HOA board"
     log_level: str = "INFO"
+    metrics_token: SecretStr | None = None
+    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
