@@ -118,11 +118,16 @@ class SlackEdge:
         """In Socket Mode, connect in a task that ends once ``stop`` is set."""
         if self.app_token is None:
             return None
-        self._task = asyncio.create_task(
-            serve_socket_mode(self.adapter, app_token=self.app_token, stop=stop),
-            name="slack-socket-mode",
-        )
+        self._task = asyncio.create_task(self._serve(self.app_token, stop), name="slack-socket")
         return self._task
+
+    async def _serve(self, app_token: str, stop: asyncio.Event) -> None:
+        """Socket Mode until ``stop``; a failure (a refused token) is logged, never raised
+        into the app's shutdown."""
+        try:
+            await serve_socket_mode(self.adapter, app_token=app_token, stop=stop)
+        except Exception:
+            log.exception("Slack Socket Mode stopped: no Slack requests are received")
 
     def chat_sender(self) -> SlackChatSender:
         """The sender for ``Route(Channel.CHAT, "slack")`` that also refreshes heads' home
@@ -132,7 +137,7 @@ class SlackEdge:
     async def close(self) -> None:
         """At shutdown, after ``stop`` is set: wait for the work under way."""
         if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+            await self._task
         await self.adapter.close()
 
 

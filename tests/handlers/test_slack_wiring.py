@@ -269,6 +269,20 @@ async def test_the_edge_is_socket_mode_with_an_app_token_else_the_endpoint(
         stop.set()
         await socket.close()
 
+        # A refused app token is logged; the app goes on, and shuts down cleanly.
+        refused = slack_edge(
+            settings_for(fake, tmp_path, **bot, slack_app_token="xapp-1-refused"),
+            database=database,
+            ctx=ctx,
+        )
+        assert refused is not None
+        running = refused.start(asyncio.Event())
+        assert running is not None
+        await running
+        await refused.close()
+    opened = fake.calls_of("apps.connections.open")
+    assert [c.token for c in opened] == [fake.app_token, "xapp-1-refused"]
+
 
 def test_the_manifest_matches_the_code() -> None:
     from handlers.slack.bot import COMMANDS, EVENTS
