@@ -39,6 +39,7 @@ from .logs import mask_logger
 from .metrics import MeasureRequests, Metrics
 from .settings import Settings
 from .twilio_webhooks import TwilioWebhooks
+from .unavailable import DatabaseUnavailableIs503
 from .web_page import InvitationPageRoutes
 
 if TYPE_CHECKING:
@@ -184,7 +185,10 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(MeasureRequests, metrics=metrics)],
+        middleware=[
+            Middleware(MeasureRequests, metrics=metrics),
+            Middleware(DatabaseUnavailableIs503),
+        ],
     )
     app.state.database = database
     app.state.telegram = telegram

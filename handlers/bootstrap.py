@@ -108,16 +108,14 @@ def build_dispatcher(
     *,
     clock: Clock | None = None,
 ) -> Dispatcher:
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
     return Dispatcher(
         uow_factory=database.uow,
         ctx=core_context(settings, clock=clock),
         senders=senders,
-        batch_size=batch_size_for(settings, lease=LEASE),
-        lease=LEASE,
+        batch_size=batch_size_for(settings, lease=lease),
+        lease=lease,
     )
-
-
-LEASE = timedelta(minutes=2)
 
 
 def batch_size_for(settings: Settings, *, lease: timedelta) -> int:

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     messages_per_destination_per_day: int = Field(default=3, ge=1)
     hoa_contact: str = "your HOA board"
     log_level: str = "INFO"
+    outbox_lease_seconds: int = Field(default=120, ge=1, le=3600)
+    """How long a dispatcher holds the outbox messages it took before another may take them
+    (a worker that died mid-send gives its messages up after this long)."""
     metrics_token: SecretStr | None = None
     """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
 
