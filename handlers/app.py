@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.context import CoreContext
+from bot.domain import Channel
+from bot.domain import Route as DomainRoute
 from bot.engine import Engine
 from bot.ports import Clock
 
@@ -45,6 +47,7 @@ from .web_page import InvitationPageRoutes
 if TYPE_CHECKING:
     from storage.database import Database
 
+    from .slack.wiring import SlackEdge
     from .telegram.polling import TelegramPolling
     from .telegram.updates import UpdateIntake
     from .telegram.webhook import TelegramWebhook
@@ -107,6 +110,17 @@ def telegram_edge(
     return TelegramEdge(intake, webhook=TelegramWebhook(intake=intake, secret=secret))
 
 
+def slack_edge(settings: Settings, *, database: Database, ctx: CoreContext) -> SlackEdge | None:
+    """Slack, when a bot token is set: Socket Mode with an app token, else
+    ``POST /slack/events`` with the signing secret."""
+    if settings.slack_bot_token is None:
+        return None
+    # Imported only when configured: slack-bolt is heavy, and most deployments start without it.
+    from .slack import wiring
+
+    return wiring.slack_edge(settings, database=database, ctx=ctx)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -132,20 +146,25 @@ def create_app(
         stop = asyncio.Event()
         task = None
         senders = invitee_senders(settings)
+        if slack is not None:  # DMs to heads that also bring their home tab up to date
+            senders[DomainRoute(Channel.CHAT, "slack")] = slack.chat_sender()
         if dispatch:
             dispatcher = build_dispatcher(settings, database, senders, clock=clock)
             task = asyncio.create_task(dispatcher.run_forever(stop), name="outbox")
         polling = await telegram.start(stop) if telegram is not None else None
+        socket_mode = slack.start(stop) if slack is not None else None
         try:
             yield
         finally:
             stop.set()
-            for running in (task, polling):
+            for running in (task, polling, socket_mode):
                 if running is not None:
                     await running
             await close_senders(senders)
             if telegram is not None:
                 await telegram.close()
+            if slack is not None:
+                await slack.close()
             await database.dispose()
 
     async def healthz(request: Request) -> JSONResponse:
@@ -165,6 +184,9 @@ def create_app(
     telegram = telegram_edge(settings, database=database, ctx=ctx, polling=telegram_polling)
     if telegram is not None and telegram.webhook is not None:
         routes += telegram.webhook.routes
+    slack = slack_edge(settings, database=database, ctx=ctx)
+    if slack is not None:
+        routes += slack.routes
     routes += InvitationPageRoutes(
         uow_factory=database.uow,
         ctx=ctx,
@@ -192,4 +214,5 @@ def create_app(
     )
     app.state.database = database
     app.state.telegram = telegram
+    app.state.slack = slack
     return app

@@ -86,6 +86,14 @@ def invitee_senders(settings: Settings) -> dict[Route, Sender]:
         telegram = bot_from_settings(settings)
         if telegram is not None:  # notifications to heads who invited from Telegram
             senders[Route(Channel.CHAT, PLATFORM)] = TelegramChatSender(telegram)
+    if settings.slack_bot_token is not None:
+        # Imported only when configured, like aiogram.
+        from .slack.wiring import PLATFORM as SLACK
+        from .slack.wiring import slack_chat_sender
+
+        slack = slack_chat_sender(settings)
+        if slack is not None:  # notifications to heads who invited from Slack
+            senders[Route(Channel.CHAT, SLACK)] = slack
     return senders
 
 

@@ -17,6 +17,8 @@ from starlette.applications import Starlette
 
 from bot.delivery import DeliveryError, Dispatcher, PermanentDeliveryError
 from bot.domain import Channel, OutboxMessage, OutboxStatus, Route
+from handlers.app import create_app
+from handlers.bootstrap import close_senders, invitee_senders
 from handlers.settings import Settings
 from handlers.slack.bot import SlackAdapter
 from handlers.slack.client import make_client
@@ -26,7 +28,7 @@ from handlers.slack.webhook import SlackEvents
 from handlers.slack.wiring import run_socket_mode, slack_chat_sender, slack_edge, slack_events
 from tests.fakes import FakeClock, MemoryUnitOfWorkFactory
 from tests.handlers.fake_slack import APP_ID, TEAM_ID, FakeSlack, dm_of
-from tests.handlers.slack_workspace import SIGNING_SECRET
+from tests.handlers.slack_workspace import SIGNING_SECRET, Workspace
 from tests.storage.databases import fresh_database
 from tests.unit.conftest import SECRET, World
 
@@ -376,3 +378,31 @@ def test_the_yaml_reader_reads_what_the_manifest_uses() -> None:
             "u": "https://x.example/y",
         }
     }
+
+
+async def test_the_app_serves_slack_and_sends_heads_their_news(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    """``create_app`` with Slack configured: ``POST /slack/events`` answers a signed slash
+    command, and the app's outbox senders include the DMs to heads."""
+    settings = settings_for(
+        fake, tmp_path, slack_bot_token=fake.token, slack_signing_secret=SIGNING_SECRET
+    )
+    senders = invitee_senders(settings)
+    assert isinstance(senders[Route(Channel.CHAT, "slack")], SlackChatSender)
+    await close_senders(senders)
+    async with fresh_database("sqlite", tmp_path) as database:
+        world = World(uow_factory=database.uow)
+        code = await world.household()
+        app = create_app(settings, dispatch=False, database=database, clock=world.clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                workspace = Workspace(client=client, fake=fake, adapter=app.state.slack.adapter)
+                await workspace.command(ANA, "/household", f"join {code}")
+        [claimed] = [
+            c
+            for c in fake.calls_of("chat.postMessage")
+            if "You are now the head" in json.dumps(c.params)
+        ]
+        assert claimed.params["channel"] == dm_of(ANA)
