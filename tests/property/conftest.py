@@ -1,25 +1,23 @@
-"""Hypothesis profiles for the property tests.
+"""Hypothesis profiles for the property tests (see :mod:`tests.property.profiles`).
 
 ``ci`` (the default) keeps ``tests/property`` well under two minutes on a 2-core box;
-``INVITEBOT_HYPOTHESIS_PROFILE=thorough`` runs ten times as many examples, for a longer local
-hunt. Examples are not stored between runs (``database=None``): a failure is reported with
-its example, which belongs in an ``@example(...)`` once the bug is fixed.
+``INVITEBOT_HYPOTHESIS_PROFILE=thorough`` runs ten times as many examples. Examples are not
+stored between runs (``database=None``): a failure is reported with its example, which
+belongs in an ``@example(...)`` once the bug is fixed.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 
-from hypothesis import HealthCheck, settings
+import pytest
 
-_COMMON = {
-    "deadline": None,
-    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    "database": None,
-    "print_blob": True,
-}
+from tests.property import profiles
 
-settings.register_profile("ci", max_examples=60, **_COMMON)
-settings.register_profile("thorough", max_examples=600, **_COMMON)
-settings.register_profile("quick", max_examples=10, **_COMMON)
-settings.load_profile(os.environ.get("INVITEBOT_HYPOTHESIS_PROFILE", "ci"))
+profiles.load()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_http_client_logs() -> None:
+    # httpx logs every request at INFO; with long URLs that drowns a failure's report.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

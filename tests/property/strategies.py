@@ -100,7 +100,10 @@ TRICKY = [
 ]
 SURROGATES = ["\ud800", "\udfff", "\udc80"]
 
-WHITESPACE = " \t\n\r\x0b\x0c\u00a0\u1680\u2000\u2003\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff\x85"
+WHITESPACE = (
+    " \t\n\r\x0b\x0c\x85\u00a0\u1680\u2000\u2003\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\u200b\ufeff"
+)
 
 NAMES = ["Maria Ruiz", "José Núñez", "李小龙", "محمد علي", "Zoë O'Brien-Smith", "A", "Ana Lopez"]
 EMAILS = ["maria@example.org", "MARIA@Example.ORG", "a.b+c@sub.example.co.uk", "x@y.z", "@", "a@"]
