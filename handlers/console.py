@@ -91,7 +91,9 @@ class ConsoleChat:
     def event_for(self, line: str) -> Event:
         """A typed line as an event: a number or a label of the buttons shown last picks it."""
         typed = line.strip()
-        if typed.isdigit() and 1 <= int(typed) <= len(self.buttons):
+        # isdecimal, not isdigit: "²" is a digit that int() refuses. And a short number only:
+        # int() refuses more than 4,300 digits, and no button list is that long anyway.
+        if typed.isdecimal() and len(typed) <= 6 and 1 <= int(typed) <= len(self.buttons):
             return Event.press(self.buttons[int(typed) - 1].payload)
         for button in self.buttons:
             if button.label.casefold() == " ".join(typed.split()).casefold():

@@ -22,6 +22,7 @@ from bot.replies import Actor, Event, EventKind
 from tests.fakes import MemoryUnitOfWorkFactory
 from tests.property.flows import STATES, Cast, cast, reach, state_of
 from tests.property.invariants import assert_all_stored_valid, assert_replies
+from tests.property.profiles import examples
 from tests.property.strategies import command_args, commands, payloads, texts
 
 _claimants = itertools.count(1)
@@ -58,6 +59,7 @@ async def households_of(c: Cast) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("state", STATES)
+@examples(35)
 @given(text=texts())
 @example(text="")
 @example(text="\x00")
@@ -87,6 +89,7 @@ async def test_any_text_at_any_state(c: Cast, state: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("state", [states.IDLE, states.NAME, states.SUMMARY, states.JOIN])
+@examples(40)
 @given(text=commands())
 @example(text="/invite@oakridge_bot sms Maria Ruiz +1 202 555 0199")
 @example(text="/join " + "A" * 5000)

@@ -140,12 +140,14 @@ async def test_any_token_gets_a_page_never_an_error(
     async with site.browser() as browser:
         page = await browser.get(path_of(token))
         qr = await browser.get(path_of(token) + "/qr.png")
-    assert page.status_code in (200, 404, 410), page.status_code
-    assert qr.status_code in (200, 404), qr.status_code
+    # 307: a token ending in an escaped "/" is a path with a trailing slash, which the
+    # router redirects to the path without it.
+    assert page.status_code in (200, 307, 404, 410), page.status_code
+    assert qr.status_code in (200, 307, 404), qr.status_code
     if page.status_code == 200:
         assert token == real
         assert "text/html" in page.headers["content-type"]
-    assert page.text.strip()
+    assert page.text.strip() or page.status_code == 307
     assert await site.statuses() == before, "a GET changed an invitation"
     assert_no_failure_logged(caplog)
 
@@ -199,8 +201,8 @@ async def test_any_form_post_is_answered_and_changes_only_what_it_may(
         form = {**extra, "action": action}
         form["csrf"] = found.group(1) if use_csrf else extra.get("csrf", secrets.token_urlsafe(8))
         response = await browser.post(path_of(token), data=form, headers=headers)
-        assert response.status_code in (303, 400, 403, 404, 410), response.status_code
-        assert response.text.strip() or response.status_code == 303
+        assert response.status_code in (303, 307, 400, 403, 404, 410), response.status_code
+        assert response.text.strip() or response.status_code in (303, 307)
         if response.status_code == 303:
             assert response.headers["location"] == f"/i/{token}"
             welcome = await browser.get(path_of(token))
@@ -225,5 +227,5 @@ async def test_any_bytes_in_the_path(site: Site, raw: bytes) -> None:
     async with site.browser() as browser:
         response = await browser.get(path)
         posted = await browser.post(path, data={"action": "accept"}, headers=SAME_SITE)
-    assert response.status_code in (200, 404, 410)
-    assert posted.status_code in (400, 403, 404, 405, 410)
+    assert response.status_code in (200, 307, 404, 410)
+    assert posted.status_code in (307, 400, 403, 404, 405, 410)
