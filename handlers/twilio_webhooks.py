@@ -30,6 +30,14 @@ log = logging.getLogger("invitebot.twilio")
 MAX_FORM_BYTES = 64 * 1024
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
+_ERROR_CODE = re.compile(r"^[0-9]{1,8}$")
+
+
+def _error_code(value: str) -> str:
+    """Twilio's error code (a number such as ``30006``), or ``""`` for anything else: it goes
+    into what the head is told, so no stray text of the request may ride along."""
+    value = value.strip()
+    return value if _ERROR_CODE.match(value) else ""
 
 
 def twiml(reply: str = "") -> Response:
@@ -102,8 +110,8 @@ class TwilioWebhooks:
                 uow,
                 self.ctx,
                 provider_id=form.get("MessageSid", ""),
-                status=form.get("MessageStatus", ""),
-                error_code=form.get("ErrorCode", ""),
+                status=form.get("MessageStatus", "").strip(),
+                error_code=_error_code(form.get("ErrorCode", "")),
             )
             await uow.commit()
         log.info(

@@ -20,7 +20,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from bot.domain import InvitationStatus
+from bot.domain import Channel, InvitationStatus
 from bot.sms_inbound import OPT_IN_WORDS, OPT_OUT_WORDS, parse_keyword
 from handlers.app import create_app
 from handlers.settings import Settings
@@ -28,6 +28,7 @@ from handlers.twilio_webhooks import MAX_FORM_BYTES
 from storage import Database
 from tests.property.flows import GENEROUS
 from tests.property.invariants import E164, assert_all_stored_valid, assert_no_failure_logged
+from tests.property.profiles import examples
 from tests.property.strategies import WORDS, strings, texts
 from tests.storage.databases import fresh_database
 from tests.unit.conftest import SECRET, World
@@ -177,3 +178,53 @@ async def test_a_retried_message_has_no_second_reply(site: Site, body: str) -> N
     again = await site.text(body, PHONES[0], message_sid)
     assert first.status_code == again.status_code == 200
     assert list(ElementTree.fromstring(again.text).iter("Message")) == []
+
+
+statuses = st.one_of(
+    st.sampled_from(["queued", "sent", "delivered", "undelivered", "failed", " FAILED ", "read"]),
+    texts(surrogates=False, long=False),
+)
+error_codes = st.one_of(
+    st.sampled_from(["", "30006", "21610", "0"]), texts(surrogates=False, long=False)
+)
+
+
+@examples(40)
+@given(data=st.data(), status=statuses, error_code=error_codes)
+@example(data=None, status="undelivered", error_code="30006")
+# Any ErrorCode went into the head's notification as it came: NUL, 500 digits, anything.
+@example(data=None, status="failed", error_code="\x00" + "9" * 500)
+@example(data=None, status=" Undelivered ", error_code="30006\n")
+async def test_any_signed_status_callback_is_recorded_or_ignored(
+    site: Site,
+    caplog: pytest.LogCaptureFixture,
+    data: st.DataObject | None,
+    status: str,
+    error_code: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    await invite_someone(site)
+    await site.world.deliver()
+    state = await assert_all_stored_valid(site.database.uow)
+    provider_ids = [i.provider_message_id for i in state.invitations if i.provider_message_id]
+    message_sid = provider_ids[-1]
+    if data is not None:
+        message_sid = data.draw(
+            st.one_of(st.sampled_from(provider_ids), message_sids), label="MessageSid"
+        )
+    params = {"MessageSid": message_sid, "MessageStatus": status, "ErrorCode": error_code}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC}/twilio/status", params)
+    response = await site.client.post(
+        "/twilio/status", data=params, headers={"X-Twilio-Signature": signature}
+    )
+    assert response.status_code == 204, response.text
+    assert_no_failure_logged(caplog)
+    await assert_all_stored_valid(site.database.uow)
+    async with site.database.uow() as uow:
+        for invitation in (await assert_all_stored_valid(site.database.uow)).invitations:
+            for message in await uow.outbox.list_for_invitation(invitation.id):
+                if message.channel is not Channel.CHAT:
+                    continue
+                # What the head is told carries no invisible characters from the request.
+                assert all(c.isprintable() or c == "\n" for c in message.body), message.body
+                assert len(message.body) < 1000, message.body
