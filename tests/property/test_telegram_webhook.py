@@ -252,3 +252,25 @@ async def test_any_callback_data_is_answered_and_changes_only_what_it_may(
     if user_id != ANA or group:
         # Someone else's press (or one in a group) never changes Ana's invitations.
         assert after.invitations == before.invitations
+
+
+_claimants = itertools.count(5000)
+
+
+@examples(30)
+@given(first=names, last=st.one_of(st.none(), names))
+@example(first="\u202e\u0000", last=None)
+@example(first="ﷺ" * 10, last="ﷺ" * 10)
+async def test_claiming_with_any_telegram_name_stores_a_valid_name(
+    site: Site, caplog: pytest.LogCaptureFixture, first: str, last: str | None
+) -> None:
+    caplog.set_level(logging.INFO)
+    n = next(_claimants)
+    code = await site.world.household(address=f"{n} Any Street")
+    site.fake.clear()
+    response = await site.post(message_update(user(n, first, last), f"/start {code}", n))
+    assert response.status_code == 200
+    [sent] = assert_sent_well(site)
+    assert "You are now the head" in sent["text"], sent["text"]
+    assert_no_failure_logged(caplog)
+    await assert_all_stored_valid(site.database.uow)
