@@ -126,8 +126,10 @@ class Engine:
 
     async def handle(self, actor: Actor, event: Event) -> list[Reply]:
         async with self.uow_factory() as uow:
+            # Locked: a person's next message, taken by another process at the same moment,
+            # waits for this step instead of overwriting it.
             conversation = await uow.conversations.get(
-                platform=actor.platform, user_id=actor.user_id
+                platform=actor.platform, user_id=actor.user_id, for_update=True
             ) or Conversation(platform=actor.platform, user_id=actor.user_id)
             turn = Turn(
                 uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor)

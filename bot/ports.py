@@ -127,7 +127,13 @@ class InboundReceiptRepository(Protocol):
 
 
 class ConversationRepository(Protocol):
-    async def get(self, *, platform: str, user_id: str) -> Conversation | None: ...
+    async def get(
+        self, *, platform: str, user_id: str, for_update: bool = False
+    ) -> Conversation | None:
+        """``for_update``: hold the conversation until the unit of work ends, so no other
+        step of it runs meanwhile."""
+        ...
+
     async def save(self, conversation: Conversation) -> None: ...
 
 

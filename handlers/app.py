@@ -63,17 +63,25 @@ class TelegramEdge:
     webhook: TelegramWebhook | None = None
     polling: TelegramPolling | None = None
 
+    _menu: asyncio.Task[None] | None = None
+
     async def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
-        """Publish the command menu, and start polling when that is the mode."""
-        try:
-            await self.intake.adapter.set_commands()
-        except Exception as error:  # the menu is a nicety: never keep the server from starting
-            log.warning("could not publish the Telegram command menu: %s", error)
+        """Publish the command menu (in the background: a Telegram that does not answer must
+        not keep the server from starting), and start polling when that is the mode."""
+        self._menu = asyncio.create_task(self._publish_menu(), name="telegram-menu")
         if self.polling is None:
             return None
         return asyncio.create_task(self.polling.run(stop), name="telegram-polling")
 
+    async def _publish_menu(self) -> None:
+        try:
+            await self.intake.adapter.set_commands()
+        except Exception as error:  # the menu is a nicety: log, and carry on without it
+            log.warning("could not publish the Telegram command menu: %s", error)
+
     async def close(self) -> None:
+        if self._menu is not None and not self._menu.done():
+            self._menu.cancel()
         await self.intake.drain()
         await self.intake.adapter.close()
 

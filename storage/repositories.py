@@ -413,8 +413,13 @@ class SqlConversations(_Repository[Conversation, ConversationRow]):
 
     _mapper = RowMapper(Conversation, ConversationRow)
 
-    async def get(self, *, platform: str, user_id: str) -> Conversation | None:
-        return await self._get((platform, user_id))
+    async def get(
+        self, *, platform: str, user_id: str, for_update: bool = False
+    ) -> Conversation | None:
+        """``for_update`` locks the row until the transaction ends (PostgreSQL), so two
+        processes taking the same person's messages at once apply them one after the other
+        instead of one overwriting the other's step (SQLite serialises every transaction)."""
+        return await self._get((platform, user_id), for_update=for_update)
 
     async def save(self, conversation: Conversation) -> None:
         """Inserts or replaces, in one statement (``INSERT ... ON CONFLICT DO UPDATE``).

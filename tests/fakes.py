@@ -263,7 +263,10 @@ class MemoryReceipts(_Repo):
 
 
 class MemoryConversations(_Repo):
-    async def get(self, *, platform: str, user_id: str) -> Conversation | None:
+    async def get(
+        self, *, platform: str, user_id: str, for_update: bool = False
+    ) -> Conversation | None:
+        # Nothing to lock in memory: the tests drive a store one step at a time.
         return _copy(self._s.conversations.get(f"{platform}:{user_id}"))
 
     async def save(self, conversation: Conversation) -> None:

@@ -69,11 +69,15 @@ def bot_from_settings(settings: Settings) -> Bot | None:
     )
 
 
+MENU_TIMEOUT_SECONDS = 10
+
+
 async def publish_commands(bot: Bot) -> None:
     """Publish the command menu for private chats (the only place the flows run)."""
     await bot.set_my_commands(
         [BotCommand(command=name, description=text) for name, text in COMMANDS],
         scope=BotCommandScopeAllPrivateChats(),
+        request_timeout=MENU_TIMEOUT_SECONDS,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 
 from aiogram.types import Update
 
@@ -38,6 +39,7 @@ class UpdateIntake:
         self.uow_factory = uow_factory
         self.clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def first_time(self, update: Update) -> bool:
         """Record the update; ``False`` when it was recorded before (a redelivery)."""
@@ -52,11 +54,24 @@ class UpdateIntake:
         return first
 
     async def handle(self, update: Update) -> None:
-        """Run the update through the router; a failure is logged, never raised."""
-        try:
-            await self.adapter.dispatcher.feed_update(self.adapter.bot, update)
-        except Exception:
-            log.exception("handling Telegram update %s failed", update.update_id)
+        """Run the update through the router, after the updates of the same person that came
+        before it; a failure is logged, never raised."""
+        async with self._turn_of(update):
+            try:
+                await self.adapter.dispatcher.feed_update(self.adapter.bot, update)
+            except Exception:
+                log.exception("handling Telegram update %s failed", update.update_id)
+
+    def _turn_of(self, update: Update) -> asyncio.Lock:
+        """One lock per person: Telegram sends updates over many connections at once, and a
+        name and an email typed in quick succession must be taken in that order. The lock is
+        fair (first come, first served) and forgotten when nobody holds or awaits it."""
+        sender = update.event.from_user if update.event is not None else None
+        key = sender.id if sender is not None else 0
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
     def handle_in_background(self, update: Update) -> None:
         task = asyncio.create_task(self.handle(update), name=f"telegram-{update.update_id}")

@@ -3,6 +3,7 @@ fake of the Bot API: updates in as JSON, Bot API calls out, on every SQL backend
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import time
@@ -20,7 +21,7 @@ from bot import messages as msg
 from bot.domain import InvitationStatus
 from bot.engine import Engine
 from bot.invitation_page import Outcome, account_link_token, answer_on_page
-from bot.replies import Button, Reply, Style
+from bot.replies import Button, Event, Reply, Style
 from handlers.settings import Settings
 from handlers.telegram.bot import (
     CONTINUE_IN_PRIVATE,
@@ -39,7 +40,7 @@ from handlers.telegram.updates import UpdateIntake
 from handlers.telegram.webhook import TelegramWebhook
 from storage import Database
 from tests.handlers.fake_telegram import BOT_USERNAME, Call, FakeTelegram
-from tests.storage.databases import SQL_BACKENDS, fresh_database
+from tests.storage.databases import SQL_BACKENDS, fresh_database, fresh_databases
 from tests.unit.conftest import SECRET, World
 
 SECRET_TOKEN = "telegram-webhook-secret-0123456789"
@@ -607,3 +608,53 @@ async def test_a_member_who_is_not_the_head_cannot_press_the_heads_buttons(site:
     }
     await site.world.deliver()
     assert [m.destination for m in site.world.sender.sent].count("sam@example.com") == 1
+
+
+async def test_quick_messages_of_one_person_are_taken_in_order(site: Site) -> None:
+    """Telegram sends the next update as soon as it has our 200, which comes before the
+    update is handled: a name and an email typed in quick succession must still be the
+    name and the email."""
+    await head(site)
+    await site.say(ANA, "/invite email")
+    for text in ("Maria Ruiz", "maria@example.com"):
+        response = await site.client.post(
+            "/telegram/webhook",
+            json=message_update(ANA, text),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET_TOKEN},
+        )
+        assert response.status_code == 200
+    await site.hook.drain()
+    assert site.last_text(ANA).startswith(msg.SUMMARY_TITLE)
+    assert "maria@example.com" in site.last_text(ANA) and "Maria Ruiz" in site.last_text(ANA)
+
+
+async def test_two_processes_taking_one_persons_steps_at_once_lose_neither(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    """Two servers, each with its own connection pool, take the same person's next two
+    steps at the same moment: the conversation row is locked, so one waits for the other
+    and neither step is lost."""
+    backend = "postgresql" if "postgresql" in SQL_BACKENDS else "sqlite"
+    async with fresh_databases(backend, tmp_path, count=2) as (first, second):
+        world = World(uow_factory=first.uow)
+        code = await world.household()
+        ana = world.person(str(ANA), "Ana", platform="telegram")
+        await ana.say(f"/join {code}")
+        await ana.say("/invite email Maria Ruiz maria@example.com")
+        engines = [
+            Engine(uow_factory=first.uow, ctx=world.ctx),
+            Engine(uow_factory=second.uow, ctx=world.ctx),
+        ]
+        # Send Invite pressed twice at once (a double tap), each press taken by another process.
+        replies = await asyncio.gather(
+            engines[0].handle(ana.actor, Event.press("flow:send")),
+            engines[1].handle(ana.actor, Event.press("flow:send")),
+        )
+        async with first.uow() as uow:
+            [household] = await uow.households.list()
+            invitations = await uow.invitations.list_for_household(household.id)
+            conversation = await uow.conversations.get(platform="telegram", user_id=str(ANA))
+    assert len(invitations) == 1
+    texts = sorted(r[0].text for r in replies)
+    assert texts[0] == msg.STALE_BUTTON and texts[1].startswith("✅ Invitation sent")
+    assert conversation is not None and conversation.state == "idle"

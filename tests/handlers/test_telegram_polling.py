@@ -6,6 +6,7 @@ lifespan, the command menu published at start-up."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -192,4 +193,30 @@ async def test_a_menu_that_cannot_be_published_does_not_stop_the_server(
         app = create_app(settings, dispatch=False, database=database)
         async with app.router.lifespan_context(app):
             assert "/telegram/webhook" in {getattr(r, "path", "") for r in app.routes}
-    assert "could not publish the Telegram command menu" in caplog.text
+            await until(lambda: "could not publish the Telegram command menu" in caplog.text)
+
+
+async def test_a_telegram_that_does_not_answer_does_not_hold_up_the_start(
+    tmp_path: Path,
+) -> None:
+    """A Bot API that takes connections and never answers: the app starts anyway, and
+    publishes the menu in the background (until its own timeout)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+            secret_key=SECRET.decode(),
+            telegram_bot_token="123456789:AAFakeTelegramTokenForTests_0123456789",
+            telegram_api_base=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            telegram_webhook_secret="s" * 32,
+        )
+        async with fresh_database("sqlite", tmp_path) as database:
+            app = create_app(settings, dispatch=False, database=database)
+            async with app.router.lifespan_context(app):
+                menu = app.state.telegram._menu
+                assert menu is not None and not menu.done()  # started, still waiting
+            assert menu.done()  # and given up at shutdown
+    finally:
+        silent.close()
