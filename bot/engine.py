@@ -38,7 +38,7 @@ from .invitations import (
     who_is,
 )
 from .ports import UnitOfWork, UnitOfWorkFactory
-from .replies import Actor, Button, Event, EventKind, Reply, Style
+from .replies import Actor, Button, Confirm, Event, EventKind, Reply, Style
 from .rules import Refused, Who, only_a_head_may_manage_invitations
 from .secrets import TOKEN_LENGTH, normalise_access_code
 
@@ -647,7 +647,18 @@ def _card(invitation: Invitation, now: datetime) -> Reply:
         buttons=(
             Button(msg.BTN_COPY, f"card:copy:{invitation.id}"),
             Button(msg.BTN_RESEND, f"card:resend:{invitation.id}"),
-            Button(msg.BTN_CANCEL_INVITE, f"card:cancel:{invitation.id}", Style.DANGER),
+            Button(
+                msg.BTN_CANCEL_INVITE,
+                f"card:cancel:{invitation.id}",
+                Style.DANGER,
+                confirm=Confirm(
+                    title=msg.CONFIRM_CANCEL_TITLE,
+                    text=msg.CONFIRM_CANCEL.format(name=invitation.invitee_name),
+                    yes=msg.BTN_CONFIRM_CANCEL,
+                    no=msg.BTN_KEEP,
+                    payload=f"card:cancel_yes:{invitation.id}",
+                ),
+            ),
         ),
     )
 

@@ -77,6 +77,7 @@ COPY_LINK = "Invite link for {name}. Share it any way you like; it works until {
 COPY_QR = "Inviting {name} in person? Let them scan this QR code of the link:"
 COPY_NOT_OPEN = "The invitation to {name} is {status}, so its link no longer works."
 COPY_EXPIRED = "The invitation to {name} has expired. Press Resend to give it a new week."
+CONFIRM_CANCEL_TITLE = "Cancel this invitation?"
 CONFIRM_CANCEL = (
     "Cancel the invitation to {name}? The link and code we sent will stop working at once."
 )

@@ -78,10 +78,24 @@ class Style(StrEnum):
 
 
 @dataclass(frozen=True)
+class Confirm:
+    """A question to ask before a button's action, for platforms with a dialog of their own
+    (Slack's ``confirm``): once the person says yes, the adapter sends ``payload``. Elsewhere
+    the adapter sends the button's own payload, and the engine asks the question itself."""
+
+    title: str
+    text: str
+    yes: str
+    no: str
+    payload: str
+
+
+@dataclass(frozen=True)
 class Button:
     label: str
     payload: str
     style: Style = Style.DEFAULT
+    confirm: Confirm | None = None
 
 
 @dataclass(frozen=True)
