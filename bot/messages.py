@@ -195,6 +195,12 @@ TELEGRAM_CONTINUE_IN_PRIVATE = (
     "Invitations are personal, so let's continue in a private chat: tap the button below."
 )
 TELEGRAM_OPEN_PRIVATE_CHAT = "Open a private chat"
+TELEGRAM_SECRET_IN_GROUP = (
+    "Please don't post access codes or invite links in a group: anyone here could use them. "
+    "If that was an access code, ask your HOA board for a new one. If it was an invite link, "
+    "cancel it with /household in a private chat and send a new one. Let's continue in a "
+    "private chat: tap the button below."
+)
 TELEGRAM_COPY_LINK = "📋 Copy link"
 TELEGRAM_COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Start, or open an invitation"),

@@ -8,6 +8,8 @@ sentence and a button that opens a private chat, and ignores everything else.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 
@@ -15,7 +17,7 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
@@ -24,6 +26,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     User,
 )
 
@@ -44,7 +47,9 @@ _OUR_COMMANDS = {"start", "invite", "household", "join", "decline", "help", "can
 """Commands the bot answers in a group without an ``@bot`` suffix."""
 _DEEP_LINK_COMMANDS = {"invite", "household", "help"}
 """Commands a group's "open a private chat" button carries on as ``?start=<command>``."""
-_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s|$)")
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]{0,31})(?:@([A-Za-z0-9_]+))?(?:\s+(.*)|$)", re.S)
+MAX_RETRY_AFTER = 30
+"""The longest wait for Telegram's flood control before a message is given up."""
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 """Invite links are secrets: no link preview, so Telegram's servers never fetch them."""
 
@@ -115,8 +120,11 @@ class TelegramAdapter:
     async def on_private_message(self, message: Message) -> None:
         if message.from_user is None or message.from_user.is_bot:
             return
-        # A photo or sticker has no text: the engine answers "not understood" or re-asks.
+        # A contact shared from the attachment menu answers "what is their number?"; a photo
+        # or sticker has no text: the engine answers "not understood" or asks again.
         text = message.text or message.caption or ""
+        if message.contact is not None and not text:
+            text = message.contact.phone_number
         actor = actor_of(message.from_user, message.chat.id)
         await self.send(message.chat.id, await self._handle(actor, Event.message(text)))
 
@@ -143,20 +151,29 @@ class TelegramAdapter:
                     [InlineKeyboardButton(text=msg.TELEGRAM_OPEN_PRIVATE_CHAT, url=url)]
                 ]
             )
+        text = CONTINUE_IN_PRIVATE
+        if (found.group(3) or "").strip():
+            # An access code or an invite link posted where the neighbours read it: take it
+            # down if the bot may (it needs to be an admin), and say what to do about it.
+            text = msg.TELEGRAM_SECRET_IN_GROUP
+            with contextlib.suppress(TelegramAPIError):
+                await self.bot.delete_message(message.chat.id, message.message_id)
         await self.bot.send_message(
             message.chat.id,
-            CONTINUE_IN_PRIVATE,
+            text,
             reply_markup=markup,
-            reply_to_message_id=message.message_id,
+            reply_parameters=ReplyParameters(
+                message_id=message.message_id, allow_sending_without_reply=True
+            ),
             link_preview_options=_NO_PREVIEW,
         )
 
     async def on_button(self, query: CallbackQuery) -> None:
-        """A button press; the query is always answered, so the button stops spinning."""
-        try:
-            await self._press(query)
-        finally:
+        """A button press. The query is answered first, so the button stops spinning at
+        once; a query too old to answer (after a backlog) is no reason not to run it."""
+        with contextlib.suppress(TelegramAPIError):
             await self.bot.answer_callback_query(query.id)
+        await self._press(query)
 
     async def _press(self, query: CallbackQuery) -> None:
         message = query.message
@@ -197,12 +214,25 @@ class TelegramAdapter:
                 target, edit_message_id = edit_message_id, None
                 if await self._edit(chat_id, target, rendered):
                     continue
-            await self.bot.send_message(
-                chat_id,
-                rendered.text,
-                reply_markup=rendered.reply_markup,
-                link_preview_options=_NO_PREVIEW,
-            )
+            await self._send_message(chat_id, rendered)
+
+    async def _send_message(self, chat_id: int, rendered: Rendered) -> None:
+        """Send one message; asked to slow down (429: one chat takes about a message a
+        second), wait as long as Telegram says, up to :data:`MAX_RETRY_AFTER`, and send it
+        once more, so a long household list arrives whole."""
+        for attempt in range(2):
+            try:
+                await self.bot.send_message(
+                    chat_id,
+                    rendered.text,
+                    reply_markup=rendered.reply_markup,
+                    link_preview_options=_NO_PREVIEW,
+                )
+                return
+            except TelegramRetryAfter as error:
+                if attempt == 1 or error.retry_after > MAX_RETRY_AFTER:
+                    raise
+                await asyncio.sleep(error.retry_after)
 
     async def _edit(self, chat_id: int, message_id: int, rendered: Rendered) -> bool:
         """Edit a card in place; ``False`` when Telegram no longer lets us (too old,

@@ -19,7 +19,7 @@ from bot import messages as msg
 from bot.replies import Button, Reply, Style
 
 MAX_TEXT = 4096
-"""Telegram's limit for a message's text, in characters."""
+"""Telegram's limit for a message's text, in UTF-16 code units."""
 MAX_CALLBACK_DATA = 64
 """Telegram's limit for ``callback_data``, in bytes."""
 MAX_COPY_TEXT = 256
@@ -79,9 +79,22 @@ def message_text(reply: Reply) -> str:
     if reply.link:
         parts.append(reply.link)
     text = "\n\n".join(part for part in parts if part)
-    if len(text) > MAX_TEXT:
-        text = text[: MAX_TEXT - 1] + "…"
+    if _utf16_length(text) > MAX_TEXT:
+        text = _cut_to_utf16(text, MAX_TEXT - 1) + "…"
     return text or "…"
+
+
+def _utf16_length(text: str) -> int:
+    """Telegram counts a message's length in UTF-16 code units (an emoji is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_to_utf16(text: str, units: int) -> str:
+    """The longest start of ``text`` of at most ``units`` UTF-16 code units."""
+    cut = text[:units]
+    while _utf16_length(cut) > units:
+        cut = cut[: -max(1, (_utf16_length(cut) - units) // 2)]
+    return cut
 
 
 def _button(button: Button) -> InlineKeyboardButton:

@@ -44,8 +44,12 @@ class UpdateIntake:
     async def first_time(self, update: Update) -> bool:
         """Record the update; ``False`` when it was recorded before (a redelivery)."""
         async with self.uow_factory() as uow:
+            # Keyed by the bot too: update ids start again at random after a quiet week, and
+            # another bot (a new token, a staging bot on the same database) counts its own.
             receipt = InboundReceipt(
-                source=SOURCE, external_id=str(update.update_id), received_at=self.clock.now()
+                source=SOURCE,
+                external_id=f"{self.adapter.bot.id}:{update.update_id}",
+                received_at=self.clock.now(),
             )
             first = await uow.receipts.first_time(receipt)
             await uow.commit()

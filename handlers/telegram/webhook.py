@@ -66,8 +66,11 @@ class TelegramWebhook:
             return PlainTextResponse("Too large", status_code=413)
         try:
             update = Update.model_validate(json.loads(body), context={"bot": self.adapter.bot})
-        except (ValueError, ValidationError):
-            return PlainTextResponse("Bad update", status_code=400)
+        except (ValueError, ValidationError) as error:
+            # It came from Telegram (the secret matched): a non-2xx answer would only make
+            # Telegram deliver it again and again. Note it, and take the next one.
+            log.warning("ignored a Telegram update this version cannot read: %s", error)
+            return Response(status_code=200)
         if not await self.intake.first_time(update):
             return Response(status_code=200)
         if self.background:

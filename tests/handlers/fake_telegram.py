@@ -50,7 +50,9 @@ class FakeTelegram:
 
     token: str = TOKEN
     _calls: list[Call] = field(default_factory=list, init=False, repr=False)
-    _failures: dict[str, list[tuple[int, str]]] = field(default_factory=dict, init=False)
+    _failures: dict[str, list[tuple[int, str, int | None]]] = field(
+        default_factory=dict, init=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000), init=False)
     _port: int | None = field(default=None, init=False)
@@ -102,10 +104,13 @@ class FakeTelegram:
         with self._lock:
             self._calls.clear()
 
-    def fail_next(self, method: str, description: str, code: int = 400) -> None:
-        """Answer the next call of ``method`` with a Bot API error."""
+    def fail_next(
+        self, method: str, description: str, code: int = 400, *, retry_after: int | None = None
+    ) -> None:
+        """Answer the next call of ``method`` with a Bot API error (with ``retry_after``, the
+        429 of Telegram's flood control, which says how many seconds to wait)."""
         with self._lock:
-            self._failures.setdefault(method, []).append((code, description))
+            self._failures.setdefault(method, []).append((code, description, retry_after))
 
     # Lifecycle
 
@@ -189,7 +194,7 @@ class FakeTelegram:
             return _error(*failure)
         if method == "getMe":
             return _ok(_bot_user() | {"can_join_groups": True, "supports_inline_queries": False})
-        if method in ("answerCallbackQuery", "setMyCommands"):
+        if method in ("answerCallbackQuery", "setMyCommands", "deleteMessage"):
             return _ok(True)
         if method == "setWebhook":
             self.webhook = dict(params)
@@ -283,7 +288,8 @@ def _ok(result: object) -> web.Response:
     return web.json_response({"ok": True, "result": result})
 
 
-def _error(code: int, description: str) -> web.Response:
-    return web.json_response(
-        {"ok": False, "error_code": code, "description": description}, status=code
-    )
+def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=code)
