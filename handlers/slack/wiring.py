@@ -23,7 +23,7 @@ from ..settings import Settings
 from .bot import PLATFORM, SlackAdapter
 from .client import make_client
 from .sender import SlackChatSender
-from .socket_mode import serve_socket_mode
+from .socket_mode import SocketModeRefused, serve_socket_mode
 from .webhook import SlackEvents
 
 if TYPE_CHECKING:
@@ -108,6 +108,9 @@ class SlackEdge:
     app_token: str | None = None
     """Set for Socket Mode."""
     events: SlackEvents | None = None
+    socket_connected: bool = field(default=False, init=False)
+    """In Socket Mode: ``True`` from the first connection until ``stop`` (slack_sdk reconnects
+    by itself meanwhile), ``False`` while still trying to connect or after giving up."""
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -122,12 +125,24 @@ class SlackEdge:
         return self._task
 
     async def _serve(self, app_token: str, stop: asyncio.Event) -> None:
-        """Socket Mode until ``stop``; a failure (a refused token) is logged, never raised
-        into the app's shutdown."""
+        """Socket Mode until ``stop``, retrying Slack's and the network's trouble; only a
+        refused app token ends it early, which is logged, never raised into the app's
+        shutdown."""
         try:
-            await serve_socket_mode(self.adapter, app_token=app_token, stop=stop)
+            await serve_socket_mode(
+                self.adapter, app_token=app_token, stop=stop, on_state=self._connected_now
+            )
+        except SocketModeRefused as refused:
+            log.error(
+                "Slack Socket Mode stopped: %s; no Slack requests are received until "
+                "INVITEBOT_SLACK_APP_TOKEN is fixed and the server restarted",
+                refused,
+            )
         except Exception:
             log.exception("Slack Socket Mode stopped: no Slack requests are received")
+
+    def _connected_now(self, connected: bool) -> None:
+        self.socket_connected = connected
 
     def chat_sender(self) -> SlackChatSender:
         """The sender for ``Route(Channel.CHAT, "slack")`` that also refreshes heads' home

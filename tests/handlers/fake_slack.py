@@ -122,7 +122,8 @@ class FakeSlack:
             self._calls.clear()
 
     def fail_next(self, method: str, error: str) -> None:
-        """Answer the next call of ``method`` with ``{"ok": false, "error": error}``."""
+        """Answer the next call of ``method`` with ``{"ok": false, "error": error}``; the
+        method ``socket`` refuses the next Socket Mode WebSocket (HTTP 503)."""
         with self._lock:
             self._failures.setdefault(method, []).append(error)
 
@@ -218,7 +219,12 @@ class FakeSlack:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        with self._lock:
+            failures = self._failures.get("socket")
+            refused = failures.pop(0) if failures else None
+        if refused is not None:  # fail_next("socket", ...): this WebSocket does not open
+            return web.Response(status=503, text=refused)
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -23,7 +25,7 @@ from handlers.settings import Settings
 from handlers.slack.bot import SlackAdapter
 from handlers.slack.client import make_client
 from handlers.slack.sender import SlackChatSender
-from handlers.slack.socket_mode import serve_socket_mode
+from handlers.slack.socket_mode import SocketModeRefused, serve_socket_mode
 from handlers.slack.webhook import SlackEvents
 from handlers.slack.wiring import run_socket_mode, slack_chat_sender, slack_edge, slack_events
 from tests.fakes import FakeClock, MemoryUnitOfWorkFactory
@@ -213,6 +215,146 @@ async def test_socket_mode_handles_commands_once(fake: FakeSlack, tmp_path: Path
     assert len(claims) == 1 and claims[0].params["channel"] == dm_of(ANA)
     [opened] = fake.calls_of("apps.connections.open")
     assert opened.token == fake.app_token
+
+
+def wait_for_call(fake: FakeSlack, method: str) -> None:
+    for _ in range(500):
+        if fake.calls_of(method):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{method} was not called")
+
+
+def socket_adapter(world: World, fake: FakeSlack) -> SlackAdapter:
+    return SlackAdapter(
+        world.engine, make_client(fake.token, api_base=fake.url), signing_secret=None
+    )
+
+
+@pytest.mark.parametrize("error", ["internal_error", "ratelimited", "service_unavailable"])
+async def test_socket_mode_retries_slacks_own_errors_until_it_connects(
+    fake: FakeSlack, error: str
+) -> None:
+    world = World(uow_factory=MemoryUnitOfWorkFactory())
+    fake.fail_next("apps.connections.open", error)
+    fake.fail_next("apps.connections.open", error)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_socket_mode(
+            socket_adapter(world, fake), app_token=fake.app_token, stop=stop, first_backoff=0.01
+        )
+    )
+    try:
+        await asyncio.to_thread(fake.wait_for_connections, 1)
+        assert not serving.done()
+    finally:
+        stop.set()
+        await serving
+    assert len(fake.calls_of("apps.connections.open")) == 3
+
+
+async def test_socket_mode_retries_the_network(fake: FakeSlack) -> None:
+    world = World(uow_factory=MemoryUnitOfWorkFactory())
+    adapter = socket_adapter(world, fake)
+    real = adapter.client.apps_connections_open
+    attempts: list[str] = []
+
+    async def unreachable_once(**kwargs: object) -> object:
+        attempts.append("open")
+        if len(attempts) == 1:
+            raise aiohttp.ClientConnectionError("Cannot connect to host slack.com:443")
+        return await real(**kwargs)
+
+    adapter.client.apps_connections_open = unreachable_once  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_socket_mode(adapter, app_token=fake.app_token, stop=stop, first_backoff=0.01)
+    )
+    try:
+        await asyncio.to_thread(fake.wait_for_connections, 1)
+    finally:
+        stop.set()
+        await serving
+    assert attempts == ["open", "open"]
+
+
+async def test_a_websocket_that_will_not_open_is_tried_again_with_a_fresh_url(
+    fake: FakeSlack,
+) -> None:
+    world = World(uow_factory=MemoryUnitOfWorkFactory())
+    fake.fail_next("socket", "no")
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_socket_mode(
+            socket_adapter(world, fake),
+            app_token=fake.app_token,
+            stop=stop,
+            first_backoff=0.01,
+            connect_timeout=0.5,
+        )
+    )
+    try:
+        await asyncio.to_thread(fake.wait_for_connections, 1)
+    finally:
+        stop.set()
+        await serving
+    assert len(fake.calls_of("apps.connections.open")) == 2
+
+
+@pytest.mark.parametrize("error", ["invalid_auth", "token_revoked", "not_allowed_token_type"])
+async def test_socket_mode_gives_up_only_on_a_refused_token(fake: FakeSlack, error: str) -> None:
+    world = World(uow_factory=MemoryUnitOfWorkFactory())
+    fake.fail_next("apps.connections.open", error)
+    with pytest.raises(SocketModeRefused, match=error):
+        await serve_socket_mode(
+            socket_adapter(world, fake),
+            app_token=fake.app_token,
+            stop=asyncio.Event(),
+            first_backoff=0.01,
+        )
+    assert len(fake.calls_of("apps.connections.open")) == 1
+
+
+async def test_stop_ends_the_retries_at_once(fake: FakeSlack) -> None:
+    world = World(uow_factory=MemoryUnitOfWorkFactory())
+    for _ in range(100):
+        fake.fail_next("apps.connections.open", "internal_error")
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_socket_mode(
+            socket_adapter(world, fake), app_token=fake.app_token, stop=stop, first_backoff=30
+        )
+    )
+    await asyncio.to_thread(wait_for_call, fake, "apps.connections.open")
+    stop.set()
+    await asyncio.wait_for(serving, timeout=5)
+    assert len(fake.calls_of("apps.connections.open")) == 1
+
+
+async def test_the_edge_keeps_trying_after_a_transient_error(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    """The app's Socket Mode task does not end on Slack's own error: it connects after."""
+    fake.fail_next("apps.connections.open", "internal_error")
+    settings = settings_for(
+        fake, tmp_path, slack_bot_token=fake.token, slack_app_token=fake.app_token
+    )
+    async with fresh_database("sqlite", tmp_path) as database:
+        edge = slack_edge(settings, database=database, ctx=World(uow_factory=database.uow).ctx)
+        assert edge is not None
+        stop = asyncio.Event()
+        running = edge.start(stop)
+        assert running is not None
+        await asyncio.to_thread(fake.wait_for_connections, 1)
+        for _ in range(500):  # the client finishes connecting just after the fake sees it
+            if edge.socket_connected:
+                break
+            await asyncio.sleep(0.01)
+        assert not running.done() and edge.socket_connected
+        stop.set()
+        await edge.close()
+        assert not edge.socket_connected
+    assert len(fake.calls_of("apps.connections.open")) == 2
 
 
 async def test_run_socket_mode_connects_with_the_settings_and_stops(
