@@ -338,5 +338,3 @@ SLACK_INVITE_IN_DM = (
 )
 SLACK_MODAL_TITLE = "My Household"
 SLACK_BTN_CLOSE = "Close"
-SLACK_CONFIRM_CANCEL_TITLE = "Cancel this invitation?"
-SLACK_CONFIRM_CANCEL = "The link and code we sent will stop working at once."

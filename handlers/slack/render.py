@@ -40,6 +40,9 @@ MAX_FALLBACK = 3000
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MODAL_TITLE = 24
+MAX_CONFIRM_TITLE = 100
+MAX_CONFIRM_TEXT = 300
+MAX_CONFIRM_BUTTON = 30
 BUTTONS_PER_BLOCK = 25
 
 SUBCOMMANDS = {"join": "join", "decline": "decline", "cancel": "cancel", "help": "help"}
@@ -47,9 +50,6 @@ SUBCOMMANDS = {"join": "join", "decline": "decline", "cancel": "cancel", "help":
 (joining a channel), and a direct message with an app only passes on the app's own commands."""
 _ENGINE_COMMAND = re.compile(r"(?<![\w/.:-])/(join|decline|cancel|help)\b")
 
-# A press of Cancel Invite asks in Slack's own confirmation dialog, whose Yes sends the
-# engine's "yes, cancel it" straight away (the engine authorises it like any other press).
-_CONFIRMED = {"card:cancel:": "card:cancel_yes:"}
 _STYLES = {Style.PRIMARY: "primary", Style.DANGER: "danger"}
 
 
@@ -90,14 +90,10 @@ def button_value(payload: str) -> str:
     return payload
 
 
-def _confirmed(payload: str) -> str | None:
-    for asks, confirmed in _CONFIRMED.items():
-        if payload.startswith(asks):
-            return confirmed + payload.removeprefix(asks)
-    return None
-
-
 def button_element(button: Button, index: int) -> dict[str, Any]:
+    """A button. One whose press the engine wants confirmed (``button.confirm``) asks in
+    Slack's own dialog, whose Yes sends the confirmed payload straight away (the engine
+    authorises it like any other press); No sends nothing."""
     element: dict[str, Any] = {
         "type": "button",
         "action_id": f"{PRESS_ACTION}.{index}",
@@ -106,16 +102,17 @@ def button_element(button: Button, index: int) -> dict[str, Any]:
     }
     if button.style in _STYLES:
         element["style"] = _STYLES[button.style]
-    confirmed = _confirmed(button.payload)
-    if confirmed is not None:
-        element["value"] = button_value(confirmed)
+    confirm = button.confirm
+    if confirm is not None:
+        element["value"] = button_value(confirm.payload)
         element["confirm"] = {
-            "title": _plain(msg.SLACK_CONFIRM_CANCEL_TITLE, 100),
-            "text": _plain(msg.SLACK_CONFIRM_CANCEL, 300),
-            "confirm": _plain(msg.BTN_CONFIRM_CANCEL, 30),
-            "deny": _plain(msg.BTN_KEEP, 30),
-            "style": "danger",
+            "title": _plain(confirm.title, MAX_CONFIRM_TITLE),
+            "text": _plain(slack_commands(confirm.text), MAX_CONFIRM_TEXT),
+            "confirm": _plain(confirm.yes, MAX_CONFIRM_BUTTON),
+            "deny": _plain(confirm.no, MAX_CONFIRM_BUTTON),
         }
+        if button.style in _STYLES:
+            element["confirm"]["style"] = _STYLES[button.style]
     return element
 
 
@@ -163,11 +160,10 @@ def reply_blocks(reply: Reply) -> list[Block]:
 
 
 def fallback_text(reply: Reply) -> str:
-    """The message's ``text``: what notifications and screen readers show (escaped too)."""
-    parts = [reply.title, slack_commands(reply.text)]
-    if reply.link:
-        parts.append(reply.link)
-    text = "\n".join(part for part in parts if part)
+    """The message's ``text``: what notifications and screen readers show (escaped too).
+    The link is left out: an invite link is a secret, and a push notification shows it on
+    a locked screen (it is in the blocks, for the person to copy)."""
+    text = "\n".join(part for part in (reply.title, slack_commands(reply.text)) if part)
     return escape(_cut(text, MAX_FALLBACK)) or "…"
 
 

@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 
 from bot import messages as msg
 from bot.domain import Invitation, InvitationStatus
-from bot.replies import Button, Reply, Style
+from bot.replies import Button, Confirm, Reply, Style
 from handlers.slack import render
 from handlers.slack.bot import SlackAdapter, command_event, receipt_key
 from handlers.slack.client import make_client
@@ -207,6 +207,9 @@ async def test_household_cards_copy_resend_and_cancel_in_the_dm(site: Site) -> N
     [preformatted] = [b for b in copy.params["blocks"] if b["type"] == "rich_text"]
     [link] = preformatted["elements"][0]["elements"]
     assert link["type"] == "link" and _TOKEN.search(link["url"]) and link["text"] == link["url"]
+    # The link is in the blocks only: the fallback text is what a push notification shows.
+    assert not _TOKEN.search(copy.params["text"]) and not _TOKEN.search(qr.params["text"])
+    assert "/i/" not in copy.params["text"] and "qr.png" not in qr.params["text"]
 
     await site.press(ANA, "Resend")
     assert "Sent the invitation to Maria Ruiz again" in site.last_text(ANA)
@@ -214,8 +217,11 @@ async def test_household_cards_copy_resend_and_cancel_in_the_dm(site: Site) -> N
     # Cancel Invite asks in Slack's confirmation dialog, whose Yes cancels at once.
     element, ts = site.button(ANA, "Cancel Invite")
     assert element["style"] == "danger"
+    assert element["confirm"]["title"]["text"] == msg.CONFIRM_CANCEL_TITLE
+    assert element["confirm"]["text"]["text"] == msg.CONFIRM_CANCEL.format(name="Maria Ruiz")
     assert element["confirm"]["confirm"]["text"] == msg.BTN_CONFIRM_CANCEL
     assert element["confirm"]["deny"]["text"] == msg.BTN_KEEP
+    assert element["confirm"]["style"] == "danger"
     assert element["value"].startswith("card:cancel_yes:")
     await site.press(ANA, "Cancel Invite")
     done = site.shown(ANA)[-1]
@@ -537,7 +543,12 @@ def test_replies_render_as_escaped_block_kit() -> None:
         title="A <title>",
         buttons=(
             Button("Send", "flow:send", Style.PRIMARY),
-            Button("Cancel Invite", "card:cancel:" + "a" * 32, Style.DANGER),
+            Button(
+                "Cancel Invite",
+                "card:cancel:" + "a" * 32,
+                Style.DANGER,
+                confirm=Confirm("Sure?", "Sure?", "Yes", "No", "card:cancel_yes:" + "a" * 32),
+            ),
             Button("Other", "flow:edit"),
         ),
         link="https://hoa.example/i/x",
@@ -562,6 +573,47 @@ def test_replies_render_as_escaped_block_kit() -> None:
     assert "style" not in other and other["action_id"] == "invitebot.press.2"
     text = render.message(reply)["text"]
     assert "<" not in text and "&lt;!here&gt;" in text
+    # The link stays out of the fallback text (push notifications, lock screens).
+    assert "hoa.example/i/x" not in text and "hoa.example/i/x" in json.dumps(blocks)
+
+
+def test_a_button_asks_in_slacks_dialog_only_when_the_engine_says_so() -> None:
+    confirm = Confirm(
+        title="Remove <b>?",
+        text="Really? Type /cancel to stop.",
+        yes="Remove",
+        no="Keep",
+        payload="card:cancel_yes:" + "b" * 32,
+    )
+    asks = render.button_element(
+        Button("Remove", "card:cancel:" + "b" * 32, Style.DANGER, confirm=confirm), 0
+    )
+    assert asks["value"] == "card:cancel_yes:" + "b" * 32
+    assert asks["confirm"] == {
+        "title": {"type": "plain_text", "text": "Remove <b>?", "emoji": True},
+        "text": {
+            "type": "plain_text",
+            "text": "Really? Type /household cancel to stop.",
+            "emoji": True,
+        },
+        "confirm": {"type": "plain_text", "text": "Remove", "emoji": True},
+        "deny": {"type": "plain_text", "text": "Keep", "emoji": True},
+        "style": "danger",
+    }
+    primary = render.button_element(
+        Button("Go", "flow:send", Style.PRIMARY, confirm=Confirm("T", "X", "Y", "N", "flow:go")), 1
+    )
+    assert primary["value"] == "flow:go" and primary["confirm"]["style"] == "primary"
+    # The adapter knows no payload grammar: without a Confirm, no dialog, the payload as is.
+    plain = render.button_element(Button("Cancel Invite", "card:cancel:" + "b" * 32), 2)
+    assert "confirm" not in plain and plain["value"] == "card:cancel:" + "b" * 32
+    # Slack's limits for the dialog's texts.
+    long = render.button_element(
+        Button("L", "p", confirm=Confirm("t" * 200, "x" * 400, "y" * 40, "n" * 40, "q")), 3
+    )["confirm"]
+    assert len(long["title"]["text"]) <= 100 and len(long["text"]["text"]) <= 300
+    assert len(long["confirm"]["text"]) <= 30 and len(long["deny"]["text"]) <= 30
+    assert "style" not in long
 
 
 def test_long_text_is_cut_without_breaking_an_entity() -> None:
