@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -30,6 +31,7 @@ log = logging.getLogger("invitebot.twilio")
 MAX_FORM_BYTES = 64 * 1024
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
+_FORM = "application/x-www-form-urlencoded"
 _ERROR_CODE = re.compile(r"^[0-9]{1,8}$")
 
 
@@ -75,8 +77,16 @@ class TwilioWebhooks:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             return None
-        form = await request.form()
-        params = {key: value for key, value in form.items() if isinstance(value, str)}
+        if request.headers.get("content-type", "").startswith(_FORM):
+            # What Twilio sends; parsed here directly, at a fraction of request.form()'s cost.
+            try:
+                pairs = parse_qsl(body.decode(), keep_blank_values=True)
+            except UnicodeDecodeError:
+                return None
+            params = dict(pairs)
+        else:
+            form = await request.form()
+            params = {key: value for key, value in form.items() if isinstance(value, str)}
         url = self.public_base_url + request.url.path
         if request.url.query:
             url += "?" + request.url.query

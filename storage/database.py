@@ -43,6 +43,7 @@ SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     # SQLite ignores foreign keys unless asked, per connection.
     "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
 )
 
 
@@ -65,7 +66,11 @@ def make_engine(
         # One in-memory database lives in one connection: every session must share it.
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)
     else:
-        engine = create_async_engine(url, echo=echo, connect_args=args)
+        # One connection per process: every unit of work takes the write lock at its
+        # BEGIN IMMEDIATE anyway, so more connections only add contention, and SQLite's busy
+        # handler waits for a lock by sleeping and polling (up to 100 ms at a time), where
+        # the pool's queue hands the connection over the moment it is free.
+        engine = create_async_engine(url, echo=echo, connect_args=args, pool_size=1, max_overflow=0)
     _take_over_sqlite_transactions(engine)
     return engine
 

@@ -8,12 +8,15 @@ come back as the enum; datetimes are made aware UTC by the column type itself
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Table
 from sqlmodel import SQLModel
 
 E = TypeVar("E")
@@ -52,6 +55,8 @@ class RowMapper(Generic[E, R]):
                 f"missing columns {sorted(set(self._names) - columns)}, "
                 f"extra columns {sorted(columns - set(self._names))}"
             )
+        self.statements: dict[tuple[str, str], Any] = {}
+        """Statements built once (see ``storage.repositories``), by name and dialect."""
         self.key: tuple[str, ...] = tuple(column.name for column in table.primary_key)
         """The primary key's column names (also the entity's field names)."""
         hints = typing.get_type_hints(entity_type)
@@ -61,13 +66,26 @@ class RowMapper(Generic[E, R]):
             if (enum_type := _enum_type(hints[name])) is not None
         }
 
+    @property
+    def table(self) -> Table:
+        return self.row_type.__table__  # type: ignore[attr-defined,no-any-return]
+
     def to_values(self, entity: E) -> dict[str, Any]:
         """Every field of ``entity`` as a column value (deep copies; enums as strings)."""
-        values = dataclasses.asdict(entity)  # type: ignore[call-overload]
+        values = {}
+        for name in self._names:
+            value = getattr(entity, name)
+            if isinstance(value, dict | list):  # JSON: the entity's own copy
+                value = copy.deepcopy(value)
+            values[name] = value
         for name in self._enums:
             if values[name] is not None:
                 values[name] = values[name].value
         return values
+
+    def values_of(self, row: R) -> dict[str, Any]:
+        """Every column of an ORM row."""
+        return {name: getattr(row, name) for name in self._names}
 
     def to_row(self, entity: E) -> R:
         """A new, transient row holding every field of ``entity``."""
@@ -75,7 +93,17 @@ class RowMapper(Generic[E, R]):
 
     def to_entity(self, row: R) -> E:
         """A new entity holding every column of ``row``, enums restored."""
-        values = {name: getattr(row, name) for name in self._names}
+        return self.to_entity_from(self.values_of(row))
+
+    def to_entity_from(self, columns: Mapping[str, Any]) -> E:
+        """A new entity from column values (a row read with Core), enums restored; JSON
+        values are copied, so the entity never shares them with ``columns``."""
+        values = {}
+        for name in self._names:
+            value = columns[name]
+            if isinstance(value, dict | list):
+                value = copy.deepcopy(value)
+            values[name] = value
         for name, enum_type in self._enums.items():
             if values[name] is not None:
                 values[name] = enum_type(values[name])

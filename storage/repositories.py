@@ -11,13 +11,26 @@ not a copy cached earlier in the same session.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, Self
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    update,
+)
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -63,6 +76,8 @@ from .tables import (
     PhoneStatusRow,
 )
 
+_UNSEEN = object()
+
 
 class _Repository(Generic[E, R]):
     """Shared plumbing: the unit of work's session, and reads and writes through the
@@ -87,52 +102,120 @@ class _Repository(Generic[E, R]):
             return col(column).collate("C")
         return col(column)
 
-    async def _rows(self, statement: SelectOfScalar[R]) -> list[R]:
+    # Reads and writes run as Core statements on the session's connection: no ORM objects,
+    # identity map or unit-of-work flush (which cost more CPU than the database's work on
+    # these one-row statements), and every read returns what the database holds now.
+
+    async def _connection(self) -> AsyncConnection:
+        return await self._session.connection()
+
+    def _entity(self, values: Mapping[str, Any]) -> E:
+        """The entity of one row read, remembered as this transaction last saw it."""
+        entity = self._mapper.to_entity_from(values)
+        self._uow._seen[self._seen_key(values)] = dict(values)
+        return entity
+
+    def _seen_key(self, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        return (self._mapper.table.name, tuple(values[k] for k in self._mapper.key))
+
+    def _statement(self, name: str, build: Callable[[Table], Executable]) -> Executable:
+        """A statement built once per table and dialect, with bound parameters for the
+        values: building and coercing a statement costs more than compiling it, and the
+        compiled form is cached by SQLAlchemy for a statement that is always the same."""
+        cache = self._mapper.statements
+        key = (name, self._uow.dialect)
+        statement = cache.get(key)
+        if statement is None:
+            statement = cache[key] = build(self._mapper.table)
+        return statement
+
+    def _key_params(self, key: object) -> dict[str, Any]:
+        keys = key if isinstance(key, tuple) else (key,)
+        return {f"key_{name}": v for name, v in zip(self._mapper.key, keys, strict=True)}
+
+    def _by_key(self, table: Table) -> list[ColumnElement[bool]]:
+        return [table.c[name] == bindparam(f"key_{name}") for name in self._mapper.key]
+
+    async def _orm_rows(self, statement: SelectOfScalar[R]) -> list[R]:
+        """Rows as ORM objects (for a caller that changes them and flushes)."""
         result = await self._session.exec(statement.execution_options(populate_existing=True))
         return list(result.all())
 
-    async def _all(self, statement: SelectOfScalar[R]) -> list[E]:
-        return [self._mapper.to_entity(row) for row in await self._rows(statement)]
+    async def _all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[E]:
+        result = await (await self._connection()).execute(statement, params)
+        return [self._entity(row) for row in result.mappings()]
 
-    async def _first(self, statement: SelectOfScalar[R]) -> E | None:
-        rows = await self._rows(statement.limit(1))
-        return self._mapper.to_entity(rows[0]) if rows else None
+    async def _first(
+        self, statement: SelectOfScalar[R] | Select[Any], params: Mapping[str, Any] | None = None
+    ) -> E | None:
+        found = await self._all(statement.limit(1) if params is None else statement, params)
+        return found[0] if found else None
 
     async def _get(self, key: object, *, for_update: bool = False) -> E | None:
-        row = await self._session.get(
-            self._mapper.row_type, key, populate_existing=True, with_for_update=for_update
-        )
-        return None if row is None else self._mapper.to_entity(row)
+        if for_update:
+            statement = self._statement(
+                "get_for_update",
+                lambda t: core_select(t).where(*self._by_key(t)).with_for_update(),
+            )
+        else:
+            statement = self._statement("get", lambda t: core_select(t).where(*self._by_key(t)))
+        return await self._first(statement, self._key_params(key))
 
     async def _count(self, statement: SelectOfScalar[int]) -> int:
         return (await self._session.exec(statement)).one()
 
     async def _add(self, entity: E) -> None:
-        self._session.add(self._mapper.to_row(entity))
-        # Flushing now makes a broken constraint fail at the call that broke it.
-        await self._session.flush()
+        values = self._mapper.to_values(entity)
+        # Executed now, so a broken constraint fails at the call that broke it.
+        await (await self._connection()).execute(self._statement("insert", insert), values)
+        self._uow._seen[self._seen_key(values)] = values
 
     async def _update(self, entity: E) -> None:
-        await self._session.merge(self._mapper.to_row(entity))
-        await self._session.flush()
+        """Writes the columns that differ from the row as this transaction last read or
+        wrote it (as ``Session.merge`` would, which reads the row again first); a row this
+        transaction never saw gets all of its columns written."""
+        values = self._mapper.to_values(entity)
+        seen_key = self._seen_key(values)
+        seen = self._uow._seen.get(seen_key)
+        key = self._mapper.key
+        changed = {
+            name: value
+            for name, value in values.items()
+            if name not in key and (seen is None or seen.get(name, _UNSEEN) != value)
+        }
+        if changed:
+            connection = await self._connection()
+            statement = self._statement("update", lambda t: update(t).where(*self._by_key(t)))
+            params = changed | {f"key_{name}": values[name] for name in key}
+            result = await connection.execute(statement, params)
+            if result.rowcount == 0:  # gone (or never there): merge inserted it, so do we
+                await connection.execute(self._statement("insert", insert), values)
+        self._uow._seen[seen_key] = values
 
-    def _insert(self, values: dict[str, Any]) -> postgresql.Insert | sqlite.Insert:
-        """``INSERT`` of one row, in the dialect's own construct: both have ``ON CONFLICT``."""
+    def _dialect_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """``INSERT`` in the dialect's own construct: both have ``ON CONFLICT``."""
         insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
-        return insert(self._mapper.row_type).values(values)
+        return insert(table)
 
     async def _upsert(self, entity: E) -> None:
         """Inserts or replaces ``entity``, in one statement (``INSERT ... ON CONFLICT DO
         UPDATE`` on the primary key): two transactions saving a new key at once both succeed,
         the later one's values win, and neither fails on the primary key."""
+
+        def build(table: Table) -> Executable:
+            statement = self._dialect_insert(table)
+            return statement.on_conflict_do_update(
+                index_elements=list(self._mapper.key),
+                set_={
+                    name: statement.excluded[name]
+                    for name in table.columns.keys()
+                    if name not in self._mapper.key
+                },
+            )
+
         values = self._mapper.to_values(entity)
-        key = self._mapper.key
-        statement = self._insert(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: statement.excluded[name] for name in values if name not in key},
-        )
-        await self._session.exec(statement)
+        await (await self._connection()).execute(self._statement("upsert", build), values)
+        self._uow._seen[self._seen_key(values)] = values
 
 
 class SqlCommunities(_Repository[Community, CommunityRow]):
@@ -243,12 +326,17 @@ class SqlIdentities(_Repository[ChannelIdentity, ChannelIdentityRow]):
         await self._add(identity)
 
     async def get(self, *, platform: str, external_id: str) -> ChannelIdentity | None:
-        return await self._first(
-            select(ChannelIdentityRow).where(
-                ChannelIdentityRow.platform == platform,
-                ChannelIdentityRow.external_id == external_id,
-            )
+        statement = self._statement(
+            "by_platform",
+            lambda t: (
+                core_select(t)
+                .where(
+                    t.c.platform == bindparam("platform"), t.c.external_id == bindparam("external")
+                )
+                .limit(1)
+            ),
         )
+        return await self._first(statement, {"platform": platform, "external": external_id})
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return await self._all(
@@ -296,14 +384,18 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
         )
 
     async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
-        return await self._all(
-            select(InvitationRow)
-            .where(
-                InvitationRow.contact == contact,
-                InvitationRow.status == InvitationStatus.PENDING.value,
-            )
-            .order_by(col(InvitationRow.created_at), col(InvitationRow.id))
+        statement = self._statement(
+            "pending_for_contact",
+            lambda t: (
+                core_select(t)
+                .where(
+                    t.c.contact == bindparam("contact"),
+                    t.c.status == InvitationStatus.PENDING.value,
+                )
+                .order_by(t.c.created_at, t.c.id)
+            ),
         )
+        return await self._all(statement, {"contact": contact})
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return await self._count(
@@ -367,7 +459,7 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
         """
         if not routes or limit <= 0:
             return []
-        rows = await self._rows(
+        rows = await self._orm_rows(
             select(OutboxRow)
             .where(
                 OutboxRow.status == OutboxStatus.PENDING.value,
@@ -381,7 +473,7 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
         for row in rows:
             row.next_attempt_at = lease_until
         await self._session.flush()
-        return [self._mapper.to_entity(row) for row in rows]
+        return [self._entity(self._mapper.values_of(row)) for row in rows]
 
     @staticmethod
     def _on_route(route: Route) -> ColumnElement[bool]:
@@ -457,10 +549,14 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
         committed, or inserts it (``True``) if the first rolled back. On SQLite the units of
         work run one at a time (``BEGIN IMMEDIATE``), so the second sees the first's outcome.
         """
-        statement = self._insert(self._mapper.to_values(receipt)).on_conflict_do_nothing(
-            index_elements=list(self._mapper.key)
+        statement = self._statement(
+            "insert_new",
+            lambda t: self._dialect_insert(t).on_conflict_do_nothing(
+                index_elements=list(self._mapper.key)
+            ),
         )
-        result = await self._session.exec(statement)
+        connection = await self._connection()
+        result = await connection.execute(statement, self._mapper.to_values(receipt))
         return result.rowcount == 1
 
 
@@ -476,6 +572,8 @@ class SqlUnitOfWork:
         self._engine = engine
         self.dialect = engine.dialect.name
         self._session: AsyncSession | None = None
+        self._seen: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
+        """Each row as this transaction last read or wrote it (see ``_update``)."""
         # Typed as the ports, so that the type checker holds each repository to its port.
         self.communities: CommunityRepository = SqlCommunities(self)
         self.households: HouseholdRepository = SqlHouseholds(self)
@@ -503,10 +601,13 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, *exc_info: object) -> None:
         session, self._session = self.session, None
+        self._seen.clear()
         await session.close()  # rolls back what was not committed
 
     async def commit(self) -> None:
+        self._seen.clear()
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self._seen.clear()
         await self.session.rollback()
