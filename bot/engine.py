@@ -617,6 +617,33 @@ class Engine:
             replies.append(Reply("\n".join(lines), title=msg.EARLIER_TITLE))
         return replies
 
+    async def household_home(self, actor: Actor) -> HomeView:
+        """What the person's household page shows (a Slack home tab): the ``/household``
+        cards, with their buttons for a head; for someone in no household, how to join.
+        Read-only: the person's conversation is neither loaded nor saved, and nothing is
+        committed, so it never disturbs a step another process is taking."""
+        async with self.uow_factory() as uow:
+            who = await who_is(uow, actor)
+            if who.member is None or who.household is None:
+                return HomeView(replies=(Reply(msg.NOT_IN_HOUSEHOLD),), is_head=False)
+            turn = Turn(
+                uow=uow,
+                actor=actor,
+                conversation=Conversation(platform=actor.platform, user_id=actor.user_id),
+                who=who,
+            )
+            cards = await self._household_cards(turn, who.household, with_buttons=who.is_head)
+            return HomeView(replies=tuple(cards), is_head=who.is_head)
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """A person's household page, from :meth:`Engine.household_home`."""
+
+    replies: tuple[Reply, ...]
+    is_head: bool
+    """A head may invite from the page (and its cards carry the head's buttons)."""
+
 
 def _sent_text(invitation: Invitation) -> str:
     return msg.SENT.format(

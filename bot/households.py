@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from . import messages as msg
 from .contacts import ContactError, normalise_name
 from .context import CoreContext
-from .domain import Community, Household, Member, Role
+from .domain import ChannelIdentity, Community, Household, Member, Role
 from .invitations import link_account, who_is
 from .ports import UnitOfWork
 from .replies import Actor
@@ -63,3 +63,18 @@ def _usable_name(display_name: str) -> str:
         return normalise_name(display_name)
     except ContactError:
         return "Head of household"
+
+
+async def head_accounts_for_invitation(
+    uow: UnitOfWork, invitation_id: str, *, platform: str
+) -> list[ChannelIdentity]:
+    """The chat accounts on ``platform`` of the head of the household an invitation belongs
+    to: whose household page shows it, to bring up to date after something happened to it
+    (accepted, declined, expired, undeliverable). Read-only; none for an unknown id."""
+    invitation = await uow.invitations.get(invitation_id)
+    if invitation is None:
+        return []
+    household = await uow.households.get(invitation.household_id)
+    head_id = household.head_member_id if household is not None else None
+    accounts = await uow.identities.list_for_member(head_id or invitation.invited_by)
+    return [account for account in accounts if account.platform == platform]

@@ -19,8 +19,6 @@ any repeat find the receipt and change nothing.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import re
 import weakref
@@ -36,7 +34,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import messages as msg
 from bot.domain import InboundReceipt
 from bot.engine import Engine
-from bot.invitations import who_is
+from bot.households import head_accounts_for_invitation
 from bot.replies import Actor, Event, Reply, parse_text
 
 from . import render
@@ -111,7 +109,6 @@ class SlackAdapter:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._dm_channels: dict[str, str] = {}
-        self._published: dict[str, str] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._register()
 
@@ -243,7 +240,7 @@ class SlackAdapter:
         if event.get("channel"):
             self._remember_dm(user_id, str(event["channel"]))
         actor = await self.actor(user_id)
-        await self.refresh_home(actor, force=True)
+        await self.refresh_home(actor)
 
     async def _press(self, body: dict[str, Any]) -> None:
         user = body.get("user") or {}
@@ -381,38 +378,29 @@ class SlackAdapter:
             await self.send(actor.chat_id, replies)
 
     async def refresh_homes_for(self, invitation_id: str) -> None:
-        """Publish again the home tab of the head who sent this invitation, in each Slack
-        account of theirs (after something happened to it elsewhere: accepted on the web
-        page, declined by text, expired). Queued behind that person's own events."""
+        """Publish again the home tab of the head whose household the invitation belongs
+        to, in each Slack account of theirs (after something happened to it elsewhere:
+        accepted on the web page, declined by text, expired). Queued behind that person's
+        own events."""
         async with self.engine.uow_factory() as uow:
-            invitation = await uow.invitations.get(invitation_id)
-            identities = (
-                await uow.identities.list_for_member(invitation.invited_by) if invitation else []
-            )
-        for identity in identities:
-            if identity.platform != PLATFORM:
-                continue
-            if identity.chat_id:
-                self._remember_dm(identity.external_id, identity.chat_id)
-            await self._start(identity.external_id, self._refresh(identity.external_id), "home")
+            accounts = await head_accounts_for_invitation(uow, invitation_id, platform=PLATFORM)
+        for account in accounts:
+            if account.chat_id:
+                self._remember_dm(account.external_id, account.chat_id)
+            await self._start(account.external_id, self._refresh(account.external_id), "home")
 
     async def _refresh(self, user_id: str) -> None:
         await self.refresh_home(await self.actor(user_id))
 
-    async def refresh_home(self, actor: Actor, *, force: bool = False) -> None:
-        """Publish the person's home tab ("My Household") when it changed since this process
-        last published it (always with ``force``, as when they open it)."""
-        replies = await self.engine.handle(actor, parse_text("/household"))
-        async with self.engine.uow_factory() as uow:
-            who = await who_is(uow, actor)
-        view = render.home_view(replies, can_invite=who.is_head)
-        digest = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
-        if not force and self._published.get(actor.user_id) == digest:
-            return
+    async def refresh_home(self, actor: Actor) -> None:
+        """Publish the person's home tab ("My Household") as the core shows it now. It is
+        asked for read-only (nothing saved, so no step of theirs that another process is
+        taking is disturbed), and published every time: what Slack shows may have been
+        published since by another server, so no memory of this process can tell that it
+        is still up to date."""
+        home = await self.engine.household_home(actor)
+        view = render.home_view(home.replies, can_invite=home.is_head)
         await self.client.views_publish(user_id=actor.user_id, view=view)
-        if actor.user_id not in self._published and len(self._published) >= _DM_CACHE_SIZE:
-            self._published.pop(next(iter(self._published)))
-        self._published[actor.user_id] = digest
 
 
 def _user_of(body: Mapping[str, Any]) -> str:

@@ -264,10 +264,48 @@ async def test_the_home_tab_is_my_household(site: Site) -> None:
         "Resend",
         "Cancel Invite",
     ]
-    # Typed answers that change nothing on it do not publish it again.
+    # Every event publishes it again, as the core shows it now: another server may have
+    # published it since, so nothing this process remembers can tell it is up to date.
     before = len(site.fake.calls_of("views.publish"))
     await site.say(ANA, "hello?")
-    assert len(site.fake.calls_of("views.publish")) == before
+    assert len(site.fake.calls_of("views.publish")) == before + 1
+    assert site.home(ANA).params["view"] == home.params["view"]
+
+
+async def test_a_home_tab_another_server_published_is_brought_up_to_date(site: Site) -> None:
+    await head(site)
+    before_invite = site.home(ANA).params["view"]
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    current = site.home(ANA).params["view"]
+    assert "Maria Ruiz" in json.dumps(current)
+    # Another server, with a render it made before the invitation, publishes last.
+    other_server = make_client(site.fake.token, api_base=site.fake.url)
+    await other_server.views_publish(user_id=ANA, view=before_invite)
+    # Ana's next event here publishes what is true now, though this server published it.
+    await site.say(ANA, "hello?")
+    assert site.home(ANA).params["view"] == current
+
+
+async def test_refreshing_the_home_tab_writes_nothing(site: Site) -> None:
+    """The home tab is asked of the core read-only: the conversation of someone midway
+    through /invite is not saved again (another process may be taking their next step)."""
+    await head(site)
+    await site.command(ANA, "/invite", "email")
+    async with site.database.uow() as uow:
+        before = await uow.conversations.get(platform="slack", user_id=ANA)
+    assert before is not None and before.state == "invite.name"
+    site.world.clock.advance(hours=1)
+    await site.open_home(ANA)
+    assert "12 Oak Lane" in view_text(site.home(ANA))
+    async with site.database.uow() as uow:
+        after = await uow.conversations.get(platform="slack", user_id=ANA)
+    assert after is not None
+    assert (after.state, after.data, after.updated_at) == (
+        before.state,
+        before.data,
+        before.updated_at,
+    )
 
 
 async def test_copy_resend_and_cancel_from_the_home_tab(site: Site) -> None:
