@@ -1,0 +1,1 @@
+"""Benchmarks: figures, never pass/fail timing. Run ``python -m tests.benchmarks --help``."""

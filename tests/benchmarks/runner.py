@@ -1,0 +1,617 @@
+"""The benchmark: real servers on loopback, a load generator in another process, figures.
+
+``.venv/bin/python -m tests.benchmarks`` (see ``--help`` and ``docs/performance.md``).
+
+For each database it seeds households with pending SMS invitations and heads in the middle
+of ``/invite``, starts the server (``tests/benchmarks/server.py``: ``invitebot serve``'s app,
+outbox dispatch off, plus a constant endpoint), and measures, each from the same server in
+the same run:
+
+- ``bare``: the constant endpoint (a signed SMS form posted to ``/bench/bare``);
+- ``sms JOIN``: ``POST /twilio/sms``, a correctly signed ``JOIN`` from a distinct invited
+  number each time: verify, de-duplicate, accept, notify the head, commit, TwiML;
+- ``telegram``: ``POST /telegram/webhook``, a head answering ``/invite``'s name question
+  (each update a distinct conversation): the webhook answers once the update is recorded and
+  handles it in the background, so two rows: the webhook's answer, and the reply reaching
+  the (fake) Bot API, which is the figure that counts.
+
+first at the most the server does (closed loop), then at a fixed offered rate (open loop,
+500/s by default). ``--growth`` compares latencies with 1,000 and with 1,000,000
+invitations (100,000 households) in the database; ``--memory`` compares the resident memory
+of a server process before and after 100,000 conversations in progress were each taken one
+step further.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from tests.handlers.fake_telegram import TOKEN, FakeTelegram, _params
+
+from . import seed
+from .loadgen import percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/invitebot_bench"
+PUBLIC_BASE_URL = "https://bench.invitebot.example"
+TWILIO_AUTH_TOKEN = "bench-twilio-auth-token-0123456789abcdef"
+TELEGRAM_SECRET = "bench-telegram-webhook-secret"
+
+
+class TimedFakeTelegram(FakeTelegram):
+    """The fake Bot API of the handler tests, also noting when each chat got a message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replied_at: dict[int, float] = {}
+
+    async def _method(self, request: web.Request) -> web.Response:
+        response = await super()._method(request)
+        if request.match_info["method"] == "sendMessage":
+            params = await _params(request)  # the body is cached: read again for the chat
+            self.replied_at.setdefault(int(params.get("chat_id", 0)), time.monotonic())
+        return response
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from ``/proc/<pid>/status`` (``VmRSS``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@dataclass
+class Server:
+    """The server under test: ``workers`` processes on one port (``SO_REUSEPORT``)."""
+
+    env: dict[str, str]
+    workers: int
+    log_path: Path
+    port: int = 0
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self) -> Server:
+        self.port = free_port()
+        self.log_path.write_bytes(b"")
+        log = self.log_path.open("ab")
+        for _ in range(self.workers):
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "tests.benchmarks.server", "--port", str(self.port)],
+                    env=self.env,
+                    cwd=self.log_path.parent,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        log.close()
+        deadline = time.monotonic() + 120
+        while True:
+            if any(p.poll() is not None for p in self.processes):
+                self.stop()
+                raise RuntimeError(f"the server exited; see {self.log_path}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not start; see {self.log_path}")
+            started = self.log_path.read_text(errors="replace").count(
+                "Application startup complete"
+            )
+            if started >= self.workers and self._healthy():
+                return self
+            time.sleep(0.2)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self.processes = []
+
+
+@dataclass
+class Row:
+    path: str
+    database: str
+    workers: int
+    load: str
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    errors: int = 0
+    bare: Row | None = None
+
+    @property
+    def rps_ratio(self) -> float:
+        return self.rps / self.bare.rps if self.bare and self.bare.rps else float("nan")
+
+    @property
+    def p99_ratio(self) -> float:
+        return self.p99 / self.bare.p99 if self.bare and self.bare.p99 else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "database": self.database,
+            "workers": self.workers,
+            "load": self.load,
+            "rps": self.rps,
+            "p50_ms": self.p50 * 1000,
+            "p99_ms": self.p99 * 1000,
+            "requests": self.requests,
+            "errors": self.errors,
+            "rps_ratio_to_bare": self.rps_ratio,
+            "p99_ratio_to_bare": self.p99_ratio,
+        }
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    workdir: Path
+    fake: TimedFakeTelegram
+    rows: list[Row] = field(default_factory=list)
+    growth: list[dict[str, Any]] = field(default_factory=list)
+    memory: list[dict[str, Any]] = field(default_factory=list)
+    _update_ids: int = 1_000_000
+    _generator: subprocess.Popen[str] | None = None
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def env(self, url: str) -> dict[str, str]:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+        return clean | {
+            "PYTHONPATH": str(ROOT),
+            "INVITEBOT_DATABASE_URL": url,
+            "INVITEBOT_SECRET_KEY": "bench-secret-key-" + "k" * 32,
+            "INVITEBOT_PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            "INVITEBOT_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "INVITEBOT_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
+            "INVITEBOT_TWILIO_FROM_NUMBER": "+12025550100",
+            "INVITEBOT_TWILIO_API_BASE": "http://127.0.0.1:9",  # never called: no dispatch
+            "INVITEBOT_TELEGRAM_BOT_TOKEN": TOKEN,
+            "INVITEBOT_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "INVITEBOT_TELEGRAM_API_BASE": self.fake.url,
+            "INVITEBOT_LOG_LEVEL": "INFO",
+        }
+
+    def load(self, server: Server, **spec: Any) -> dict[str, Any]:
+        spec = {
+            "port": server.port,
+            "public_base_url": PUBLIC_BASE_URL,
+            "twilio_auth_token": TWILIO_AUTH_TOKEN,
+            "telegram_secret": TELEGRAM_SECRET,
+            "first_update_id": self._update_ids,
+        } | spec
+        self._update_ids += spec["targets"][1] + 1
+        generator = self._generator
+        if generator is None or generator.poll() is not None:
+            generator = self._generator = subprocess.Popen(
+                [sys.executable, "-m", "tests.benchmarks.loadgen"],
+                cwd=ROOT,
+                env=os.environ | {"PYTHONPATH": str(ROOT)},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        assert generator.stdin is not None and generator.stdout is not None
+        generator.stdin.write(json.dumps(spec) + "\n")
+        generator.stdin.flush()
+        line = generator.stdout.readline()
+        if not line:
+            raise RuntimeError("the load generator failed (its error is above)")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self._generator is not None:
+            assert self._generator.stdin is not None
+            self._generator.stdin.close()
+            self._generator.wait(timeout=30)
+            self._generator = None
+
+    def replies(self, sent: list[list[float]], timeout: float) -> tuple[list[float], float]:
+        """Wait until every chat in ``sent`` got its reply; the end-to-end latencies and the
+        time the last one arrived."""
+        deadline = time.monotonic() + timeout
+        chats = {int(chat): t for chat, t in sent}
+        while time.monotonic() < deadline:
+            if all(chat in self.fake.replied_at for chat in chats):
+                break
+            time.sleep(0.1)
+        latencies = [
+            self.fake.replied_at[c] - t for c, t in chats.items() if c in self.fake.replied_at
+        ]
+        last = max((self.fake.replied_at[c] for c in chats if c in self.fake.replied_at), default=0)
+        self.fake.clear()
+        return latencies, last
+
+    # --- one measurement --------------------------------------------------------------
+
+    def measure(
+        self, server: Server, database: str, kind: str, targets: tuple[int, int], *, rate: float
+    ) -> list[Row]:
+        """One path, one load: ``rate`` 0 is the closed loop."""
+        if rate:
+            count = targets[1]
+            spec: dict[str, Any] = {"mode": "open", "rate": rate, "max_connections": 256}
+            load = f"{rate:g}/s offered"
+        else:
+            count = targets[1]
+            spec = {"mode": "closed", "concurrency": self.args.concurrency}
+            spec["seconds"] = self.args.seconds
+            load = f"max ({self.args.concurrency} conn)"
+        result = self.load(server, kind=kind, targets=[targets[0], count], **spec)
+        errors = sum(v for k, v in result["statuses"].items() if not k.startswith("2"))
+        errors += sum(result["failures"].values())
+        name = {"bare": "bare endpoint", "sms": "sms JOIN", "telegram": "telegram (answer)"}[kind]
+        row = Row(
+            name,
+            database,
+            server.workers,
+            load,
+            result["rps"],
+            result["p50"],
+            result["p99"],
+            result["requests"],
+            errors,
+        )
+        rows = [row]
+        if kind == "telegram":
+            latencies, last = self.replies(result["sent"], timeout=120)
+            first = min((t for _, t in result["sent"]), default=0.0)
+            done = len(latencies)
+            rows.append(
+                Row(
+                    "telegram (reply sent)",
+                    database,
+                    server.workers,
+                    load,
+                    done / max(last - first, 1e-9),
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.99),
+                    done,
+                    len(result["sent"]) - done,
+                )
+            )
+        return rows
+
+    # --- the runs ---------------------------------------------------------------------
+
+    def url(self, database: str, name: str) -> str:
+        if database == "postgresql":
+            return self.args.postgres_url
+        return f"sqlite+aiosqlite:///{self.workdir / name}.db"
+
+    def workers(self, database: str) -> int:
+        return (
+            self.args.workers_postgresql if database == "postgresql" else self.args.workers_sqlite
+        )
+
+    def throughput(self, database: str) -> None:
+        a = self.args
+        warm = a.warmup
+        closed_cap = a.closed_requests
+        open_count = int(a.rate * a.open_seconds)
+        households = warm + closed_cap + open_count
+        url = self.url(database, "throughput")
+        took = asyncio.run(seed.prepare(url, seed.Shape(households)))
+        note(f"{database}: seeded {households:,} households in {took:.1f} s")
+        server = Server(self.env(url), self.workers(database), self.workdir / f"{database}.log")
+        with running(server):
+            if warm:  # warm up every path (imports, statement caches, connection pools)
+                self.load(server, kind="bare", targets=[0, 10 * warm], mode="closed")
+                self.measure(server, database, "sms", (0, warm), rate=0)
+                self.measure(server, database, "telegram", (0, warm), rate=0)
+            for rate, start, count in (
+                (0, warm, closed_cap),
+                (a.rate, warm + closed_cap, open_count),
+            ):
+                bare_count = count if rate else a.closed_requests * 6
+                bare = self.measure(server, database, "bare", (0, bare_count), rate=rate)[0]
+                self.rows.append(bare)
+                for kind in ("sms", "telegram"):
+                    for row in self.measure(server, database, kind, (start, count), rate=rate):
+                        row.bare = bare
+                        self.rows.append(row)
+                        note(format_row(row))
+
+    def growth_run(self, database: str) -> None:
+        a = self.args
+        results: dict[str, dict[str, tuple[float, float]]] = {}
+        for label, shape in (
+            ("1k", seed.Shape(1_000, 1)),
+            ("1M", seed.Shape(100_000, 10)),
+        ):
+            url = self.url(database, f"growth-{label}")
+            took = asyncio.run(seed.prepare(url, shape))
+            note(
+                f"{database}: seeded {shape.households:,} households, "
+                f"{shape.invitations:,} invitations in {took:.1f} s"
+            )
+            server = Server(self.env(url), self.workers(database), self.workdir / f"{database}.log")
+            warm, count = 100, a.growth_requests
+            with running(server):
+                self.load(server, kind="bare", targets=[0, 300], mode="closed", concurrency=8)
+                self.measure(server, database, "sms", (0, warm), rate=0)
+                self.measure(server, database, "telegram", (0, warm), rate=0)
+                for kind in ("sms", "telegram"):
+                    rows = self.measure(server, database, kind, (warm, count), rate=a.growth_rate)
+                    row = rows[-1]
+                    results.setdefault(row.path, {})[label] = (row.p50, row.p99)
+                    note(f"  {label}: {format_row(row)}")
+            if database == "sqlite":
+                Path(make_path(url)).unlink(missing_ok=True)
+        for path, by_size in results.items():
+            (s50, s99), (l50, l99) = by_size["1k"], by_size["1M"]
+            self.growth.append(
+                {
+                    "path": path,
+                    "database": database,
+                    "rate": a.growth_rate,
+                    "p50_1k_ms": s50 * 1000,
+                    "p99_1k_ms": s99 * 1000,
+                    "p50_1M_ms": l50 * 1000,
+                    "p99_1M_ms": l99 * 1000,
+                    "p50_ratio": l50 / s50,
+                    "p99_ratio": l99 / s99,
+                }
+            )
+
+    def memory_run(self, database: str) -> None:
+        a = self.args
+        total = a.memory_conversations
+        url = self.url(database, "memory")
+        took = asyncio.run(seed.prepare(url, seed.Shape(total, 0, conversations=True)))
+        note(f"{database}: seeded {total:,} conversations in progress in {took:.1f} s")
+        server = Server(self.env(url), 1, self.workdir / f"{database}-memory.log")
+        with running(server):
+            pid = server.worker_pids[0]
+            time.sleep(1.0)
+            idle = rss_mb(pid)
+            peak, touched, batch = idle, 0, a.memory_batch
+            warm_rss = idle
+            while touched < total:
+                count = min(batch, total - touched)
+                result = self.load(
+                    server,
+                    kind="telegram",
+                    targets=[touched, count],
+                    mode="closed",
+                    concurrency=8,
+                    seconds=600,
+                )
+                self.replies(result["sent"], timeout=300)
+                touched += count
+                now_rss = rss_mb(pid)
+                peak = max(peak, now_rss)
+                if touched == min(batch, total):
+                    warm_rss = now_rss
+                note(f"  {touched:,} conversations stepped: RSS {now_rss:.1f} MB")
+            final = rss_mb(pid)
+        self.memory.append(
+            {
+                "database": database,
+                "conversations": total,
+                "idle_mb": idle,
+                "after_first_batch_mb": warm_rss,
+                "first_batch": min(batch, total),
+                "final_mb": final,
+                "peak_mb": peak,
+                "growth_mb": final - idle,
+            }
+        )
+
+
+def make_path(url: str) -> str:
+    return url.split(":///", 1)[1]
+
+
+@contextlib.contextmanager
+def running(server: Server) -> Iterator[Server]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def format_row(row: Row) -> str:
+    return (
+        f"{row.path:<22} {row.database:<10} {row.workers:>2} {row.load:<16} "
+        f"{row.rps:>9.0f} {row.p50 * 1000:>8.1f} {row.p99 * 1000:>8.1f} "
+        f"{row.rps_ratio:>8.1%} {row.p99_ratio:>8.1f}× {row.requests:>7} {row.errors:>5}"
+    )
+
+
+def print_tables(bench: Bench) -> None:
+    if bench.rows:
+        print()
+        print("Inbound webhooks (ratios are to the bare endpoint, same server, same load)")
+        print(
+            f"{'path':<22} {'database':<10} {'wk':>2} {'load':<16} {'req/s':>9} "
+            f"{'p50 ms':>8} {'p99 ms':>8} {'rps/bare':>8} {'p99/bare':>9} {'count':>7} "
+            f"{'errs':>5}"
+        )
+        for row in bench.rows:
+            print(format_row(row))
+        print()
+        for row in bench.rows:
+            if row.path != "sms JOIN" or row.database != "postgresql":
+                continue
+            if row.load.startswith("max"):
+                verdict = "met" if row.rps_ratio >= 0.10 else "NOT met"
+                print(
+                    f"goal: sms JOIN on PostgreSQL ({row.workers} workers) at >= 10% of bare "
+                    f"throughput: {row.rps_ratio:.1%}, {verdict}"
+                )
+            else:
+                verdict = "met" if row.p99 <= 0.050 and row.errors == 0 else "NOT met"
+                print(
+                    f"goal: sms JOIN on PostgreSQL p99 <= 50 ms at {row.load}: "
+                    f"{row.p99 * 1000:.1f} ms ({row.rps:.0f}/s done), {verdict}"
+                )
+    if bench.growth:
+        print()
+        print(
+            "Growth: the same paths with 1,000 and with 1,000,000 invitations (100,000 households)"
+        )
+        print(
+            f"{'path':<22} {'database':<10} {'rate':>6} {'p50 1k':>8} {'p50 1M':>8} "
+            f"{'p99 1k':>8} {'p99 1M':>8} {'p50 1M/1k':>9} {'p99 1M/1k':>9}"
+        )
+        for g in bench.growth:
+            print(
+                f"{g['path']:<22} {g['database']:<10} {g['rate']:>6g} {g['p50_1k_ms']:>8.1f} "
+                f"{g['p50_1M_ms']:>8.1f} {g['p99_1k_ms']:>8.1f} {g['p99_1M_ms']:>8.1f} "
+                f"{g['p50_ratio']:>8.2f}× {g['p99_ratio']:>8.2f}×"
+            )
+    if bench.memory:
+        print()
+        print("Memory: RSS of one server process (VmRSS)")
+        for m in bench.memory:
+            verdict = "met" if m["growth_mb"] <= 50 else "NOT met"
+            print(
+                f"{m['database']}: idle {m['idle_mb']:.1f} MB, after {m['first_batch']:,} "
+                f"conversations {m['after_first_batch_mb']:.1f} MB, after "
+                f"{m['conversations']:,} {m['final_mb']:.1f} MB (peak {m['peak_mb']:.1f}): "
+                f"+{m['growth_mb']:.1f} MB over idle, goal <= 50 MB {verdict}"
+            )
+
+
+def postgres_reachable(url: str) -> bool:
+    import asyncpg
+
+    async def check() -> bool:
+        try:
+            dsn = seed._asyncpg_dsn(str(seed.make_url(url).set(database="postgres")))
+            connection = await asyncpg.connect(dsn, timeout=3)
+        except (TimeoutError, OSError, asyncpg.PostgresError):
+            return False
+        await connection.close()
+        return True
+
+    return asyncio.run(check())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default=None)
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("INVITEBOT_BENCH_DATABASE_URL", DEFAULT_POSTGRES_URL),
+        help="a database of the benchmark's own: it is emptied (default %(default)s)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few hundred requests (smoke)")
+    parser.add_argument("--growth", action="store_true", help="1k vs 1M invitations (minutes)")
+    parser.add_argument("--memory", action="store_true", help="RSS with 100k conversations")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--seconds", type=float, default=8.0, help="closed-loop duration")
+    parser.add_argument("--closed-requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=500.0, help="open-loop offered rate")
+    parser.add_argument("--open-seconds", type=float, default=8.0)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--workers-sqlite", type=int, default=1)
+    parser.add_argument("--workers-postgresql", type=int, default=2)
+    parser.add_argument("--growth-rate", type=float, default=100.0)
+    parser.add_argument("--growth-requests", type=int, default=800)
+    parser.add_argument("--memory-conversations", type=int, default=100_000)
+    parser.add_argument("--memory-batch", type=int, default=5_000)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.database = args.database or "sqlite"
+        args.seconds, args.closed_requests, args.warmup = 1.5, 150, 0
+        args.rate, args.open_seconds = 50.0, 1.0
+        args.concurrency = 8
+        args.growth_requests, args.memory_conversations, args.memory_batch = 100, 2_000, 1_000
+    args.database = args.database or "both"
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    if "postgresql" in databases and not postgres_reachable(args.postgres_url):
+        if args.database == "postgresql":
+            note(f"PostgreSQL at {args.postgres_url} does not answer")
+            return 2
+        note(f"PostgreSQL at {args.postgres_url} does not answer: SQLite only")
+        databases.remove("postgresql")
+    workdir = Path(tempfile.mkdtemp(prefix="invitebot-bench-"))
+    note(f"work directory {workdir} (server logs); machine: {os.cpu_count()} CPUs")
+    fake = TimedFakeTelegram()
+    fake.start()
+    bench = Bench(args, workdir, fake)
+    try:
+        for database in databases:
+            if not args.skip_throughput:
+                bench.throughput(database)
+            if args.growth:
+                bench.growth_run(database)
+            if args.memory:
+                bench.memory_run(database)
+    finally:
+        bench.close()
+        fake.close()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print_tables(bench)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "rows": [r.as_dict() for r in bench.rows],
+                    "growth": bench.growth,
+                    "memory": bench.memory,
+                },
+                indent=2,
+            )
+        )
+    return 0

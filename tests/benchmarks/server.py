@@ -1,0 +1,87 @@
+"""The server under test: ``invitebot serve``'s app and logging, run by uvicorn, plus one
+route that answers a constant (``POST /bench/bare``) as the baseline.
+
+The bare route is inserted into the very router ``create_app`` built, so a request to it
+goes through everything a webhook does (uvicorn's HTTP parsing, the access log, Starlette's
+middleware and routing) except invitebot's own work. The outbox dispatcher is off
+(``dispatch=False``, as ``invitebot serve --no-dispatch`` with ``invitebot worker`` elsewhere),
+so sending the notifications that the benchmarked requests queue does not skew the figures.
+
+``python -m tests.benchmarks.server --port 8123`` runs one process of it (start several on
+one port for more) (settings from the
+``INVITEBOT_*`` variables, as ``invitebot serve``); with ``INVITEBOT_BENCH_PROFILE=<prefix>`` each
+process writes a cProfile to ``<prefix>.<pid>.pstats`` when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import cProfile
+import os
+import socket
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+BARE_PATH = "/bench/bare"
+BARE_BODY = b'<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+async def bare(request: Request) -> Response:
+    return Response(BARE_BODY, media_type="application/xml")
+
+
+def create_bench_app() -> Starlette:
+    """uvicorn's ``--factory`` target: each worker process builds its own app."""
+    from handlers.app import create_app
+    from handlers.logs import configure_logging
+    from handlers.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level)  # as `invitebot serve` does
+    app = create_app(settings, dispatch=False)
+    app.router.routes.insert(0, Route(BARE_PATH, bare, methods=["GET", "POST"]))
+    profile = os.environ.get("INVITEBOT_BENCH_PROFILE")
+    if profile:  # a cProfile of this worker from here on, written when it exits
+        profiler = cProfile.Profile()
+        atexit.register(lambda: profiler.dump_stats(f"{profile}.{os.getpid()}.pstats"))
+        profiler.enable()
+    return app
+
+
+def listening_socket(port: int) -> socket.socket:
+    """A socket on ``127.0.0.1:port`` that other processes may bind too (``SO_REUSEPORT``:
+    the kernel spreads connections over them).
+
+    This, rather than ``uvicorn --workers``, is how the benchmark runs several processes:
+    uvicorn's supervisor hands its workers a socket re-created without its protocol number,
+    so asyncio never sets ``TCP_NODELAY`` on the connections they accept, and every
+    response then waits ~40 ms for the client's delayed ACK (Nagle's algorithm).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    return sock
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        "tests.benchmarks.server:create_bench_app",
+        factory=True,
+        log_config=None,  # as `invitebot serve`: records go through invitebot's logging
+    )
+    uvicorn.Server(config).run(sockets=[listening_socket(args.port)])
+
+
+if __name__ == "__main__":
+    main()
