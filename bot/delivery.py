@@ -13,7 +13,7 @@ import logging
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from . import messages as msg
@@ -27,10 +27,18 @@ from .domain import (
     PhoneStatus,
     Route,
 )
+from .invitation_page import PAGE_RECEIPT_SOURCE
 from .invitations import expire_due, notify_head, with_current_link
 from .ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+RECEIPT_RETENTION = timedelta(days=7)
+"""How long the receipt of an inbound webhook is kept. Every platform redelivers within a day
+(Telegram keeps an unconfirmed update 24 hours; Slack and Twilio retry within minutes), so a
+week is plenty, and the table does not grow without end. Answers given on the invitation page
+are kept: they recognise a browser answering again, whenever it does."""
+PURGE_EVERY = timedelta(hours=1)
 
 
 class DeliveryError(Exception):
@@ -83,6 +91,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.lease = lease
         self.rng = rng or random.Random()
+        self._next_purge: datetime | None = None
 
     @property
     def routes(self) -> Sequence[Route]:
@@ -97,8 +106,9 @@ class Dispatcher:
         return self.senders[best]
 
     async def run_once(self) -> int:
-        """Expire what ran out, then send one batch of due messages. Returns how many
-        messages were attempted."""
+        """Expire what ran out, then send one batch of due messages (and, once an hour,
+        forget old webhook receipts). Returns how many messages were attempted."""
+        await self._purge_receipts()
         async with self.uow_factory() as uow:
             await expire_due(uow, self.ctx)
             now = self.ctx.clock.now()
@@ -109,6 +119,19 @@ class Dispatcher:
         for message in claimed:
             await self._deliver(message)
         return len(claimed)
+
+    async def _purge_receipts(self) -> None:
+        now = self.ctx.clock.now()
+        if self._next_purge is not None and now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_EVERY
+        async with self.uow_factory() as uow:
+            purged = await uow.receipts.purge(
+                before=now - RECEIPT_RETENTION, keep_sources=(PAGE_RECEIPT_SOURCE,)
+            )
+            await uow.commit()
+        if purged:
+            log.info("forgot %d webhook receipts older than %s", purged, RECEIPT_RETENTION)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_interval: float = 1.0) -> None:
         """Deliver until ``stop`` is set; a failure of one round never ends the loop."""

@@ -125,6 +125,11 @@ class InboundReceiptRepository(Protocol):
         whose handling failed is handled again when the provider retries."""
         ...
 
+    async def purge(self, *, before: datetime, keep_sources: Sequence[str] = ()) -> int:
+        """Forget receipts received before ``before``, except those of ``keep_sources``;
+        returns how many."""
+        ...
+
 
 class ConversationRepository(Protocol):
     async def get(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     or_,
@@ -558,6 +559,15 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
         connection = await self._connection()
         result = await connection.execute(statement, self._mapper.to_values(receipt))
         return result.rowcount == 1
+
+    async def purge(self, *, before: datetime, keep_sources: Sequence[str] = ()) -> int:
+        """One ``DELETE`` on the ``received_at`` index."""
+        table = self._mapper.table
+        statement = delete(table).where(table.c.received_at < before)
+        if keep_sources:
+            statement = statement.where(table.c.source.not_in(list(keep_sources)))
+        result = await (await self._connection()).execute(statement)
+        return int(result.rowcount or 0)
 
 
 class SqlUnitOfWork:

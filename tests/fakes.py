@@ -261,6 +261,16 @@ class MemoryReceipts(_Repo):
         self._s.receipts[key] = _copy(receipt)
         return True
 
+    async def purge(self, *, before: datetime, keep_sources: Sequence[str] = ()) -> int:
+        old = [
+            key
+            for key, receipt in self._s.receipts.items()
+            if receipt.received_at < before and receipt.source not in keep_sources
+        ]
+        for key in old:
+            del self._s.receipts[key]
+        return len(old)
+
 
 class MemoryConversations(_Repo):
     async def get(

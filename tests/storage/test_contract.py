@@ -737,6 +737,27 @@ async def test_a_phone_status_saved_twice_in_one_unit_of_work_keeps_the_last(
 # --- inbound receipts ----------------------------------------------------------------------
 
 
+async def test_old_receipts_are_forgotten_but_kept_sources_stay(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    old = [InboundReceipt(source, f"old-{source}", received_at=at(1)) for source in ("a", "b")]
+    kept = InboundReceipt("web-page", "old-answer", received_at=at(1))
+    new = InboundReceipt("a", "new", received_at=at(10))
+    async with uow_factory() as uow:
+        for receipt in [*old, kept, new]:
+            assert await uow.receipts.first_time(receipt)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.receipts.purge(before=at(5), keep_sources=("web-page",)) == 2
+        await uow.commit()
+    async with uow_factory() as uow:
+        # Forgotten: the same delivery now counts as new; the kept and the recent ones do not.
+        assert [await uow.receipts.first_time(r) for r in old] == [True, True]
+        assert await uow.receipts.first_time(kept) is False
+        assert await uow.receipts.first_time(new) is False
+        assert await uow.receipts.purge(before=at(5)) == 3  # no source kept: the old ones
+
+
 async def test_a_receipt_is_new_only_the_first_time(uow_factory: UnitOfWorkFactory) -> None:
     receipt = InboundReceipt("twilio", "SM0123456789abcdef", received_at=at(1))
     async with uow_factory() as uow:

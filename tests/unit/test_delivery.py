@@ -12,7 +12,7 @@ from bot.delivery import (
     RecipientOptedOut,
     RetryPolicy,
 )
-from bot.domain import Channel, DeliveryStatus, OutboxStatus, Route
+from bot.domain import Channel, DeliveryStatus, InboundReceipt, OutboxStatus, Route
 from tests.chat import RecordingSender
 from tests.unit.conftest import World
 
@@ -208,3 +208,27 @@ async def test_an_unexpected_sender_error_reaches_the_head_in_plain_words(world:
     await world.deliver()
     [note] = world.sender.sent
     assert "an unexpected error" in note.body and "0xDEAD" not in note.body
+
+
+async def test_old_webhook_receipts_are_forgotten_once_an_hour(world: World) -> None:
+    now = world.clock.now()
+    async with world.uow_factory() as uow:
+        for source, age in [("telegram", 8), ("twilio-sms", 8), ("web-page", 30), ("slack", 1)]:
+            receipt = InboundReceipt(source, f"{source}-1", received_at=now - timedelta(days=age))
+            assert await uow.receipts.first_time(receipt)
+        await uow.commit()
+    await world.dispatcher.run_once()
+
+    async def remembered() -> list[str]:
+        async with world.uow_factory() as uow:
+            found = []
+            for source in ("telegram", "twilio-sms", "web-page", "slack"):
+                again = InboundReceipt(source, f"{source}-1", received_at=now)
+                if not await uow.receipts.first_time(again):
+                    found.append(source)
+            return found  # not committed: nothing is recorded by asking
+
+    assert await remembered() == ["web-page", "slack"]  # a week old is forgotten
+    world.clock.advance(days=7)  # the Slack one is 8 days old now...
+    await world.dispatcher.run_once()
+    assert await remembered() == ["web-page"]
