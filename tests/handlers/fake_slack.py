@@ -9,7 +9,11 @@ for methods with blocks, form fields for the others). It answers in Slack's form
 letters after it); ``chat.postMessage`` and ``chat.update`` with the message (timestamps count
 up); ``views.publish``, ``views.open`` and ``views.update`` with the view (ids count up). A
 call without the bot token gets ``invalid_auth``, an unknown method ``unknown_method``, and
-:meth:`FakeSlack.fail_next` makes the next call of a method fail with a Slack error.
+:meth:`FakeSlack.fail_next` makes the next call of a method fail with a Slack error. Blocks
+are checked against Slack's limits (:func:`blocks_refused`: at most 50 blocks in a message and
+100 in a view, header, section, field, button and confirm texts within their lengths, a
+button ``value`` within 2000 characters, ``action_id`` within 255 and once per block): a
+message or view Slack would refuse gets ``invalid_blocks``, as in Slack.
 
 For Socket Mode, ``apps.connections.open`` (with the app-level token) answers with a
 WebSocket URL on the same server: the fake greets each connection with ``hello``, sends it
@@ -275,6 +279,9 @@ class FakeSlack:
             wanted = self.app_token if method == "apps.connections.open" else self.token
             if token != wanted:
                 failure = "invalid_auth"
+            block_errors = blocks_refused(method, params) if failure is None else []
+            if block_errors:
+                failure = "invalid_blocks"
             ts = view_id = None
             if failure is None and method == "chat.postMessage":
                 ts = f"1700000000.{next(self._ts):06d}"
@@ -288,7 +295,10 @@ class FakeSlack:
                 Call(method=method, params=params, token=token, ts=ts, view_id=view_id)
             )
         if failure is not None:
-            return web.json_response({"ok": False, "error": failure})
+            answer: dict[str, Any] = {"ok": False, "error": failure}
+            if block_errors:
+                answer["errors"] = block_errors
+            return web.json_response(answer)
         if method == "auth.test":
             return _ok(
                 url="https://oakridge.slack.com/",
@@ -320,6 +330,130 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "invalid_arguments"})
             return _ok(view={**view, "id": view_id, "hash": f"hash-{view_id}"})
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+
+
+# Block Kit limits the real Web API enforces (answering ``invalid_blocks``).
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_HEADER_TEXT = 150
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_ACTIONS_ELEMENTS = 25
+MAX_CONFIRM = {"title": 100, "text": 300, "confirm": 30, "deny": 30}
+MAX_MODAL_TITLE = 24
+_MESSAGE_METHODS = ("chat.postMessage", "chat.update")
+_VIEW_METHODS = ("views.publish", "views.open", "views.update")
+
+
+def blocks_refused(method: str, params: dict[str, Any]) -> list[str]:
+    """What the real Web API would refuse in the blocks of a message or a view (``[]``
+    when nothing): the cheap checks of Slack's limits, so an oversized render fails a test
+    the way it fails in Slack."""
+    if method in _MESSAGE_METHODS:
+        blocks, limit, where = params.get("blocks"), MAX_MESSAGE_BLOCKS, "message"
+    elif method in _VIEW_METHODS and isinstance(params.get("view"), dict):
+        view = params["view"]
+        blocks, limit, where = view.get("blocks"), MAX_VIEW_BLOCKS, f"{view.get('type')} view"
+        if view.get("type") == "modal":
+            for key in ("title", "close", "submit"):
+                if key in view:
+                    refused = _too_long(f"modal {key}", _text_of(view[key]), MAX_MODAL_TITLE)
+                    if refused:
+                        return refused
+    else:
+        return []
+    if blocks is None:
+        return []
+    if isinstance(blocks, str):  # form-encoded, not valid JSON
+        return ["blocks are not a JSON array"]
+    if not isinstance(blocks, list):
+        return ["blocks are not an array"]
+    errors: list[str] = []
+    if len(blocks) > limit:
+        errors.append(f"{len(blocks)} blocks in a {where}, more than {limit}")
+    for index, block in enumerate(blocks):
+        errors += [f"blocks[{index}]: {error}" for error in _block_refused(block)]
+    return errors
+
+
+def _text_of(obj: object) -> str | None:
+    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+        return obj["text"]
+    return None
+
+
+def _too_long(what: str, text: str | None, limit: int) -> list[str]:
+    if text is None:
+        return [f"{what} has no text"]
+    if not text:
+        return [f"{what} text is empty"]
+    if len(text) > limit:
+        return [f"{what} text of {len(text)} characters, more than {limit}"]
+    return []
+
+
+def _block_refused(block: object) -> list[str]:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return ["not a block"]
+    kind = block["type"]
+    if kind == "header":
+        return _too_long("header", _text_of(block.get("text")), MAX_HEADER_TEXT)
+    if kind == "section":
+        errors: list[str] = []
+        if "text" in block:
+            errors += _too_long("section", _text_of(block["text"]), MAX_SECTION_TEXT)
+        fields = block.get("fields")
+        if fields is not None:
+            if not isinstance(fields, list) or len(fields) > MAX_SECTION_FIELDS:
+                errors.append(f"section fields: at most {MAX_SECTION_FIELDS}")
+            else:
+                for field_ in fields:
+                    errors += _too_long("section field", _text_of(field_), MAX_FIELD_TEXT)
+        if "text" not in block and fields is None:
+            errors.append("section without text or fields")
+        return errors
+    if kind == "actions":
+        elements = block.get("elements")
+        if not isinstance(elements, list) or not elements:
+            return ["actions block without elements"]
+        errors = []
+        if len(elements) > MAX_ACTIONS_ELEMENTS:
+            errors.append(f"{len(elements)} elements in an actions block")
+        seen: set[str] = set()
+        for element in elements:
+            action_id = element.get("action_id") if isinstance(element, dict) else None
+            if isinstance(action_id, str):
+                if len(action_id) > MAX_ACTION_ID:
+                    errors.append(f"action_id longer than {MAX_ACTION_ID} characters")
+                if action_id in seen:
+                    errors.append(f"action_id {action_id!r} twice in one block")
+                seen.add(action_id)
+            if isinstance(element, dict) and element.get("type") == "button":
+                errors += _button_refused(element)
+        return errors
+    return []
+
+
+def _button_refused(button: dict[str, Any]) -> list[str]:
+    errors = _too_long("button", _text_of(button.get("text")), MAX_BUTTON_TEXT)
+    value = button.get("value")
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE):
+        errors.append(f"button value longer than {MAX_BUTTON_VALUE} characters")
+    confirm = button.get("confirm")
+    if confirm is not None:
+        if not isinstance(confirm, dict):
+            return [*errors, "confirm is not an object"]
+        for key, limit in MAX_CONFIRM.items():
+            errors += _too_long(f"confirm {key}", _text_of(confirm.get(key)), limit)
+        if confirm.get("style", "primary") not in ("primary", "danger"):
+            errors.append("confirm style is neither primary nor danger")
+    if button.get("style", "primary") not in ("primary", "danger"):
+        errors.append("button style is neither primary nor danger")
+    return errors
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 
@@ -696,6 +697,80 @@ def test_the_home_tab_never_outgrows_slacks_limit() -> None:
     assert len(view["blocks"]) <= render.MAX_VIEW_BLOCKS
     assert view["blocks"][-1]["type"] == "context"
     assert render.escape(msg.SLACK_HOME_MORE) in json.dumps(view["blocks"][-1])
+
+
+def _button(text: str = "Go", value: str = "v", action_id: str = "a.0") -> dict[str, object]:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text},
+        "value": value,
+    }
+
+
+def _section(text: str = "hi") -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(
+    ("method", "blocks"),
+    [
+        ("chat.postMessage", [_section()] * 51),
+        ("views.publish", [_section()] * 101),
+        (
+            "chat.postMessage",
+            [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+        ),
+        ("chat.postMessage", [_section("s" * 3001)]),
+        ("chat.update", [{"type": "actions", "elements": [_button(text="b" * 76)]}]),
+        ("chat.postMessage", [{"type": "actions", "elements": [_button(value="v" * 2001)]}]),
+        ("views.open", [{"type": "actions", "elements": [_button(action_id="a" * 256)]}]),
+        ("chat.postMessage", [{"type": "actions", "elements": [_button(), _button()]}]),
+    ],
+)
+async def test_the_fake_refuses_blocks_slack_refuses(
+    fake: FakeSlack, method: str, blocks: list[dict[str, object]]
+) -> None:
+    client = make_client(fake.token, api_base=fake.url)
+    if method.startswith("chat."):
+        arguments: dict[str, object] = {"channel": dm_of(ANA), "text": "x", "blocks": blocks}
+        if method == "chat.update":
+            arguments["ts"] = "1700000000.000001"
+    else:
+        view: dict[str, object] = {"type": "home", "blocks": blocks}
+        if method == "views.open":
+            view = {**view, "type": "modal", "title": {"type": "plain_text", "text": "T"}}
+        arguments = {"view": view, "user_id": ANA, "trigger_id": "1.2.3"}
+        if method == "views.open":
+            del arguments["user_id"]
+        else:
+            del arguments["trigger_id"]
+    with pytest.raises(SlackApiError) as refused:
+        await client.api_call(method, json=arguments)
+    assert refused.value.response["error"] == "invalid_blocks"
+    # Within the limits, the same kind of call is taken.
+    ok = {**arguments}
+    if "blocks" in ok:
+        ok["blocks"] = [
+            _section(),
+            {"type": "actions", "elements": [_button(), _button(action_id="a.1")]},
+        ]
+    else:
+        ok["view"] = {**arguments["view"], "blocks": [_section("s" * 3000)] * 100}  # type: ignore[dict-item]
+    assert (await client.api_call(method, json=ok))["ok"] is True
+
+
+async def test_what_the_adapter_renders_at_its_largest_slack_takes(fake: FakeSlack) -> None:
+    client = make_client(fake.token, api_base=fake.url)
+    many = tuple(Button("b" * 100, f"card:resend:{n:032x}") for n in range(40))
+    huge = Reply(
+        "x" * 5000, title="t" * 200, buttons=many, link="https://hoa.example/i/" + "a" * 43
+    )
+    await client.chat_postMessage(channel=dm_of(ANA), **render.message(huge))
+    cards = [Reply(f"card {n}" * 400, title="c" * 300, buttons=many[:3]) for n in range(80)]
+    await client.views_publish(user_id=ANA, view=render.home_view(cards, can_invite=True))
+    await client.views_open(trigger_id="1.2.3", view=render.modal_view(cards))
+    assert [c.method for c in fake.calls] == ["chat.postMessage", "views.publish", "views.open"]
 
 
 def test_slash_commands_map_to_the_engines_commands() -> None:
