@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.handlers.loopback import LoopbackServer
+
 TOKEN = "123456789:AAFakeTelegramTokenForTests_0123456789"
 BOT_ID = 123456789
 BOT_USERNAME = "oakridge_bot"
@@ -55,10 +57,7 @@ class FakeTelegram:
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000), init=False)
-    _port: int | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
-    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _server: LoopbackServer | None = field(default=None, init=False, repr=False)
     _updates: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
     _arrived: asyncio.Event | None = field(default=None, init=False, repr=False)
     webhook: dict[str, Any] = field(default_factory=dict, init=False)
@@ -69,9 +68,9 @@ class FakeTelegram:
     @property
     def url(self) -> str:
         """The base URL to give aiogram instead of ``https://api.telegram.org``."""
-        if self._port is None:
+        if self._server is None:
             raise RuntimeError("the fake Telegram server is not running")
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     @property
     def calls(self) -> list[Call]:
@@ -91,8 +90,8 @@ class FakeTelegram:
         """Queue an update for getUpdates (and wake a poll that is waiting)."""
         with self._lock:
             self._updates.append(update)
-        if self._loop is not None and self._arrived is not None:
-            self._loop.call_soon_threadsafe(self._arrived.set)
+        if self._server is not None and self._arrived is not None:
+            self._server.call_soon(self._arrived.set)
 
     @property
     def pending_updates(self) -> list[dict[str, Any]]:
@@ -115,42 +114,13 @@ class FakeTelegram:
     # Lifecycle
 
     def start(self) -> FakeTelegram:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_server())
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-telegram", daemon=True)
-        self._thread.start()
-        started.wait(timeout=10)
-        if failure:
-            raise RuntimeError("the fake Telegram server did not start") from failure[0]
+        self._server = LoopbackServer("fake-telegram", self._app).start()
         return self
 
     def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self._stop_server(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._loop = self._thread = None
-        self._port = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def __enter__(self) -> FakeTelegram:
         return self.start()
@@ -160,19 +130,11 @@ class FakeTelegram:
 
     # The server (runs on the fake's own loop)
 
-    async def _start_server(self) -> None:
+    async def _app(self) -> web.Application:
         self._arrived = asyncio.Event()
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._method)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-
-    async def _stop_server(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     async def _method(self, request: web.Request) -> web.Response:
         token, method = request.match_info["token"], request.match_info["method"]

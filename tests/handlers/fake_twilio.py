@@ -40,6 +40,8 @@ from email.utils import formatdate
 
 from aiohttp import web
 
+from tests.handlers.loopback import LoopbackServer
+
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "fake-twilio-auth-token-0123456789"
 
@@ -121,10 +123,7 @@ class FakeTwilio:
     _queue: deque[Behaviour] = field(default_factory=deque, init=False, repr=False)
     _requests: list[RecordedRequest] = field(default_factory=list, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _port: int | None = field(default=None, init=False)
-    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
-    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _server: LoopbackServer | None = field(default=None, init=False, repr=False)
     _closing: asyncio.Event | None = field(default=None, init=False, repr=False)
 
     # The test's API
@@ -132,9 +131,9 @@ class FakeTwilio:
     @property
     def url(self) -> str:
         """The base URL to give the client instead of ``https://api.twilio.com``."""
-        if self._port is None:
+        if self._server is None:
             raise RuntimeError("the fake Twilio server is not running")
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -156,42 +155,13 @@ class FakeTwilio:
     # Lifecycle
 
     def start(self) -> FakeTwilio:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_server())
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-twilio", daemon=True)
-        self._thread.start()
-        started.wait(timeout=10)
-        if failure:
-            raise RuntimeError("the fake Twilio server did not start") from failure[0]
+        self._server = LoopbackServer("fake-twilio", self._app, on_stop=self._stopping).start()
         return self
 
     def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self._stop_server(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._loop = self._thread = None
-        self._port = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def __enter__(self) -> FakeTwilio:
         return self.start()
@@ -201,21 +171,15 @@ class FakeTwilio:
 
     # The server (runs on the fake's own loop)
 
-    async def _start_server(self) -> None:
+    async def _app(self) -> web.Application:
         self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account_sid}/Messages.json", self._messages)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        return app
 
-    async def _stop_server(self) -> None:
+    async def _stopping(self) -> None:
         if self._closing is not None:
             self._closing.set()  # release hanging requests
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _messages(self, request: web.Request) -> web.Response:
         received_at = time.monotonic()
