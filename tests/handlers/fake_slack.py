@@ -41,6 +41,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.handlers.loopback import LoopbackServer
+
 TOKEN = "xoxb-1111-2222-FakeSlackBotTokenForTests"
 APP_TOKEN = "xapp-1-A0INVITEBOT-3333-FakeSlackAppTokenForTests"
 TEAM_ID = "T0OAKRIDGE"
@@ -77,15 +79,12 @@ class FakeSlack:
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
     _views: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
     _responses: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
-    _port: int | None = field(default=None, init=False)
     _changed: threading.Condition = field(init=False, repr=False)
     _acks: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
     _sockets: list[asyncio.Queue[dict[str, Any] | None]] = field(
         default_factory=list, init=False, repr=False
     )
-    _thread: threading.Thread | None = field(default=None, init=False, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
-    _runner: web.AppRunner | None = field(default=None, init=False, repr=False)
+    _server: LoopbackServer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
@@ -94,9 +93,9 @@ class FakeSlack:
 
     @property
     def origin(self) -> str:
-        if self._port is None:
+        if self._server is None:
             raise RuntimeError("the fake Slack server is not running")
-        return f"http://127.0.0.1:{self._port}"
+        return self._server.url
 
     @property
     def url(self) -> str:
@@ -142,12 +141,11 @@ class FakeSlack:
     def socket_send(self, envelope: dict[str, Any]) -> None:
         """Send an envelope (``events_api``, ``slash_commands``, ``interactive``) down the
         newest WebSocket."""
-        loop = self._loop
         with self._lock:
             queue = self._sockets[-1] if self._sockets else None
-        if loop is None or queue is None:
+        if self._server is None or queue is None:
             raise AssertionError("no Socket Mode connection is open")
-        loop.call_soon_threadsafe(queue.put_nowait, envelope)
+        self._server.call_soon(lambda: queue.put_nowait(envelope))
 
     def wait_for_acks(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         """Block until the app has acknowledged ``count`` envelopes; all acks so far."""
@@ -159,42 +157,13 @@ class FakeSlack:
     # Lifecycle
 
     def start(self) -> FakeSlack:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._start_server())
-            except BaseException as error:
-                failure.append(error)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            try:
-                loop.run_forever()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
-        self._thread.start()
-        started.wait(timeout=10)
-        if failure:
-            raise RuntimeError("the fake Slack server did not start") from failure[0]
+        self._server = LoopbackServer("fake-slack", self._app, on_stop=self._stopping).start()
         return self
 
     def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self._stop_server(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._loop = self._thread = None
-        self._port = None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -204,24 +173,18 @@ class FakeSlack:
 
     # The server (runs on the fake's own loop)
 
-    async def _start_server(self) -> None:
+    async def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._method)
         app.router.add_post("/response/{rest:.*}", self._response_url)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
+        return app
 
-    async def _stop_server(self) -> None:
+    async def _stopping(self) -> None:
         with self._lock:
             queues = list(self._sockets)
         for queue in queues:
             queue.put_nowait(None)
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
@@ -310,7 +273,7 @@ class FakeSlack:
                 is_enterprise_install=False,
             )
         if method == "apps.connections.open":
-            return _ok(url=f"ws://127.0.0.1:{self._port}/socket")
+            return _ok(url=self.origin.replace("http://", "ws://") + "/socket")
         if method == "conversations.open":
             users = str(params.get("users", ""))
             if not users.startswith("U") or "," in users:
