@@ -177,10 +177,14 @@ def create_app(
 
     async def healthz(request: Request) -> JSONResponse:
         database_ok = await request.app.state.database.ping()
-        return JSONResponse(
-            {"status": "ok" if database_ok else "degraded", "database": database_ok},
-            status_code=200 if database_ok else 503,
-        )
+        report: dict[str, object] = {
+            "status": "ok" if database_ok else "degraded",
+            "database": database_ok,
+        }
+        if slack is not None and slack.app_token is not None:
+            # Reported, not judged: a Slack outage is no reason to restart this process.
+            report["slack_socket_mode"] = slack.socket_connected
+        return JSONResponse(report, status_code=200 if database_ok else 503)
 
     if settings.twilio_auth_token is not None and "localhost" in settings.public_base_url:
         log.warning(

@@ -548,3 +548,21 @@ async def test_the_app_serves_slack_and_sends_heads_their_news(
             if "You are now the head" in json.dumps(c.params)
         ]
         assert claimed.params["channel"] == dm_of(ANA)
+
+
+async def test_healthz_reports_the_socket_mode_connection(fake: FakeSlack, tmp_path: Path) -> None:
+    settings = settings_for(
+        fake, tmp_path, slack_bot_token=fake.token, slack_app_token=fake.app_token
+    )
+    async with fresh_database("sqlite", tmp_path) as database:
+        app = create_app(settings, dispatch=False, database=database)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                await asyncio.to_thread(fake.wait_for_connections, 1)
+                for _ in range(200):  # the flag is set just after the WebSocket opens
+                    health = (await client.get("/healthz")).json()
+                    if health["slack_socket_mode"]:
+                        break
+                    await asyncio.sleep(0.02)
+    assert health == {"status": "ok", "database": True, "slack_socket_mode": True}
