@@ -231,7 +231,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, max_connectio
         try:
             if connection is None:
                 connection = await Connection.open(port)
-            results.sent_at[i] = time.monotonic()
+            results.sent_at[i] = due  # a reply's latency too counts from when it was due
             status, reusable = await connection.exchange(requests[i])
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             results.failures[type(error).__name__] += 1
