@@ -465,10 +465,13 @@ def note(text: str) -> None:
 
 
 def format_row(row: Row) -> str:
+    ratios = f"{'—':>8} {'—':>9}"
+    if row.bare is not None:
+        ratios = f"{row.rps_ratio:>8.1%} {row.p99_ratio:>8.1f}×"
     return (
         f"{row.path:<22} {row.database:<10} {row.workers:>2} {row.load:<16} "
         f"{row.rps:>9.0f} {row.p50 * 1000:>8.1f} {row.p99 * 1000:>8.1f} "
-        f"{row.rps_ratio:>8.1%} {row.p99_ratio:>8.1f}× {row.requests:>7} {row.errors:>5}"
+        f"{ratios} {row.requests:>7} {row.errors:>5}"
     )
 
 
