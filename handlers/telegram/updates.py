@@ -70,7 +70,7 @@ class UpdateIntake:
         """One lock per person: Telegram sends updates over many connections at once, and a
         name and an email typed in quick succession must be taken in that order. The lock is
         fair (first come, first served) and forgotten when nobody holds or awaits it."""
-        sender = update.event.from_user if update.event is not None else None
+        sender = getattr(update.event, "from_user", None)  # messages and presses have one
         key = sender.id if sender is not None else 0
         lock = self._locks.get(key)
         if lock is None:
