@@ -106,7 +106,9 @@ class TelegramAdapter:
         self.router.message.register(self.on_private_message, private)
         self.router.message.register(self.on_group_message, F.text.startswith("/"))
         self.router.callback_query.register(self.on_button)
-        self.dispatcher = Dispatcher()
+        # No aiogram FSM: conversations live in the database (the engine's), and aiogram's
+        # in-memory FSM storage would keep a record for every chat for the process's life.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.include_router(self.router)
 
     async def set_commands(self) -> None:

@@ -408,8 +408,6 @@ class Bench:
         note(f"{database}: seeded {total:,} conversations in progress in {took:.1f} s")
         steps = min(a.memory_steps or total, total)
         env = self.env(url)
-        if a.memory_without_aiogram_fsm:
-            env["INVITEBOT_BENCH_WITHOUT_AIOGRAM_FSM"] = "1"
         server = Server(env, 1, self.workdir / f"{database}-memory.log")
         with running(server):
             pid = server.worker_pids[0]
@@ -437,8 +435,7 @@ class Bench:
             final = rss_mb(pid)
         self.memory.append(
             {
-                "database": database
-                + (" (aiogram FSM off)" if a.memory_without_aiogram_fsm else ""),
+                "database": database,
                 "conversations": total,
                 "stepped": steps,
                 "idle_mb": idle,
@@ -576,11 +573,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-batch", type=int, default=5_000)
     parser.add_argument(
         "--memory-steps", type=int, default=0, help="how many of them to step (default: all)"
-    )
-    parser.add_argument(
-        "--memory-without-aiogram-fsm",
-        action="store_true",
-        help="what-if: the server without aiogram's FSM middleware (see docs/performance.md)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")

@@ -44,13 +44,6 @@ def create_bench_app() -> Starlette:
     configure_logging(settings.log_level)  # as `invitebot serve` does
     app = create_app(settings, dispatch=False)
     app.router.routes.insert(0, Route(BARE_PATH, bare, methods=["GET", "POST"]))
-    if os.environ.get("INVITEBOT_BENCH_WITHOUT_AIOGRAM_FSM") and app.state.telegram is not None:
-        # What-if (--memory-without-aiogram-fsm): as Dispatcher(disable_fsm=True) would be.
-        # invitebot keeps conversations in its database and uses no aiogram FSM state, yet
-        # aiogram's FSM middleware reads each update's state from its MemoryStorage, a
-        # defaultdict that keeps a record for every chat it was ever asked about.
-        dispatcher = app.state.telegram.intake.adapter.dispatcher
-        dispatcher.update.outer_middleware.unregister(dispatcher.fsm)
     profile = os.environ.get("INVITEBOT_BENCH_PROFILE")
     if profile:  # a cProfile of this worker from here on, written when it exits
         profiler = cProfile.Profile()
