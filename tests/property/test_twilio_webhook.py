@@ -209,9 +209,13 @@ async def test_any_signed_status_callback_is_recorded_or_ignored(
     provider_ids = [i.provider_message_id for i in state.invitations if i.provider_message_id]
     message_sid = provider_ids[-1]
     if data is not None:
-        message_sid = data.draw(
-            st.one_of(st.sampled_from(provider_ids), message_sids), label="MessageSid"
-        )
+        # Drawn from fixed strategies only: the list of our ids grows from one example to the
+        # next, and a strategy built on it would replay differently (hypothesis refuses that).
+        back = data.draw(st.integers(min_value=0, max_value=3), label="which of ours (0: none)")
+        if back:
+            message_sid = provider_ids[-min(back, len(provider_ids))]
+        else:
+            message_sid = data.draw(message_sids, label="MessageSid")
     params = {"MessageSid": message_sid, "MessageStatus": status, "ErrorCode": error_code}
     signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{PUBLIC}/twilio/status", params)
     response = await site.client.post(
