@@ -394,9 +394,10 @@ async def admit(
     """Make an open invitation's invitee a member, linked to ``actor``'s chat account (if
     any), and tell the head. The caller has checked the invitation is open and the actor is
     in no household; the invitation should have been read ``for_update``."""
-    household = await uow.households.get(invitation.household_id)
-    if household is None:
+    found = await uow.households.get_with_community(invitation.household_id)
+    if found is None:
         raise Refused(msg.INVITE_NOT_VALID)
+    household, community = found
     now = ctx.clock.now()
     member = Member(
         household_id=household.id,
@@ -416,7 +417,6 @@ async def admit(
     await notify_head(
         uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name)
     )
-    community = await uow.communities.get(household.community_id)
     return Acceptance(
         invitation=invitation, member=member, household=household, community=community
     )

@@ -46,6 +46,12 @@ class HouseholdRepository(Protocol):
         a household's claim and its invitations are decided one at a time."""
         ...
 
+    async def get_with_community(
+        self, household_id: str
+    ) -> tuple[Household, Community | None] | None:
+        """The household and its community, read together."""
+        ...
+
     async def get_by_code_hash(self, code_hash: str) -> Household | None: ...
     async def find_by_address(self, *, community_id: str, address: str) -> Household | None:
         """Case-insensitive match on the address within one community."""
@@ -78,8 +84,12 @@ class InvitationRepository(Protocol):
 
     async def list_for_household(self, household_id: str) -> Sequence[Invitation]: ...
     async def find_pending(self, *, household_id: str, contact: str) -> Invitation | None: ...
-    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
-        """Pending invitations to this contact in every household, oldest first."""
+    async def list_pending_for_contact(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[Invitation]:
+        """Pending invitations to this contact in every household, oldest first;
+        ``for_update`` locks them until the unit of work ends (where the database can), and
+        leaves out one that a transaction which held its lock meanwhile closed."""
         ...
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int: ...

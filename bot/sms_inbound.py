@@ -112,11 +112,10 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
 
 async def _open_invitations(uow: UnitOfWork, ctx: CoreContext, phone: str) -> list[Invitation]:
     now = ctx.clock.now()
-    pending = await uow.invitations.list_pending_for_contact(phone)
-    # Read again for update: the row is locked until commit, so a concurrent accept through
-    # the web page or a duplicate text cannot admit the same invitation twice.
-    locked = [await uow.invitations.get(i.id, for_update=True) for i in pending]
-    return [i for i in locked if i is not None and i.is_open(now)]
+    # Locked until commit, so a concurrent accept through the web page or a duplicate text
+    # cannot admit the same invitation twice.
+    pending = await uow.invitations.list_pending_for_contact(phone, for_update=True)
+    return [i for i in pending if i.is_open(now)]
 
 
 async def _choose(

@@ -61,7 +61,7 @@ def make_engine(
     url = make_url(url)
     args = dict(connect_args or {})
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, connect_args=args)
+        return create_async_engine(url, echo=echo, connect_args=args)
     if _is_memory_sqlite(url):
         # One in-memory database lives in one connection: every session must share it.
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)

@@ -31,10 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain import (
@@ -78,6 +79,19 @@ from .tables import (
 )
 
 _UNSEEN = object()
+_SeenKey = tuple[str, tuple[Any, ...]]
+_Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+
+def _seen_key(mapper: RowMapper[Any, Any], values: Mapping[str, Any]) -> _SeenKey:
+    return (mapper.table.name, tuple(values[k] for k in mapper.key))
+
+
+def _remembered(uow: SqlUnitOfWork, mapper: RowMapper[E, Any], values: Mapping[str, Any]) -> E:
+    """The entity of one row read, remembered as the transaction last saw it."""
+    entity = mapper.to_entity_from(values)
+    uow._seen[_seen_key(mapper, values)] = dict(values)
+    return entity
 
 
 class _Repository(Generic[E, R]):
@@ -89,10 +103,6 @@ class _Repository(Generic[E, R]):
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
-    @property
-    def _session(self) -> AsyncSession:
-        return self._uow.session
-
     def _by_code_point(self, column: str) -> ColumnElement[str] | Mapped[str]:
         """``column`` for ORDER BY in code-point order, as Python's ``sorted`` orders str.
 
@@ -103,21 +113,20 @@ class _Repository(Generic[E, R]):
             return col(column).collate("C")
         return col(column)
 
-    # Reads and writes run as Core statements on the session's connection: no ORM objects,
-    # identity map or unit-of-work flush (which cost more CPU than the database's work on
-    # these one-row statements), and every read returns what the database holds now.
+    # Reads and writes run as Core statements on the unit of work's connection: no ORM
+    # objects, identity map or flush, and every read returns what the database holds now.
 
-    async def _connection(self) -> AsyncConnection:
-        return await self._session.connection()
+    async def _execute(
+        self, statement: Executable, params: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        return await self._uow.execute(statement, params)
 
     def _entity(self, values: Mapping[str, Any]) -> E:
         """The entity of one row read, remembered as this transaction last saw it."""
-        entity = self._mapper.to_entity_from(values)
-        self._uow._seen[self._seen_key(values)] = dict(values)
-        return entity
+        return _remembered(self._uow, self._mapper, values)
 
     def _seen_key(self, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-        return (self._mapper.table.name, tuple(values[k] for k in self._mapper.key))
+        return _seen_key(self._mapper, values)
 
     def _statement(self, name: str, build: Callable[[Table], Executable]) -> Executable:
         """A statement built once per table and dialect, with bound parameters for the
@@ -137,13 +146,8 @@ class _Repository(Generic[E, R]):
     def _by_key(self, table: Table) -> list[ColumnElement[bool]]:
         return [table.c[name] == bindparam(f"key_{name}") for name in self._mapper.key]
 
-    async def _orm_rows(self, statement: SelectOfScalar[R]) -> list[R]:
-        """Rows as ORM objects (for a caller that changes them and flushes)."""
-        result = await self._session.exec(statement.execution_options(populate_existing=True))
-        return list(result.all())
-
     async def _all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[E]:
-        result = await (await self._connection()).execute(statement, params)
+        result = await self._execute(statement, params)
         return [self._entity(row) for row in result.mappings()]
 
     async def _first(
@@ -163,12 +167,12 @@ class _Repository(Generic[E, R]):
         return await self._first(statement, self._key_params(key))
 
     async def _count(self, statement: SelectOfScalar[int]) -> int:
-        return (await self._session.exec(statement)).one()
+        return int((await self._execute(statement)).scalar_one())
 
     async def _add(self, entity: E) -> None:
         values = self._mapper.to_values(entity)
         # Executed now, so a broken constraint fails at the call that broke it.
-        await (await self._connection()).execute(self._statement("insert", insert), values)
+        await self._execute(self._statement("insert", insert), values)
         self._uow._seen[self._seen_key(values)] = values
 
     async def _update(self, entity: E) -> None:
@@ -185,12 +189,11 @@ class _Repository(Generic[E, R]):
             if name not in key and (seen is None or seen.get(name, _UNSEEN) != value)
         }
         if changed:
-            connection = await self._connection()
             statement = self._statement("update", lambda t: update(t).where(*self._by_key(t)))
             params = changed | {f"key_{name}": values[name] for name in key}
-            result = await connection.execute(statement, params)
+            result = await self._execute(statement, params)
             if result.rowcount == 0:  # gone (or never there): merge inserted it, so do we
-                await connection.execute(self._statement("insert", insert), values)
+                await self._execute(self._statement("insert", insert), values)
         self._uow._seen[seen_key] = values
 
     def _dialect_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -215,7 +218,7 @@ class _Repository(Generic[E, R]):
             )
 
         values = self._mapper.to_values(entity)
-        await (await self._connection()).execute(self._statement("upsert", build), values)
+        await self._execute(self._statement("upsert", build), values)
         self._uow._seen[self._seen_key(values)] = values
 
 
@@ -259,6 +262,33 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
         serialises a household's claims and invitations; SQLite transactions are already
         serial."""
         return await self._get(household_id, for_update=for_update)
+
+    async def get_with_community(
+        self, household_id: str
+    ) -> tuple[Household, Community | None] | None:
+        """One ``SELECT`` with a join (a round trip less than two lookups)."""
+        communities = SqlCommunities._mapper
+
+        def build(table: Table) -> Executable:
+            other = communities.table
+            columns = [c.label(f"community__{c.name}") for c in other.columns]
+            return (
+                core_select(table, *columns)
+                .outerjoin(other, other.c.id == table.c.community_id)
+                .where(*self._by_key(table))
+            )
+
+        result = await self._execute(
+            self._statement("get_with_community", build), self._key_params(household_id)
+        )
+        row = result.mappings().first()
+        if row is None:
+            return None
+        household = self._entity({name: row[name] for name in self._mapper.table.columns.keys()})
+        values = {name: row[f"community__{name}"] for name in communities.table.columns.keys()}
+        if values["id"] is None:  # the foreign key makes this rare, not impossible (SQLite)
+            return household, None
+        return household, _remembered(self._uow, communities, values)
 
     async def get_by_code_hash(self, code_hash: str) -> Household | None:
         return await self._first(
@@ -384,19 +414,26 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
             .order_by(col(InvitationRow.created_at), col(InvitationRow.id))
         )
 
-    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
-        statement = self._statement(
-            "pending_for_contact",
-            lambda t: (
-                core_select(t)
+    async def list_pending_for_contact(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[Invitation]:
+        """With ``for_update``, ``SELECT ... FOR UPDATE`` on PostgreSQL: a row another
+        transaction holds is waited for, then its status checked again, so an invitation
+        accepted or cancelled meanwhile is not returned."""
+
+        def build(table: Table) -> Executable:
+            statement = (
+                core_select(table)
                 .where(
-                    t.c.contact == bindparam("contact"),
-                    t.c.status == InvitationStatus.PENDING.value,
+                    table.c.contact == bindparam("contact"),
+                    table.c.status == InvitationStatus.PENDING.value,
                 )
-                .order_by(t.c.created_at, t.c.id)
-            ),
-        )
-        return await self._all(statement, {"contact": contact})
+                .order_by(table.c.created_at, table.c.id)
+            )
+            return statement.with_for_update() if for_update else statement
+
+        name = "pending_for_contact_for_update" if for_update else "pending_for_contact"
+        return await self._all(self._statement(name, build), {"contact": contact})
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return await self._count(
@@ -460,7 +497,7 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
         """
         if not routes or limit <= 0:
             return []
-        rows = await self._orm_rows(
+        result = await self._execute(
             select(OutboxRow)
             .where(
                 OutboxRow.status == OutboxStatus.PENDING.value,
@@ -471,10 +508,15 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        for row in rows:
-            row.next_attempt_at = lease_until
-        await self._session.flush()
-        return [self._entity(self._mapper.values_of(row)) for row in rows]
+        rows = [dict(row) | {"next_attempt_at": lease_until} for row in result.mappings()]
+        if rows:
+            table = self._mapper.table
+            await self._execute(
+                update(table)
+                .where(table.c.id.in_([row["id"] for row in rows]))
+                .values(next_attempt_at=lease_until)
+            )
+        return [self._entity(row) for row in rows]
 
     @staticmethod
     def _on_route(route: Route) -> ColumnElement[bool]:
@@ -556,8 +598,7 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
                 index_elements=list(self._mapper.key)
             ),
         )
-        connection = await self._connection()
-        result = await connection.execute(statement, self._mapper.to_values(receipt))
+        result = await self._execute(statement, self._mapper.to_values(receipt))
         return result.rowcount == 1
 
     async def purge(self, *, before: datetime, keep_sources: Sequence[str] = ()) -> int:
@@ -566,22 +607,32 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
         statement = delete(table).where(table.c.received_at < before)
         if keep_sources:
             statement = statement.where(table.c.source.not_in(list(keep_sources)))
-        result = await (await self._connection()).execute(statement)
+        result = await self._execute(statement)
         return int(result.rowcount or 0)
 
 
 class SqlUnitOfWork:
-    """:class:`bot.ports.UnitOfWork` over one SQLAlchemy session, i.e. one transaction.
+    """:class:`bot.ports.UnitOfWork` over one SQLAlchemy connection, i.e. one transaction.
 
-    ``async with uow:`` opens the session; the transaction begins with the first statement.
-    ``commit`` and ``rollback`` end it (a later statement begins the next one); leaving the
-    block rolls back whatever was not committed, and closes the session.
+    ``async with uow:`` opens it; a connection is taken from the pool at the first statement,
+    which begins the transaction. ``commit`` and ``rollback`` end it and give the connection
+    back (a later statement takes one again and begins the next transaction), so a unit of
+    work that waits on the network between transactions holds no connection meanwhile.
+    Leaving the block rolls back whatever was not committed.
+
+    Repositories run Core statements on the connection (no ORM session: its identity map and
+    flushes cost more CPU than the database's work on these one-row statements). The pool
+    does not ping a connection before lending it (``pool_pre_ping``: a round trip, three on
+    asyncpg, before every transaction); instead a transaction's first statement is tried once
+    more on a new connection when it finds its connection dead, as every pooled connection
+    is after the database restarted: nothing of the transaction had run.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self.dialect = engine.dialect.name
-        self._session: AsyncSession | None = None
+        self._open = False
+        self._connection: AsyncConnection | None = None
         self._seen: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
         """Each row as this transaction last read or wrote it (see ``_update``)."""
         # Typed as the ports, so that the type checker holds each repository to its port.
@@ -595,29 +646,53 @@ class SqlUnitOfWork:
         self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
 
-    @property
-    def session(self) -> AsyncSession:
-        """The open session; only inside ``async with``."""
-        if self._session is None:
+    async def execute(self, statement: Executable, params: _Params = None) -> CursorResult[Any]:
+        """Runs one statement in this unit of work's transaction (beginning it if need be)."""
+        connection = self._connection
+        if connection is not None:
+            return await connection.execute(statement, params)
+        if not self._open:
             raise RuntimeError("the unit of work is used outside 'async with uow:'")
-        return self._session
+        try:
+            return await self._begin_with(statement, params)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            # The pooled connection was dead (the database restarted, or a proxy dropped
+            # it), so this first statement never ran. SQLAlchemy has invalidated the pool's
+            # other connections of the same age as well; one more try takes a new one.
+            await self._release()
+            return await self._begin_with(statement, params)
+
+    async def _begin_with(self, statement: Executable, params: _Params) -> CursorResult[Any]:
+        self._connection = await self._engine.connect()
+        return await self._connection.execute(statement, params)
+
+    async def _release(self) -> None:
+        connection, self._connection = self._connection, None
+        self._seen.clear()
+        if connection is not None:
+            await connection.close()  # back to the pool, rolling back what was not committed
 
     async def __aenter__(self) -> Self:
-        if self._session is not None:
+        if self._open:
             raise RuntimeError("the unit of work is already open")
-        # Nothing is read from rows after a commit, so there is nothing to expire.
-        self._session = AsyncSession(self._engine, expire_on_commit=False)
+        self._open = True
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        session, self._session = self.session, None
-        self._seen.clear()
-        await session.close()  # rolls back what was not committed
+        self._open = False
+        await self._release()
 
     async def commit(self) -> None:
-        self._seen.clear()
-        await self.session.commit()
+        if not self._open:
+            raise RuntimeError("the unit of work is used outside 'async with uow:'")
+        connection = self._connection
+        if connection is not None:
+            await connection.commit()
+        await self._release()
 
     async def rollback(self) -> None:
-        self._seen.clear()
-        await self.session.rollback()
+        if not self._open:
+            raise RuntimeError("the unit of work is used outside 'async with uow:'")
+        await self._release()

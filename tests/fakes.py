@@ -93,6 +93,14 @@ class MemoryHouseholds(_Repo):
     async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
         return _copy(self._s.households.get(household_id))
 
+    async def get_with_community(
+        self, household_id: str
+    ) -> tuple[Household, Community | None] | None:
+        household = self._s.households.get(household_id)
+        if household is None:
+            return None
+        return _copy(household), _copy(self._s.communities.get(household.community_id))
+
     async def get_by_code_hash(self, code_hash: str) -> Household | None:
         for h in self._s.households.values():
             if h.access_code_hash == code_hash:
@@ -170,7 +178,9 @@ class MemoryInvitations(_Repo):
                 return _copy(i)
         return None
 
-    async def list_pending_for_contact(self, contact: str) -> Sequence[Invitation]:
+    async def list_pending_for_contact(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[Invitation]:
         found = [
             _copy(i)
             for i in self._s.invitations.values()

@@ -146,6 +146,16 @@ async def test_a_household_round_trips_and_updates(uow_factory: UnitOfWorkFactor
         assert await uow.households.get("0" * 32) is None
 
 
+async def test_a_household_is_read_with_its_community(uow_factory: UnitOfWorkFactory) -> None:
+    s = await seeded(uow_factory)
+    async with uow_factory() as uow:
+        assert await uow.households.get_with_community(s.household.id) == (
+            s.household,
+            s.community,
+        )
+        assert await uow.households.get_with_community("0" * 32) is None
+
+
 async def test_households_are_found_by_code_hash(uow_factory: UnitOfWorkFactory) -> None:
     s = await seeded(uow_factory)
     async with uow_factory() as uow:

@@ -7,9 +7,18 @@ import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from bot.domain import ChannelIdentity, Community, Household, Invitation, Member, Role
+from bot.domain import (
+    ChannelIdentity,
+    Community,
+    Household,
+    Invitation,
+    InvitationStatus,
+    Member,
+    Role,
+)
 from storage import Database
 from storage.mapping import RowMapper
 from storage.repositories import SqlUnitOfWork
@@ -175,3 +184,66 @@ def test_every_table_has_a_repository_whose_mapper_checked_it() -> None:
     mappers = [getattr(repository, "_mapper", None) for repository in vars(uow).values()]
     mapped = {mapper.row_type.__tablename__ for mapper in mappers if isinstance(mapper, RowMapper)}
     assert mapped == set(metadata.tables)
+
+
+async def test_pending_invitations_listed_for_update_wait_and_leave_out_one_closed_meanwhile(
+    database: Database,
+) -> None:
+    s = await seeded(database)
+    stored = invitation(s)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+
+    async def list_locked(started: asyncio.Event) -> list[Invitation]:
+        async with database.uow() as uow:
+            started.set()
+            found = await uow.invitations.list_pending_for_contact(stored.contact, for_update=True)
+            await uow.commit()
+            return list(found)
+
+    async with database.uow() as first:
+        [held] = await first.invitations.list_pending_for_contact(stored.contact, for_update=True)
+        started = asyncio.Event()
+        second = asyncio.create_task(list_locked(started))
+        await started.wait()
+        await asyncio.sleep(0.3)
+        assert not second.done(), "the second reader did not wait for the lock"
+        held.status = InvitationStatus.ACCEPTED
+        await first.invitations.update(held)
+        await first.commit()
+    assert await second == []  # read after the first commit: no longer pending
+
+
+async def _kill_pooled_connection(database: Database) -> None:
+    """The pool's one connection dies from the far end, as when the server restarts."""
+    async with database.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        if database.engine.dialect.name == "postgresql":
+            pid = raw.driver_connection.get_server_pid()
+        else:
+            await raw.driver_connection.close()
+    if database.engine.dialect.name == "postgresql":
+        other = Database(database.url.render_as_string(hide_password=False))
+        try:
+            async with other.engine.connect() as connection:
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await other.dispose()
+        await asyncio.sleep(0.2)  # the FATAL and the close reach the driver
+
+
+async def test_a_dead_pooled_connection_costs_a_unit_of_work_nothing(database: Database) -> None:
+    """The pool does not ping before lending (a round trip per transaction); a first statement
+    that finds its connection dead is tried again on a new one."""
+    s = await seeded(database)
+    await database.engine.dispose()
+    async with database.uow() as uow:  # one connection in the pool from here
+        await uow.households.get(s.household.id)
+    await _kill_pooled_connection(database)
+    stored = invitation(s)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.invitations.get(stored.id) == stored
