@@ -13,11 +13,12 @@ import contextlib
 import logging
 import re
 
-from aiogram import Bot, Dispatcher, F, Router
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
+from aiogram.filters import Filter
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
@@ -95,6 +96,24 @@ def actor_of(user: User, chat_id: int) -> Actor:
     )
 
 
+class InPrivateChat(Filter):
+    """A message in a private chat.
+
+    Our filters are ``async``: aiogram runs a synchronous filter (a plain function, or a
+    magic filter such as ``F.chat.type == ...``) in a thread of the default executor, a
+    thread hop for every update, and the pool's threads, once started, stay."""
+
+    async def __call__(self, message: Message) -> bool:
+        return message.chat.type == ChatType.PRIVATE
+
+
+class LooksLikeCommand(Filter):
+    """A message whose text starts with ``/``."""
+
+    async def __call__(self, message: Message) -> bool:
+        return (message.text or "").startswith("/")
+
+
 class TelegramAdapter:
     """One engine, one bot: the router that aiogram's dispatcher feeds updates to."""
 
@@ -102,9 +121,8 @@ class TelegramAdapter:
         self.engine = engine
         self.bot = bot
         self.router = Router(name="invitebot")
-        private = F.chat.type == ChatType.PRIVATE
-        self.router.message.register(self.on_private_message, private)
-        self.router.message.register(self.on_group_message, F.text.startswith("/"))
+        self.router.message.register(self.on_private_message, InPrivateChat())
+        self.router.message.register(self.on_group_message, LooksLikeCommand())
         self.router.callback_query.register(self.on_button)
         # No aiogram FSM: conversations live in the database (the engine's), and aiogram's
         # in-memory FSM storage would keep a record for every chat for the process's life.
