@@ -31,9 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -65,6 +64,7 @@ from bot.ports import (
     PhoneStatusRepository,
 )
 
+from .executors import BUILT_ONCE, Connection, Params, Rows, open_connection
 from .mapping import E, R, RowMapper
 from .tables import (
     ChannelIdentityRow,
@@ -80,7 +80,6 @@ from .tables import (
 
 _UNSEEN = object()
 _SeenKey = tuple[str, tuple[Any, ...]]
-_Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
 
 def _seen_key(mapper: RowMapper[Any, Any], values: Mapping[str, Any]) -> _SeenKey:
@@ -116,9 +115,7 @@ class _Repository(Generic[E, R]):
     # Reads and writes run as Core statements on the unit of work's connection: no ORM
     # objects, identity map or flush, and every read returns what the database holds now.
 
-    async def _execute(
-        self, statement: Executable, params: Mapping[str, Any] | None = None
-    ) -> CursorResult[Any]:
+    async def _execute(self, statement: Executable, params: Params = None) -> Rows:
         return await self._uow.execute(statement, params)
 
     def _entity(self, values: Mapping[str, Any]) -> E:
@@ -136,7 +133,8 @@ class _Repository(Generic[E, R]):
         key = (name, self._uow.dialect)
         statement = cache.get(key)
         if statement is None:
-            statement = cache[key] = build(self._mapper.table)
+            statement = build(self._mapper.table).execution_options(**{BUILT_ONCE: True})
+            cache[key] = statement
         return statement
 
     def _key_params(self, key: object) -> dict[str, Any]:
@@ -281,7 +279,7 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
         result = await self._execute(
             self._statement("get_with_community", build), self._key_params(household_id)
         )
-        row = result.mappings().first()
+        row = result.first()
         if row is None:
             return None
         household = self._entity({name: row[name] for name in self._mapper.table.columns.keys()})
@@ -621,7 +619,8 @@ class SqlUnitOfWork:
     Leaving the block rolls back whatever was not committed.
 
     Repositories run Core statements on the connection (no ORM session: its identity map and
-    flushes cost more CPU than the database's work on these one-row statements). The pool
+    flushes cost more CPU than the database's work on these one-row statements), on
+    PostgreSQL straight on asyncpg (:mod:`storage.executors`). The pool
     does not ping a connection before lending it (``pool_pre_ping``: a round trip, three on
     asyncpg, before every transaction); instead a transaction's first statement is tried once
     more on a new connection when it finds its connection dead, as every pooled connection
@@ -632,7 +631,7 @@ class SqlUnitOfWork:
         self._engine = engine
         self.dialect = engine.dialect.name
         self._open = False
-        self._connection: AsyncConnection | None = None
+        self._connection: Connection | None = None
         self._seen: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
         """Each row as this transaction last read or wrote it (see ``_update``)."""
         # Typed as the ports, so that the type checker holds each repository to its port.
@@ -646,7 +645,7 @@ class SqlUnitOfWork:
         self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
 
-    async def execute(self, statement: Executable, params: _Params = None) -> CursorResult[Any]:
+    async def execute(self, statement: Executable, params: Params = None) -> Rows:
         """Runs one statement in this unit of work's transaction (beginning it if need be)."""
         connection = self._connection
         if connection is not None:
@@ -664,8 +663,8 @@ class SqlUnitOfWork:
             await self._release()
             return await self._begin_with(statement, params)
 
-    async def _begin_with(self, statement: Executable, params: _Params) -> CursorResult[Any]:
-        self._connection = await self._engine.connect()
+    async def _begin_with(self, statement: Executable, params: Params) -> Rows:
+        self._connection = await open_connection(self._engine)
         return await self._connection.execute(statement, params)
 
     async def _release(self) -> None:

@@ -1,0 +1,356 @@
+"""How a unit of work runs its statements on one pooled connection, in one transaction.
+
+Two ways, one behaviour (the contract tests in ``tests/storage`` run on both):
+
+- :class:`SqlAlchemyConnection`: SQLAlchemy Core executes the statement (SQLite, and any
+  database without a driver-level path below).
+- :class:`AsyncpgConnection` (PostgreSQL through asyncpg): SQLAlchemy still builds and compiles
+  every statement, applies its column types' conversions and lends the connection from its
+  pool, but the compiled SQL then runs straight on the asyncpg connection. SQLAlchemy's
+  execution layer (execution contexts, the greenlet bridge for each call, cursor emulation
+  and result plumbing) costs about 0.12 ms of CPU a statement, three times what asyncpg
+  itself spends, plus about 0.5 ms a transaction: most of a one-row statement's cost, and
+  most of an inbound webhook's (``docs/performance.md``).
+
+Both raise SQLAlchemy's exceptions (:class:`~sqlalchemy.exc.IntegrityError` for a broken
+constraint, :class:`~sqlalchemy.exc.DBAPIError` with ``connection_invalidated`` for a lost
+connection, :class:`~sqlalchemy.exc.StatementError` for a value a column type refuses), so
+callers and :func:`storage.errors.is_unavailable` cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+import asyncpg
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+
+BUILT_ONCE = "invitebot_built_once"
+"""Execution option of a statement that is built once and reused for every call (see
+``storage.repositories``): its compiled form is looked up by identity, without computing
+SQLAlchemy's cache key."""
+
+_CACHE_SIZE = 512
+_ROWCOUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+|MERGE) (\d+)$")
+
+
+class Rows:
+    """What a statement gave: its rows as mappings (column name → value) and its row count."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Mapping[str, Any]], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def mappings(self) -> list[Mapping[str, Any]]:
+        return self._rows
+
+    def first(self) -> Mapping[str, Any] | None:
+        return self._rows[0] if self._rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self._rows) != 1:
+            raise exc.NoResultFound("no row") if not self._rows else exc.MultipleResultsFound()
+        return next(iter(self._rows[0].values()))
+
+
+class Connection(Protocol):
+    """One pooled connection with its open transaction."""
+
+    async def execute(self, statement: Executable, params: Params = None) -> Rows: ...
+    async def commit(self) -> None: ...
+    async def close(self) -> None:
+        """Rolls back what was not committed and gives the connection back to the pool."""
+        ...
+
+
+async def open_connection(engine: AsyncEngine) -> Connection:
+    """A connection of ``engine``'s pool, in a transaction, run the fastest way its driver
+    allows."""
+    if engine.dialect.driver == "asyncpg":
+        return await AsyncpgConnection.open(engine)
+    return await SqlAlchemyConnection.open(engine)
+
+
+class SqlAlchemyConnection:
+    """Statements executed by SQLAlchemy (the transaction begins with the first)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> Self:
+        return cls(await engine.connect())
+
+    async def execute(self, statement: Executable, params: Params = None) -> Rows:
+        result = await self._connection.execute(statement, params)
+        rows: list[Mapping[str, Any]] = list(result.mappings()) if result.returns_rows else []
+        return Rows(rows, result.rowcount if not result.returns_rows else len(rows))
+
+    async def commit(self) -> None:
+        await self._connection.commit()
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+# --- PostgreSQL through asyncpg ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement compiled once for the asyncpg dialect, with its types' conversions."""
+
+    sql: str
+    compiled: SQLCompiler
+    names: tuple[str, ...]
+    bind_processors: tuple[Callable[[Any], Any] | None, ...]
+    returns_rows: bool
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
+    cacheable: bool
+
+    @classmethod
+    def of(
+        cls,
+        statement: Executable,
+        dialect: Dialect,
+        column_keys: tuple[str, ...] | None,
+        cache_key: Any = None,
+    ) -> _Compiled:
+        keys = list(column_keys) if column_keys is not None else None
+        compiled = statement.compile(dialect=dialect, column_keys=keys, cache_key=cache_key)
+        cacheable = "POSTCOMPILE" not in compiled.string
+        if not cacheable:  # an IN list: its parameters are rendered for these values only
+            compiled = statement.compile(
+                dialect=dialect, column_keys=keys, compile_kwargs={"render_postcompile": True}
+            )
+        assert isinstance(compiled, SQLCompiler)
+        names = tuple(compiled.positiontup or ())
+        binds = compiled.binds
+        selected = getattr(statement, "selected_columns", None)
+        returns_rows = bool(getattr(statement, "is_select", False) or compiled.effective_returning)
+        if returns_rows and compiled.effective_returning:
+            columns = list(compiled.effective_returning)
+        else:
+            columns = list(selected) if selected is not None else []
+        return cls(
+            sql=compiled.string,
+            compiled=compiled,
+            names=names,
+            bind_processors=tuple(_bind_type(binds, n).bind_processor(dialect) for n in names),
+            returns_rows=returns_rows,
+            result_processors=tuple(c.type.result_processor(dialect, None) for c in columns),
+            cacheable=cacheable,
+        )
+
+    def arguments(self, params: Mapping[str, Any] | None, extracted: Any = None) -> list[Any]:
+        values = self.compiled.construct_params(
+            params, extracted_parameters=extracted, escape_names=False
+        )
+        arguments = []
+        for name, process in zip(self.names, self.bind_processors, strict=True):
+            value = values[name]
+            if process is not None and value is not None:
+                try:
+                    value = process(value)
+                except Exception as error:  # as SQLAlchemy reports a value its type refuses
+                    raise exc.StatementError(str(error), self.sql, params, error) from error
+            arguments.append(value)
+        return arguments
+
+    def rows(self, records: list[asyncpg.Record]) -> list[Mapping[str, Any]]:
+        processors = self.result_processors
+        if not any(processors):
+            return [dict(record.items()) for record in records]
+        rows: list[Mapping[str, Any]] = []
+        for record in records:
+            row = {}
+            for (key, value), process in zip(record.items(), processors, strict=True):
+                row[key] = process(value) if process is not None and value is not None else value
+            rows.append(row)
+        return rows
+
+
+def _bind_type(binds: Mapping[str, Any], name: str) -> Any:
+    """The type of parameter ``name``; an IN list's values, rendered as ``<name>_1``,
+    ``<name>_2``..., have the list's."""
+    found = binds.get(name)
+    if found is None:
+        found = binds[name.rsplit("_", 1)[0]]
+    return found.type
+
+
+class _StatementCache:
+    """Compiled statements of one dialect: by identity for those built once, else by
+    SQLAlchemy's cache key (bounded)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._by_identity: dict[Any, tuple[Executable, _Compiled]] = {}
+        self._by_key: dict[Any, _Compiled] = {}
+
+    def lookup(
+        self, statement: Executable, params: Mapping[str, Any] | None
+    ) -> tuple[_Compiled, Any]:
+        """The compiled form of ``statement`` for ``params``, and the parameters its cache key
+        extracted. An ``INSERT`` or ``UPDATE`` without values of its own sets the columns its
+        parameters name (as SQLAlchemy compiles it), so those are part of the key."""
+        is_dml = getattr(statement, "is_dml", False)
+        column_keys = tuple(sorted(params)) if params and is_dml else None
+        identity = (id(statement), column_keys)
+        found = self._by_identity.get(identity)
+        if found is not None and found[0] is statement:
+            return found[1], None
+        if statement.get_execution_options().get(BUILT_ONCE):
+            compiled = _Compiled.of(statement, self.dialect, column_keys)
+            if compiled.cacheable:
+                if len(self._by_identity) >= _CACHE_SIZE:
+                    self._by_identity.clear()
+                self._by_identity[identity] = (statement, compiled)
+            return compiled, None
+        cache_key = statement._generate_cache_key()  # what SQLAlchemy's own cache keys on
+        if cache_key is None:
+            return _Compiled.of(statement, self.dialect, column_keys), None
+        key = (cache_key.key, column_keys)
+        compiled = self._by_key.get(key)
+        if compiled is None:
+            compiled = _Compiled.of(statement, self.dialect, column_keys, cache_key)
+            if not compiled.cacheable:
+                return compiled, None
+            if len(self._by_key) >= _CACHE_SIZE:
+                self._by_key.clear()
+            self._by_key[key] = compiled
+        return compiled, cache_key.bindparams
+
+
+_CACHES: weakref.WeakKeyDictionary[Dialect, _StatementCache] = weakref.WeakKeyDictionary()
+
+
+def _cache_of(dialect: Dialect) -> _StatementCache:
+    cache = _CACHES.get(dialect)
+    if cache is None:
+        cache = _CACHES[dialect] = _StatementCache(dialect)
+    return cache
+
+
+_SQLSTATE_ERRORS: dict[str, type[exc.DBAPIError]] = {
+    "23": exc.IntegrityError,
+    "22": exc.DataError,
+    "42": exc.ProgrammingError,
+    "0A": exc.NotSupportedError,
+    "08": exc.OperationalError,
+    "53": exc.OperationalError,
+    "57": exc.OperationalError,
+    "40": exc.OperationalError,
+    "XX": exc.InternalError,
+}
+
+
+class AsyncpgConnection:
+    """Statements compiled by SQLAlchemy, run on the pooled connection's asyncpg connection
+    in a transaction of its own (``BEGIN`` at once, ``COMMIT`` or ``ROLLBACK`` at the end).
+
+    The connection comes from the engine's pool, where SQLAlchemy's dialect set it up (its
+    JSON codecs, for one); SQLAlchemy never runs a statement on it meanwhile, so it holds no
+    transaction of its own there. A connection the server closed while it sat in the pool
+    (the database restarted) is seen closed by asyncpg at once, and replaced.
+    """
+
+    _MAX_DEAD = 32
+    """Dead pooled connections passed over before giving up on the pool."""
+
+    def __init__(self, connection: AsyncConnection, raw: asyncpg.Connection, cache: Any) -> None:
+        self._connection = connection
+        self._raw = raw
+        self._cache: _StatementCache = cache
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> Self:
+        for _ in range(cls._MAX_DEAD):
+            connection = await engine.connect()
+            try:
+                raw = (await connection.get_raw_connection()).driver_connection
+            except BaseException:
+                await connection.close()
+                raise
+            if not raw.is_closed():
+                break
+            await _discard(connection)
+        else:
+            raise exc.OperationalError(
+                "BEGIN", None, ConnectionError("every pooled connection was closed")
+            )
+        opened = cls(connection, raw, _cache_of(engine.dialect))
+        await opened._run("BEGIN", [], rows=False)
+        return opened
+
+    async def execute(self, statement: Executable, params: Params = None) -> Rows:
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError("one set of parameters at a time")
+        compiled, extracted = self._cache.lookup(statement, params)
+        arguments = compiled.arguments(params, extracted)
+        if compiled.returns_rows:
+            records = await self._run(compiled.sql, arguments, rows=True)
+            rows = compiled.rows(records)
+            return Rows(rows, len(rows))
+        status = await self._run(compiled.sql, arguments, rows=False)
+        counted = _ROWCOUNT.match(status or "")
+        return Rows([], int(counted.group(1)) if counted else -1)
+
+    async def _run(self, sql: str, arguments: list[Any], *, rows: bool) -> Any:
+        try:
+            if rows:
+                return await self._raw.fetch(sql, *arguments)
+            return await self._raw.execute(sql, *arguments)
+        except Exception as error:
+            raise await self._translated(error, sql, arguments) from error
+        except BaseException:
+            # Cancelled mid-statement: the protocol's state is unknown, so the connection
+            # must not go back to the pool.
+            await _discard(self._connection)
+            raise
+
+    async def _translated(self, error: Exception, sql: str, arguments: list[Any]) -> exc.DBAPIError:
+        if self._raw.is_closed() or isinstance(error, OSError):
+            # As SQLAlchemy's asyncpg dialect decides a disconnect: the connection is closed.
+            await _discard(self._connection)
+            return exc.OperationalError(sql, arguments, error, connection_invalidated=True)
+        if isinstance(error, asyncpg.InterfaceError):
+            return exc.InterfaceError(sql, arguments, error)
+        sqlstate = getattr(error, "sqlstate", None) or ""
+        kind = _SQLSTATE_ERRORS.get(sqlstate[:2], exc.DatabaseError)
+        return kind(sql, arguments, error)
+
+    async def commit(self) -> None:
+        status = await self._run("COMMIT", [], rows=False)
+        if status != "COMMIT":  # a statement failed earlier: PostgreSQL rolled it all back
+            raise exc.InvalidRequestError("the transaction had failed, and was rolled back")
+
+    async def close(self) -> None:
+        if self._connection.closed:  # discarded after a failure
+            return
+        try:
+            if not self._raw.is_closed() and self._raw.is_in_transaction():
+                await self._raw.execute("ROLLBACK")
+        except BaseException:
+            await _discard(self._connection)
+            raise
+        await self._connection.close()
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Take ``connection`` out of the pool for good."""
+    if not connection.closed:
+        await connection.invalidate()
+        await connection.close()
