@@ -59,7 +59,11 @@ def make_database(settings: Settings) -> Database:
     """The configured database, not connected yet."""
     if settings.sqlite_path is not None:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return Database(settings.database_url)
+    return Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
 
 
 async def prepare_database(settings: Settings, database: Database) -> None:

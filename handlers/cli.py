@@ -22,6 +22,7 @@ from bot.domain import Channel, Route
 from bot.replies import Actor, Event
 from bot.sms_inbound import InboundSms, handle_inbound_sms
 
+from .allocator import fix_malloc_thresholds
 from .bootstrap import (
     DatabaseBehind,
     build_dispatcher,
@@ -161,6 +162,7 @@ def serve(
         err.print("[red]--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.[/red]")
         raise typer.Exit(2)
     _log_to(None, settings.log_level)
+    fix_malloc_thresholds()
     app = create_app(settings, dispatch=dispatch, telegram_polling=telegram_polling)
     # log_config=None: uvicorn's records go through our masked JSON logging.
     uvicorn.run(app, host=host, port=port, log_config=None)
@@ -171,6 +173,7 @@ def worker() -> None:
     """Deliver the outbox, alone (run several for more throughput)."""
     settings = Settings()
     _log_to(None, settings.log_level)
+    fix_malloc_thresholds()
 
     async def run() -> None:
         async with open_database(settings) as database:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain import Limits
+from storage.database import MAX_OVERFLOW, POOL_SIZE
 
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./invitebot.db"
@@ -29,6 +30,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = Field(default=POOL_SIZE, ge=1, le=500)
+    """PostgreSQL: connections each process keeps open (SQLite uses one per process)."""
+    database_max_overflow: int = Field(default=MAX_OVERFLOW, ge=0, le=500)
+    """PostgreSQL: connections a process may open beyond those, under a burst."""
     public_base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
     invite_ttl_hours: int = Field(default=168, ge=1, le=24 * 90)

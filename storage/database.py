@@ -51,17 +51,38 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
+POOL_SIZE = 20
+"""Connections a process keeps open to a server database (PostgreSQL)."""
+MAX_OVERFLOW = 10
+"""Connections it may open beyond those under load, closed again when given back."""
+
+
 def make_engine(
-    url: str | URL, *, echo: bool = False, connect_args: Mapping[str, Any] | None = None
+    url: str | URL,
+    *,
+    echo: bool = False,
+    connect_args: Mapping[str, Any] | None = None,
+    pool_size: int = POOL_SIZE,
+    max_overflow: int = MAX_OVERFLOW,
 ) -> AsyncEngine:
     """An async engine for ``url``, configured as this module's docstring explains.
 
     ``connect_args`` go to the driver, e.g. ``{"server_settings": {...}}`` for asyncpg.
+    ``pool_size`` and ``max_overflow`` size a server database's pool: a request that finds
+    every kept connection busy opens an overflow one, which is closed when given back, so a
+    pool smaller than the requests a process has in flight keeps opening connections (a new
+    PostgreSQL backend process each time) under a steady load.
     """
     url = make_url(url)
     args = dict(connect_args or {})
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, connect_args=args)
+        return create_async_engine(
+            url,
+            echo=echo,
+            connect_args=args,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
     if _is_memory_sqlite(url):
         # One in-memory database lives in one connection: every session must share it.
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)
@@ -121,10 +142,22 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, connect_args: Mapping[str, Any] | None = None
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        connect_args: Mapping[str, Any] | None = None,
+        pool_size: int = POOL_SIZE,
+        max_overflow: int = MAX_OVERFLOW,
     ) -> None:
         self.url = make_url(url)
-        self.engine: AsyncEngine = make_engine(self.url, echo=echo, connect_args=connect_args)
+        self.engine: AsyncEngine = make_engine(
+            self.url,
+            echo=echo,
+            connect_args=connect_args,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

@@ -36,12 +36,14 @@ async def bare(request: Request) -> Response:
 
 def create_bench_app() -> Starlette:
     """uvicorn's ``--factory`` target: each worker process builds its own app."""
+    from handlers.allocator import fix_malloc_thresholds
     from handlers.app import create_app
     from handlers.logs import configure_logging
     from handlers.settings import Settings
 
     settings = Settings()
     configure_logging(settings.log_level)  # as `invitebot serve` does
+    fix_malloc_thresholds()
     app = create_app(settings, dispatch=False)
     app.router.routes.insert(0, Route(BARE_PATH, bare, methods=["GET", "POST"]))
     profile = os.environ.get("INVITEBOT_BENCH_PROFILE")

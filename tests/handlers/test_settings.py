@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.pool import QueuePool
 
-from handlers.bootstrap import batch_size_for
+from handlers.bootstrap import batch_size_for, make_database
 from handlers.settings import Settings
 
 
@@ -49,3 +50,17 @@ def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INVITEBOT_TELEGRAM_BOT_TOKEN", "")
     settings = Settings()
     assert settings.telegram_webhook_secret is None and settings.telegram_bot_token is None
+
+
+async def test_the_database_pool_is_sized_by_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVITEBOT_DATABASE_URL", "postgresql+asyncpg://bot@db.invalid/hoa")
+    monkeypatch.setenv("INVITEBOT_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("INVITEBOT_DATABASE_POOL_SIZE", "3")
+    monkeypatch.setenv("INVITEBOT_DATABASE_MAX_OVERFLOW", "0")
+    database = make_database(Settings())
+    try:
+        pool = database.engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.size() == 3
+    finally:
+        await database.dispose()
