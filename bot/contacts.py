@@ -318,13 +318,30 @@ def mask_contact(contact: str) -> str:
     if at:
         return f"{local[:1]}•••@{domain}"
     if contact.startswith("+"):
-        try:
-            number = phonenumbers.parse(contact, None)
-        except NumberParseException:
-            number = None
-        if number is not None and number.country_code:
-            return f"+{number.country_code} ••• ••• {contact[-4:]}"
+        country_code = _e164_country_code(contact)
+        if country_code is None:
+            try:
+                country_code = phonenumbers.parse(contact, None).country_code
+            except NumberParseException:
+                country_code = None
+        if country_code:
+            return f"+{country_code} ••• ••• {contact[-4:]}"
     return f"•••{contact[-2:]}" if len(contact) > 4 else "•••"
+
+
+def _e164_country_code(contact: str) -> int | None:
+    """The country calling code of a normalised number (``+`` and 8 to 15 digits), read off
+    its first one to three digits as E.164 assigns them (no code is a prefix of another):
+    what ``phonenumbers.parse`` finds, without parsing the rest, which masking every number
+    in every log line does not need."""
+    digits = contact[1:]
+    if not (8 <= len(digits) <= 15 and digits.isascii() and digits.isdigit()):
+        return None
+    for length in (1, 2, 3):
+        code = int(digits[:length])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return code
+    return None
 
 
 def _international(number: phonenumbers.PhoneNumber) -> str:

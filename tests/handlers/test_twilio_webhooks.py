@@ -126,6 +126,14 @@ async def test_a_signed_join_makes_a_member(site: Site) -> None:
     assert "Maria Ruiz accepted your invitation" in site.world.sender.sent[-1].body
 
 
+async def test_a_signature_over_the_url_with_its_port_is_accepted_too(site: Site) -> None:
+    """Twilio signs the URL as configured in its console, which may carry ``:443``."""
+    await invited(site)
+    response = await site.text("JOIN", url="https://hoa.example:443/twilio/sms")
+    assert response.status_code == 200
+    assert (await site.invitation()).status is InvitationStatus.ACCEPTED
+
+
 @pytest.mark.parametrize(
     "forgery",
     ["missing", "wrong token", "other url", "host header", "tampered body"],

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import time
 
+import phonenumbers
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.contacts import (
     ContactError,
@@ -283,3 +286,20 @@ def test_huge_inputs_are_refused_quickly() -> None:
             with pytest.raises(ContactError):
                 check(blob)
     assert time.perf_counter() - started < 2.0
+
+
+@given(
+    st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)),
+    st.text(alphabet="0123456789", min_size=4, max_size=13),
+)
+def test_masking_reads_the_country_code_as_phonenumbers_parses_it(code: int, rest: str) -> None:
+    contact = f"+{code}{rest}"
+    try:
+        expected: int | None = phonenumbers.parse(contact, None).country_code
+    except phonenumbers.NumberParseException:
+        expected = None
+    masked = mask_contact(contact)
+    if expected:
+        assert masked == f"+{expected} ••• ••• {contact[-4:]}"
+    else:
+        assert masked == f"•••{contact[-2:]}"
