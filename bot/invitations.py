@@ -389,13 +389,19 @@ async def accept_invitation(
 
 
 async def admit(
-    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, actor: Actor | None
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    invitation: Invitation,
+    actor: Actor | None,
+    home: tuple[Household, Community | None] | None = None,
 ) -> Acceptance:
     """Make an open invitation's invitee a member, linked to ``actor``'s chat account (if
     any), and tell the head. The caller has checked the invitation is open and the actor is
-    in no household; the invitation should have been read ``for_update``."""
-    found = await uow.households.get_with_community(invitation.household_id)
-    if found is None:
+    in no household; the invitation should have been read ``for_update``. ``home`` is its
+    household and community when the caller read them with it (else they are read here)."""
+    found = home or await uow.households.get_with_community(invitation.household_id)
+    if found is None or found[0].id != invitation.household_id:
         raise Refused(msg.INVITE_NOT_VALID)
     household, community = found
     now = ctx.clock.now()

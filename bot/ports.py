@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol, Self
+from typing import NamedTuple, Protocol, Self
 
 from .domain import (
     ChannelIdentity,
@@ -23,6 +23,14 @@ from .domain import (
     PhoneStatus,
     Route,
 )
+
+
+class InvitationWithHousehold(NamedTuple):
+    """An invitation with the household it invites to, and that household's community."""
+
+    invitation: Invitation
+    household: Household
+    community: Community | None
 
 
 class Clock(Protocol):
@@ -90,6 +98,13 @@ class InvitationRepository(Protocol):
         """Pending invitations to this contact in every household, oldest first;
         ``for_update`` locks them until the unit of work ends (where the database can), and
         leaves out one that a transaction which held its lock meanwhile closed."""
+        ...
+
+    async def list_pending_with_households(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[InvitationWithHousehold]:
+        """:meth:`list_pending_for_contact`, each with its household and community, read
+        together; ``for_update`` locks the invitations (not their households)."""
         ...
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int: ...

@@ -17,7 +17,7 @@ from . import messages as msg
 from .context import CoreContext
 from .domain import Household, InboundReceipt, Invitation, PhoneStatus
 from .invitations import admit, decline
-from .ports import UnitOfWork
+from .ports import InvitationWithHousehold, UnitOfWork
 from .replies import Actor
 from .rules import Refused
 
@@ -81,7 +81,8 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
         return await _help(uow, ctx, sms.sender)
     if keyword is None or word not in ACCEPT_WORDS | DECLINE_WORDS | WRONG_WORDS:
         return msg.SMS_HINT
-    invitations = await _open_invitations(uow, ctx, sms.sender)
+    found = await _open_invitations(uow, ctx, sms.sender)
+    invitations = [f.invitation for f in found]
     if not invitations:
         home = await _home_of(uow, sms.sender)
         if home is not None and word in ACCEPT_WORDS:
@@ -89,9 +90,10 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
         return msg.SMS_NO_INVITATION
     if word in WRONG_WORDS:
         return await _wrong_number(uow, ctx, sms.sender, invitations, now=now)
-    chosen = await _choose(uow, invitations, keyword)
-    if isinstance(chosen, str):
-        return chosen
+    picked = await _choose(uow, found, keyword)
+    if isinstance(picked, str):
+        return picked
+    chosen = picked.invitation
     if word in DECLINE_WORDS:
         _, household = await decline(uow, ctx, invitation=chosen)
         return msg.SMS_DECLINED.format(address=household.address)
@@ -100,7 +102,9 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
     if home is not None:
         return msg.SMS_ALREADY_MEMBER.format(address=home.address)
     try:
-        accepted = await admit(uow, ctx, invitation=chosen, actor=actor)
+        accepted = await admit(
+            uow, ctx, invitation=chosen, actor=actor, home=(picked.household, picked.community)
+        )
     except Refused as refusal:
         return str(refusal)
     return msg.SMS_WELCOME.format(
@@ -110,17 +114,19 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
     )
 
 
-async def _open_invitations(uow: UnitOfWork, ctx: CoreContext, phone: str) -> list[Invitation]:
+async def _open_invitations(
+    uow: UnitOfWork, ctx: CoreContext, phone: str
+) -> list[InvitationWithHousehold]:
     now = ctx.clock.now()
     # Locked until commit, so a concurrent accept through the web page or a duplicate text
     # cannot admit the same invitation twice.
-    pending = await uow.invitations.list_pending_for_contact(phone, for_update=True)
-    return [i for i in pending if i.is_open(now)]
+    pending = await uow.invitations.list_pending_with_households(phone, for_update=True)
+    return [p for p in pending if p.invitation.is_open(now)]
 
 
 async def _choose(
-    uow: UnitOfWork, invitations: list[Invitation], keyword: Keyword
-) -> Invitation | str:
+    uow: UnitOfWork, invitations: list[InvitationWithHousehold], keyword: Keyword
+) -> InvitationWithHousehold | str:
     """The invitation a reply means, or the text asking which one."""
     if len(invitations) == 1 and keyword.choice in (None, 1):
         return invitations[0]
@@ -129,15 +135,13 @@ async def _choose(
             return invitations[keyword.choice - 1]
         return msg.SMS_BAD_CHOICE.format(keyword=keyword.word, count=len(invitations))
     lines = []
-    for n, invitation in enumerate(invitations, start=1):
-        household = await uow.households.get(invitation.household_id)
+    for n, (invitation, household, community) in enumerate(invitations, start=1):
         inviter = await uow.members.get(invitation.invited_by)
-        community = await uow.communities.get(household.community_id) if household else None
         lines.append(
             msg.SMS_CHOICE_LINE.format(
                 n=n,
                 inviter=inviter.name if inviter else "",
-                address=household.address if household else "",
+                address=household.address,
                 community=community.name if community else "",
             )
         )

@@ -59,6 +59,7 @@ from bot.ports import (
     IdentityRepository,
     InboundReceiptRepository,
     InvitationRepository,
+    InvitationWithHousehold,
     MemberRepository,
     OutboxRepository,
     PhoneStatusRepository,
@@ -91,6 +92,11 @@ def _remembered(uow: SqlUnitOfWork, mapper: RowMapper[E, Any], values: Mapping[s
     entity = mapper.to_entity_from(values)
     uow._seen[_seen_key(mapper, values)] = dict(values)
     return entity
+
+
+def _prefixed(row: Mapping[str, Any], prefix: str, mapper: RowMapper[Any, Any]) -> dict[str, Any]:
+    """One table's columns out of a joined row, where they were labelled ``prefix + name``."""
+    return {name: row[prefix + name] for name in mapper.table.columns.keys()}
 
 
 class _Repository(Generic[E, R]):
@@ -283,7 +289,7 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
         if row is None:
             return None
         household = self._entity({name: row[name] for name in self._mapper.table.columns.keys()})
-        values = {name: row[f"community__{name}"] for name in communities.table.columns.keys()}
+        values = _prefixed(row, "community__", communities)
         if values["id"] is None:  # the foreign key makes this rare, not impossible (SQLite)
             return household, None
         return household, _remembered(self._uow, communities, values)
@@ -432,6 +438,44 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
 
         name = "pending_for_contact_for_update" if for_update else "pending_for_contact"
         return await self._all(self._statement(name, build), {"contact": contact})
+
+    async def list_pending_with_households(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[InvitationWithHousehold]:
+        """One ``SELECT`` joining the households and communities; with ``for_update``,
+        ``FOR UPDATE OF invitations`` (PostgreSQL): the invitations are locked and checked
+        again as :meth:`list_pending_for_contact` does, their households are not locked."""
+        households, communities = SqlHouseholds._mapper, SqlCommunities._mapper
+
+        def build(table: Table) -> Executable:
+            house, community = households.table, communities.table
+            statement = (
+                core_select(
+                    table,
+                    *(c.label(f"household__{c.name}") for c in house.columns),
+                    *(c.label(f"community__{c.name}") for c in community.columns),
+                )
+                .join(house, house.c.id == table.c.household_id)
+                .outerjoin(community, community.c.id == house.c.community_id)
+                .where(
+                    table.c.contact == bindparam("contact"),
+                    table.c.status == InvitationStatus.PENDING.value,
+                )
+                .order_by(table.c.created_at, table.c.id)
+            )
+            return statement.with_for_update(of=table) if for_update else statement
+
+        name = "pending_with_households" + ("_for_update" if for_update else "")
+        result = await self._execute(self._statement(name, build), {"contact": contact})
+        found = []
+        for row in result.mappings():
+            invitation = self._entity({n: row[n] for n in self._mapper.table.columns.keys()})
+            values = _prefixed(row, "household__", households)
+            household = _remembered(self._uow, households, values)
+            values = _prefixed(row, "community__", communities)
+            community = _remembered(self._uow, communities, values) if values["id"] else None
+            found.append(InvitationWithHousehold(invitation, household, community))
+        return found
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return await self._count(

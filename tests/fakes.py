@@ -23,6 +23,7 @@ from bot.domain import (
     PhoneStatus,
     Route,
 )
+from bot.ports import InvitationWithHousehold
 
 
 class FakeClock:
@@ -187,6 +188,19 @@ class MemoryInvitations(_Repo):
             if i.contact == contact and i.status is InvitationStatus.PENDING
         ]
         return sorted(found, key=lambda i: i.created_at)
+
+    async def list_pending_with_households(
+        self, contact: str, *, for_update: bool = False
+    ) -> Sequence[InvitationWithHousehold]:
+        found = []
+        for invitation in await self.list_pending_for_contact(contact):
+            household = self._s.households.get(invitation.household_id)
+            if household is not None:
+                community = self._s.communities.get(household.community_id)
+                found.append(
+                    InvitationWithHousehold(invitation, _copy(household), _copy(community))
+                )
+        return found
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int:
         return sum(

@@ -456,6 +456,16 @@ async def test_pending_invitations_to_a_contact_are_listed_across_households_old
         assert await uow.invitations.list_pending_for_contact("+12025550101") == []
         # Exact match only: contacts are stored normalized (E.164, lower-case email).
         assert await uow.invitations.list_pending_for_contact("12025550199") == []
+        for for_update in (False, True):
+            together = await uow.invitations.list_pending_with_households(
+                contact, for_update=for_update
+            )
+            assert [t.invitation for t in together] == [oldest, *tied, newest]
+            homes = {s.household.id: s.household, other.household.id: other.household}
+            for found in together:
+                assert found.household == homes[found.invitation.household_id]
+                assert found.community == s.community
+        assert await uow.invitations.list_pending_with_households("+12025550101") == []
 
 
 # --- outbox --------------------------------------------------------------------------------

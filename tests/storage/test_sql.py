@@ -186,8 +186,9 @@ def test_every_table_has_a_repository_whose_mapper_checked_it() -> None:
     assert mapped == set(metadata.tables)
 
 
+@pytest.mark.parametrize("method", ["list_pending_for_contact", "list_pending_with_households"])
 async def test_pending_invitations_listed_for_update_wait_and_leave_out_one_closed_meanwhile(
-    database: Database,
+    database: Database, method: str
 ) -> None:
     s = await seeded(database)
     stored = invitation(s)
@@ -195,10 +196,10 @@ async def test_pending_invitations_listed_for_update_wait_and_leave_out_one_clos
         await uow.invitations.add(stored)
         await uow.commit()
 
-    async def list_locked(started: asyncio.Event) -> list[Invitation]:
+    async def list_locked(started: asyncio.Event) -> list[object]:
         async with database.uow() as uow:
             started.set()
-            found = await uow.invitations.list_pending_for_contact(stored.contact, for_update=True)
+            found = await getattr(uow.invitations, method)(stored.contact, for_update=True)
             await uow.commit()
             return list(found)
 
