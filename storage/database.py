@@ -51,9 +51,9 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-POOL_SIZE = 15
+POOL_SIZE = 8
 """Connections a process keeps open to a server database (PostgreSQL)."""
-MAX_OVERFLOW = 5
+MAX_OVERFLOW = 0
 """Connections it may open beyond those under load, closed again when given back."""
 
 
