@@ -292,7 +292,11 @@ class AsyncpgConnection:
                 "BEGIN", None, ConnectionError("every pooled connection was closed")
             )
         opened = cls(connection, raw, _cache_of(engine.dialect))
-        await opened._run("BEGIN", [], rows=False)
+        try:
+            await opened._run("BEGIN", [], rows=False)
+        except BaseException:
+            await opened.close()  # back to the pool, unless the failure discarded it
+            raise
         return opened
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
