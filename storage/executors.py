@@ -34,6 +34,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+Batch = Sequence[tuple[Executable, Mapping[str, Any]]]
+"""Writes to run together, each a statement and its one set of parameters."""
 
 BUILT_ONCE = "invitebot_built_once"
 """Execution option of a statement that is built once and reused for every call (see
@@ -69,6 +71,12 @@ class Connection(Protocol):
     """One pooled connection with its open transaction."""
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows: ...
+    async def execute_batch(self, batch: Batch) -> list[int]:
+        """Runs writes that return no rows, in order, and returns the rows each affected.
+        They are independent of each other (no two touch the same row), so they may run as
+        one statement."""
+        ...
+
     async def commit(self) -> None: ...
     async def close(self) -> None:
         """Rolls back what was not committed and gives the connection back to the pool."""
@@ -97,6 +105,9 @@ class SqlAlchemyConnection:
         result = await self._connection.execute(statement, params)
         rows: list[Mapping[str, Any]] = list(result.mappings()) if result.returns_rows else []
         return Rows(rows, result.rowcount if not result.returns_rows else len(rows))
+
+    async def execute_batch(self, batch: Batch) -> list[int]:
+        return [(await self.execute(statement, params)).rowcount for statement, params in batch]
 
     async def commit(self) -> None:
         await self._connection.commit()
@@ -312,6 +323,28 @@ class AsyncpgConnection:
         counted = _ROWCOUNT.match(status or "")
         return Rows([], int(counted.group(1)) if counted else -1)
 
+    async def execute_batch(self, batch: Batch) -> list[int]:
+        """Two or more writes as one statement, each a data-modifying ``WITH`` query of it
+        (``WITH w0 AS (INSERT ... RETURNING 1), w1 AS (UPDATE ... RETURNING 1) SELECT
+        (SELECT count(*) FROM w0), ...``): one round trip instead of one each. PostgreSQL
+        runs them all on one snapshot and checks foreign keys at the end of the statement,
+        so a row may reference another inserted in the same batch; a broken constraint fails
+        the whole statement."""
+        if len(batch) == 1:
+            statement, params = batch[0]
+            return [(await self.execute(statement, params)).rowcount]
+        parts = []
+        arguments: list[Any] = []
+        for statement, params in batch:
+            compiled, extracted = self._cache.lookup(statement, params)
+            parts.append(compiled)
+            arguments.extend(compiled.arguments(params, extracted))
+        sql = _combined(tuple(c.sql for c in parts), tuple(len(c.names) for c in parts))
+        if sql is None:  # a statement that cannot be a WITH query: one at a time
+            return [(await self.execute(s, p)).rowcount for s, p in batch]
+        records = await self._run(sql, arguments, rows=True)
+        return [int(n) for n in records[0].values()]
+
     async def _run(self, sql: str, arguments: list[Any], *, rows: bool) -> Any:
         try:
             if rows:
@@ -351,6 +384,45 @@ class AsyncpgConnection:
             await _discard(self._connection)
             raise
         await self._connection.close()
+
+
+_PARAMETER = re.compile(r"\$(\d+)")
+_DML = re.compile(r"^(?:INSERT INTO|UPDATE|DELETE FROM) ")
+_COMBINED: dict[tuple[tuple[str, ...], tuple[int, ...]], str | None] = {}
+
+
+def _combined(sqls: tuple[str, ...], counts: tuple[int, ...]) -> str | None:
+    """One statement running each of ``sqls`` (their positional parameters renumbered to
+    follow each other) and answering one row with the rows each affected; ``None`` when one of
+    them is not a plain ``INSERT``, ``UPDATE`` or ``DELETE`` with exactly its own
+    parameters."""
+    key = (sqls, counts)
+    if key in _COMBINED:
+        return _COMBINED[key]
+    parts: list[str] | None = []
+    offset = 0
+    for n, (sql, count) in enumerate(zip(sqls, counts, strict=True)):
+        numbers = {int(m) for m in _PARAMETER.findall(sql)}
+        if (
+            not _DML.match(sql)
+            or " RETURNING " in sql
+            or "'" in sql
+            or numbers != set(range(1, count + 1))
+        ):
+            parts = None
+            break
+        shifted = _PARAMETER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", sql)
+        assert parts is not None
+        parts.append(f"w{n} AS ({shifted} RETURNING 1)")
+        offset += count
+    combined = None
+    if parts is not None:
+        counted = ", ".join(f"(SELECT count(*) FROM w{n}) AS n{n}" for n in range(len(sqls)))
+        combined = f"WITH {', '.join(parts)} SELECT {counted}"
+    if len(_COMBINED) >= _CACHE_SIZE:
+        _COMBINED.clear()
+    _COMBINED[key] = combined
+    return combined
 
 
 async def _discard(connection: AsyncConnection) -> None:

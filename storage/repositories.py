@@ -11,9 +11,10 @@ not a copy cached earlier in the same session.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Self
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -81,6 +82,16 @@ from .tables import (
 
 _UNSEEN = object()
 _SeenKey = tuple[str, tuple[Any, ...]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """A write waiting to be sent (see :meth:`SqlUnitOfWork.write`)."""
+
+    statement: Executable
+    params: Mapping[str, Any]
+    if_none: Callable[[], Awaitable[None]] | None
 
 
 def _seen_key(mapper: RowMapper[Any, Any], values: Mapping[str, Any]) -> _SeenKey:
@@ -174,10 +185,12 @@ class _Repository(Generic[E, R]):
         return int((await self._execute(statement)).scalar_one())
 
     async def _add(self, entity: E) -> None:
+        """Inserted with the unit of work's next statement or its commit (see
+        :meth:`SqlUnitOfWork.write`): a broken constraint fails that call at the latest."""
         values = self._mapper.to_values(entity)
-        # Executed now, so a broken constraint fails at the call that broke it.
-        await self._execute(self._statement("insert", insert), values)
-        self._uow._seen[self._seen_key(values)] = values
+        seen_key = self._seen_key(values)
+        await self._uow.write(self._statement("insert", insert), values, row=seen_key)
+        self._uow._seen[seen_key] = values
 
     async def _update(self, entity: E) -> None:
         """Writes the columns that differ from the row as this transaction last read or
@@ -195,9 +208,12 @@ class _Repository(Generic[E, R]):
         if changed:
             statement = self._statement("update", lambda t: update(t).where(*self._by_key(t)))
             params = changed | {f"key_{name}": values[name] for name in key}
-            result = await self._execute(statement, params)
-            if result.rowcount == 0:  # gone (or never there): merge inserted it, so do we
-                await self._execute(self._statement("insert", insert), values)
+            insert_it = self._statement("insert", insert)
+
+            async def gone() -> None:  # (or never there): merge inserted it, so do we
+                await self._execute(insert_it, values)
+
+            await self._uow.write(statement, params, row=seen_key, if_none=gone)
         self._uow._seen[seen_key] = values
 
     def _dialect_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -222,8 +238,9 @@ class _Repository(Generic[E, R]):
             )
 
         values = self._mapper.to_values(entity)
-        await self._execute(self._statement("upsert", build), values)
-        self._uow._seen[self._seen_key(values)] = values
+        seen_key = self._seen_key(values)
+        await self._uow.write(self._statement("upsert", build), values, row=seen_key)
+        self._uow._seen[seen_key] = values
 
 
 class SqlCommunities(_Repository[Community, CommunityRow]):
@@ -664,7 +681,11 @@ class SqlUnitOfWork:
 
     Repositories run Core statements on the connection (no ORM session: its identity map and
     flushes cost more CPU than the database's work on these one-row statements), on
-    PostgreSQL straight on asyncpg (:mod:`storage.executors`). The pool
+    PostgreSQL straight on asyncpg (:mod:`storage.executors`). Their inserts and updates
+    (:meth:`write`) wait for the unit of work's next statement or its commit, and go to the
+    database together: on PostgreSQL as one statement, so accepting an invitation (the
+    invitation, the member, their chat identity, the head's notification) costs one round
+    trip instead of four. The pool
     does not ping a connection before lending it (``pool_pre_ping``: a round trip, three on
     asyncpg, before every transaction); instead a transaction's first statement is tried once
     more on a new connection when it finds its connection dead, as every pooled connection
@@ -678,6 +699,8 @@ class SqlUnitOfWork:
         self._connection: Connection | None = None
         self._seen: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
         """Each row as this transaction last read or wrote it (see ``_update``)."""
+        self._writes: list[_Write] = []
+        self._written: set[_SeenKey] = set()
         # Typed as the ports, so that the type checker holds each repository to its port.
         self.communities: CommunityRepository = SqlCommunities(self)
         self.households: HouseholdRepository = SqlHouseholds(self)
@@ -690,30 +713,67 @@ class SqlUnitOfWork:
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
-        """Runs one statement in this unit of work's transaction (beginning it if need be)."""
+        """Runs one statement in this unit of work's transaction (beginning it if need be),
+        after the writes waiting to be sent."""
+        if self._writes:
+            await self._send_writes()
+        return await self._on_connection(lambda c: c.execute(statement, params))
+
+    async def write(
+        self,
+        statement: Executable,
+        params: Mapping[str, Any],
+        *,
+        row: _SeenKey,
+        if_none: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """An insert, update or upsert of ``row`` that returns nothing, sent with the next
+        statement or the commit (so several go to the database at once), in the order they
+        were made; ``if_none`` runs when it affected no row. A second write of the same row
+        sends the first ones before it."""
+        if not self._open:
+            raise RuntimeError("the unit of work is used outside 'async with uow:'")
+        if row in self._written:
+            await self._send_writes()
+        self._writes.append(_Write(statement, params, if_none))
+        self._written.add(row)
+
+    async def _send_writes(self) -> None:
+        writes, self._writes = self._writes, []
+        self._written.clear()
+        batch = [(w.statement, w.params) for w in writes]
+        counts = await self._on_connection(lambda c: c.execute_batch(batch))
+        for w, count in zip(writes, counts, strict=True):
+            if count == 0 and w.if_none is not None:
+                await w.if_none()
+
+    async def _on_connection(self, run: Callable[[Connection], Awaitable[T]]) -> T:
         connection = self._connection
         if connection is not None:
-            return await connection.execute(statement, params)
+            return await run(connection)
         if not self._open:
             raise RuntimeError("the unit of work is used outside 'async with uow:'")
         try:
-            return await self._begin_with(statement, params)
+            return await self._begin_with(run)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
             # The pooled connection was dead (the database restarted, or a proxy dropped
             # it), so this first statement never ran. SQLAlchemy has invalidated the pool's
             # other connections of the same age as well; one more try takes a new one.
-            await self._release()
-            return await self._begin_with(statement, params)
+            await self._release(keep_writes=True)
+            return await self._begin_with(run)
 
-    async def _begin_with(self, statement: Executable, params: Params) -> Rows:
+    async def _begin_with(self, run: Callable[[Connection], Awaitable[T]]) -> T:
         self._connection = await open_connection(self._engine)
-        return await self._connection.execute(statement, params)
+        return await run(self._connection)
 
-    async def _release(self) -> None:
+    async def _release(self, *, keep_writes: bool = False) -> None:
         connection, self._connection = self._connection, None
-        self._seen.clear()
+        if not keep_writes:
+            self._seen.clear()
+            self._writes.clear()
+            self._written.clear()
         if connection is not None:
             await connection.close()  # back to the pool, rolling back what was not committed
 
@@ -730,6 +790,8 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         if not self._open:
             raise RuntimeError("the unit of work is used outside 'async with uow:'")
+        if self._writes:
+            await self._send_writes()
         connection = self._connection
         if connection is not None:
             await connection.commit()

@@ -312,6 +312,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         )
     summary = summarise(results, chats)
     summary["generator_cpu"] = (time.process_time() - cpu) / summary["elapsed"]
+    if spec.get("latencies"):  # each request's, for figures pooled over several runs
+        summary["latencies"] = results.latencies
     return summary
 
 

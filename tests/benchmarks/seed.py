@@ -345,3 +345,33 @@ def counts(url: str, tables: Sequence[str] = ("households", "invitations")) -> d
             await database.dispose()
 
     return asyncio.run(run())
+
+
+async def _pg_io(url: str) -> dict[str, int]:
+    import asyncpg
+
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        wal = await connection.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        db = await connection.fetchrow(
+            "SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return {
+            "wal_records": int(wal["wal_records"]),
+            "wal_fpi": int(wal["wal_fpi"]),
+            "wal_bytes": int(wal["wal_bytes"]),
+            "blks_read": int(db["blks_read"]),
+            "blks_hit": int(db["blks_hit"]),
+        }
+    finally:
+        await connection.close()
+
+
+def pg_io(url: str) -> dict[str, int] | None:
+    """PostgreSQL's cumulative WAL and buffer counters (``pg_stat_wal`` is cluster-wide, the
+    buffer counts are this database's); ``None`` on SQLite. The growth run takes the
+    difference around each measurement and prints it per request."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return asyncio.run(_pg_io(url))

@@ -37,9 +37,12 @@ async def test_a_chat_account_links_to_one_member_only(database: Database) -> No
     s = await seeded(database)
     async with database.uow() as uow:
         await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
-        with pytest.raises(IntegrityError):
-            await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
+        await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
+        with pytest.raises(IntegrityError):  # writes are sent by the commit at the latest
+            await uow.commit()
         await uow.rollback()
+    async with database.uow() as uow:
+        assert await uow.identities.get(platform="slack", external_id="U1") is None
         # The same user id on another platform is another account.
         await uow.identities.add(ChannelIdentity("slack", "U1", member_id=s.head.id))
         await uow.identities.add(ChannelIdentity("telegram", "U1", member_id=s.head.id))
@@ -49,21 +52,23 @@ async def test_a_chat_account_links_to_one_member_only(database: Database) -> No
 async def test_community_names_are_unique_in_any_case(database: Database) -> None:
     async with database.uow() as uow:
         await uow.communities.add(Community(name="Oak Ridge HOA"))
+        await uow.communities.add(Community(name="OAK RIDGE hoa"))
         with pytest.raises(IntegrityError):
-            await uow.communities.add(Community(name="OAK RIDGE hoa"))
+            await uow.commit()
 
 
 async def test_access_codes_are_unique(database: Database) -> None:
     s = await seeded(database)
     async with database.uow() as uow:
-        with pytest.raises(IntegrityError):
-            await uow.households.add(
-                Household(
-                    community_id=s.community.id,
-                    address="14 Oak Lane",
-                    access_code_hash=s.household.access_code_hash,
-                )
+        await uow.households.add(
+            Household(
+                community_id=s.community.id,
+                address="14 Oak Lane",
+                access_code_hash=s.household.access_code_hash,
             )
+        )
+        with pytest.raises(IntegrityError):
+            await uow.commit()
 
 
 @pytest.mark.parametrize(
@@ -76,11 +81,12 @@ async def test_access_codes_are_unique(database: Database) -> None:
 )
 async def test_foreign_keys_are_enforced(database: Database, orphan: Member | Household) -> None:
     async with database.uow() as uow:
+        if isinstance(orphan, Member):
+            await uow.members.add(orphan)
+        else:
+            await uow.households.add(orphan)
         with pytest.raises(IntegrityError):
-            if isinstance(orphan, Member):
-                await uow.members.add(orphan)
-            else:
-                await uow.households.add(orphan)
+            await uow.commit()
 
 
 async def test_an_instant_in_any_zone_comes_back_in_utc(database: Database) -> None:
@@ -102,8 +108,11 @@ async def test_an_instant_in_any_zone_comes_back_in_utc(database: Database) -> N
 
 async def test_a_naive_datetime_is_refused(database: Database) -> None:
     async with database.uow() as uow:
+        await uow.communities.add(Community(name="Oak", created_at=datetime(2026, 11, 24)))
         with pytest.raises(StatementError, match="naive datetime"):
-            await uow.communities.add(Community(name="Oak", created_at=datetime(2026, 11, 24)))
+            await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.communities.list() == []
 
 
 async def test_repositories_work_only_inside_the_unit_of_work(database: Database) -> None:
