@@ -17,7 +17,8 @@ the same run:
 
 first at the most the server does (closed loop), then at a fixed offered rate (open loop,
 500/s by default). ``--growth`` compares latencies with 1,000 and with 1,000,000
-invitations (100,000 households) in the database; ``--memory`` compares the resident memory
+invitations (100,000 households) in the database (both seeded first, measured in rounds that
+alternate which goes first); ``--memory`` compares the resident memory
 of a server process before and after 100,000 conversations in progress were each taken one
 step further.
 """
