@@ -31,12 +31,10 @@ from .sms import compose_invitation_sms
 
 async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
     """Resolve a chat account to its member and household, if it has one."""
-    identity = await uow.identities.get(platform=actor.platform, external_id=actor.user_id)
-    if identity is None:
+    found = await uow.identities.get_with_owner(platform=actor.platform, external_id=actor.user_id)
+    if found is None:
         return Who()
-    member = await uow.members.get(identity.member_id)
-    household = await uow.households.get(member.household_id) if member else None
-    return Who(identity=identity, member=member, household=household)
+    return Who(identity=found.identity, member=found.member, household=found.household)
 
 
 async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: datetime) -> None:

@@ -33,6 +33,15 @@ class InvitationWithHousehold(NamedTuple):
     community: Community | None
 
 
+class IdentityWithOwner(NamedTuple):
+    """A chat account with the member it belongs to and that member's household (``None``
+    where the row is missing)."""
+
+    identity: ChannelIdentity
+    member: Member | None
+    household: Household | None
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
@@ -80,6 +89,10 @@ class MemberRepository(Protocol):
 class IdentityRepository(Protocol):
     async def add(self, identity: ChannelIdentity) -> None: ...
     async def get(self, *, platform: str, external_id: str) -> ChannelIdentity | None: ...
+    async def get_with_owner(self, *, platform: str, external_id: str) -> IdentityWithOwner | None:
+        """:meth:`get`, with the member and household it leads to, in one read."""
+        ...
+
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]: ...
 
 

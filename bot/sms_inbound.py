@@ -166,9 +166,8 @@ async def _wrong_number(
 
 async def _home_of(uow: UnitOfWork, phone: str) -> Household | None:
     """The household this number already belongs to, if it joined one by text."""
-    linked = await uow.identities.get(platform=SMS_PLATFORM, external_id=phone)
-    member = await uow.members.get(linked.member_id) if linked else None
-    return await uow.households.get(member.household_id) if member else None
+    linked = await uow.identities.get_with_owner(platform=SMS_PLATFORM, external_id=phone)
+    return linked.household if linked else None
 
 
 async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:

@@ -58,6 +58,7 @@ from bot.ports import (
     ConversationRepository,
     HouseholdRepository,
     IdentityRepository,
+    IdentityWithOwner,
     InboundReceiptRepository,
     InvitationRepository,
     InvitationWithHousehold,
@@ -389,6 +390,41 @@ class SqlIdentities(_Repository[ChannelIdentity, ChannelIdentityRow]):
             ),
         )
         return await self._first(statement, {"platform": platform, "external": external_id})
+
+    async def get_with_owner(self, *, platform: str, external_id: str) -> IdentityWithOwner | None:
+        """One ``SELECT`` joining the member and their household (two round trips less than
+        three lookups: every chat message resolves its sender this way)."""
+        members, households = SqlMembers._mapper, SqlHouseholds._mapper
+
+        def build(table: Table) -> Executable:
+            member, house = members.table, households.table
+            return (
+                core_select(
+                    table,
+                    *(c.label(f"member__{c.name}") for c in member.columns),
+                    *(c.label(f"household__{c.name}") for c in house.columns),
+                )
+                .outerjoin(member, member.c.id == table.c.member_id)
+                .outerjoin(house, house.c.id == member.c.household_id)
+                .where(
+                    table.c.platform == bindparam("platform"),
+                    table.c.external_id == bindparam("external"),
+                )
+                .limit(1)
+            )
+
+        result = await self._execute(
+            self._statement("with_owner", build), {"platform": platform, "external": external_id}
+        )
+        row = result.first()
+        if row is None:
+            return None
+        identity = self._entity({n: row[n] for n in self._mapper.table.columns.keys()})
+        values = _prefixed(row, "member__", members)
+        member = _remembered(self._uow, members, values) if values["id"] is not None else None
+        values = _prefixed(row, "household__", households)
+        household = _remembered(self._uow, households, values) if values["id"] is not None else None
+        return IdentityWithOwner(identity, member, household)
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return await self._all(

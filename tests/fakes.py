@@ -23,7 +23,7 @@ from bot.domain import (
     PhoneStatus,
     Route,
 )
-from bot.ports import InvitationWithHousehold
+from bot.ports import IdentityWithOwner, InvitationWithHousehold
 
 
 class FakeClock:
@@ -150,6 +150,14 @@ class MemoryIdentities(_Repo):
             if i.platform == platform and i.external_id == external_id:
                 return _copy(i)
         return None
+
+    async def get_with_owner(self, *, platform: str, external_id: str) -> IdentityWithOwner | None:
+        identity = await self.get(platform=platform, external_id=external_id)
+        if identity is None:
+            return None
+        member = _copy(self._s.members.get(identity.member_id))
+        household = _copy(self._s.households.get(member.household_id)) if member else None
+        return IdentityWithOwner(identity, member, household)
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return [_copy(i) for i in self._s.identities.values() if i.member_id == member_id]

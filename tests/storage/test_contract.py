@@ -288,6 +288,32 @@ async def test_identities_round_trip_and_list_per_member(uow_factory: UnitOfWork
         assert await uow.identities.list_for_member("0" * 32) == []
 
 
+async def test_an_identity_is_read_with_its_member_and_household(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    s = await seeded(uow_factory)
+    slack = ChannelIdentity(platform="slack", external_id="U123", member_id=s.head.id)
+    async with uow_factory() as uow:
+        await uow.identities.add(slack)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.identities.get_with_owner(platform="slack", external_id="U123")
+        assert found == (slack, s.head, s.household)
+        assert found == (
+            await uow.identities.get(platform="slack", external_id="U123"),
+            await uow.members.get(s.head.id),
+            await uow.households.get(s.household.id),
+        )
+        assert await uow.identities.get_with_owner(platform="telegram", external_id="U123") is None
+        # What it read counts as read: an update writes only what changed since.
+        assert found is not None and found.household is not None
+        renamed = dataclasses.replace(found.household, address="14 Oak Lane")
+        await uow.households.update(renamed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.households.get(s.household.id) == renamed
+
+
 # --- invitations ---------------------------------------------------------------------------
 
 
