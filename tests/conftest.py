@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import MemoryUnitOfWorkFactory
+from tests.property import profiles
 from tests.storage.databases import SQL_BACKENDS, fresh_database
+
+# Every hypothesis test in the suite (the property tests and the few in tests/unit) runs under
+# one profile: ``ci`` (derandomized) unless INVITEBOT_HYPOTHESIS_PROFILE says otherwise.
+profiles.load()
 
 pytest_plugins = ["tests.handlers.smtp_server"]
 
