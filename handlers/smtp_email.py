@@ -1,10 +1,10 @@
 """Email to invitees over SMTP: the :class:`bot.delivery.Sender` for the email channel.
 
 Invitation emails are multipart/alternative (plain text and HTML, both rendered from
-``handlers/templates``); any other email is plain text. Headers are built with the standard
-library's ``email`` package under the SMTP policy, and every header value is first made one
-line, so a name carrying CR/LF (or any other line break) can never add a header or a
-recipient: the envelope recipient is always exactly the outbox message's destination.
+``handlers/templates``); any other email is plain text. Every header we set is prepared by
+:mod:`handlers.email_headers`, never parsed by the ``email`` package: a name carrying CR/LF,
+or an RFC 2047 encoded word that decodes to them, can never add a header or a recipient, and
+arrives as typed. The envelope recipient is always exactly the outbox message's destination.
 
 SMTP failures are sorted for the dispatcher: what may pass (a refused or timed-out
 connection, a 4xx reply, a failed login the operator can fix) raises
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
@@ -36,6 +35,14 @@ from bot.contacts import mask_contact
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import OutboxMessage
 
+from .email_headers import (
+    PreparedHeader,
+    ascii_addr_spec,
+    ascii_header,
+    mailbox_header,
+    one_line,
+    text_header,
+)
 from .settings import Settings
 
 log = logging.getLogger("invitebot.email")
@@ -153,21 +160,24 @@ class SmtpSender:
         address: resending cannot make it one.
         """
         try:
-            to = Address(addr_spec=message.destination)
+            to = Address(addr_spec=message.destination)  # one plain address, or refused
+            to_header = mailbox_header("To", to.addr_spec)
         except (ValueError, HeaderParseError) as invalid:
             log.warning("outbox %s: not an email address: %s", message.id, invalid)
             raise PermanentDeliveryError("the email address is not valid") from invalid
 
         context = invitation_context(message.data)
         email = EmailMessage(policy=SMTP_POLICY)
+        # Every header goes through handlers.email_headers, even our own constant ones: the
+        # email package then never parses (nor decodes encoded words in) any value we set.
         email["From"] = self._from_header(context)
-        email["To"] = to
-        email["Subject"] = one_line(message.subject)
-        email["Date"] = format_datetime(datetime.now(UTC))
-        message_id = make_msgid(domain=self._from.domain)
-        email["Message-ID"] = message_id
+        email["To"] = to_header
+        email["Subject"] = text_header("Subject", message.subject)
+        email["Date"] = ascii_header("Date", format_datetime(datetime.now(UTC)))
+        message_id = make_msgid(domain=ascii_addr_spec(self._from.addr_spec).partition("@")[2])
+        email["Message-ID"] = ascii_header("Message-ID", message_id)
         # RFC 3834: an automatic message; auto-responders should not answer it.
-        email["Auto-Submitted"] = "auto-generated"
+        email["Auto-Submitted"] = ascii_header("Auto-Submitted", "auto-generated")
         if context is None:
             email.set_content(message.body)
         else:
@@ -177,15 +187,12 @@ class SmtpSender:
             )
         return email, message_id
 
-    def _from_header(self, context: Mapping[str, str] | None) -> Address:
+    def _from_header(self, context: Mapping[str, str] | None) -> PreparedHeader:
         """The configured display name wins; otherwise the community's, when known."""
-        if self._from.display_name or not context or not context.get("community"):
-            return self._from
-        return Address(
-            display_name=f"invitebot for {context['community']}",
-            username=self._from.username,
-            domain=self._from.domain,
-        )
+        display_name = self._from.display_name
+        if not display_name and context and context.get("community"):
+            display_name = f"invitebot for {context['community']}"
+        return mailbox_header("From", self._from.addr_spec, display_name)
 
     def _classify(
         self, failure: Exception, *, message: OutboxMessage, shown_to: str
@@ -291,21 +298,8 @@ def parse_from_address(value: str) -> Address:
             f"EMAIL_FROM must be one address like bot@example.org or "
             f"'Elm Park HOA <bot@example.org>', not {value!r}"
         )
+    ascii_addr_spec(addresses[0].addr_spec)  # one we can write in a header, or ValueError
     return addresses[0]
-
-
-def one_line(text: str) -> str:
-    """``text`` as a single header line: every control character and line or paragraph
-    separator becomes a space, and each run of spaces one space.
-
-    The SMTP policy refuses CR and LF in a header value; this keeps the rest of a name
-    (accents, right-to-left scripts, emoji with their joiners) and makes the sending never
-    fail on a stray break.
-    """
-    spaced = "".join(
-        " " if unicodedata.category(char) in {"Cc", "Zl", "Zp"} else char for char in text
-    )
-    return " ".join(spaced.split())
 
 
 def invitation_context(data: Mapping[str, str]) -> dict[str, str] | None:

@@ -97,6 +97,8 @@ TRICKY = [
     "%s",
     "<script>",
     "]]>",
+    "=?utf-8?q?=0D=0AReply-To:_x@evil.example=0D=0A?=",  # RFC 2047: decodes to a header
+    "=?UTF-8?B?DQpCY2M6IHhAZXZpbC5leGFtcGxlDQo=?=",
 ]
 SURROGATES = ["\ud800", "\udfff", "\udc80"]
 
@@ -152,11 +154,41 @@ def long_texts(*, surrogates: bool = True, min_size: int = 10_000) -> st.SearchS
     )
 
 
+# Text that an email reader would decode into something else: an RFC 2047 encoded word.
+ENCODED_WORDS = [
+    "=?utf-8?q?Board=0D=0AReply-To:_x@evil.example=0D=0A=0D=0APay_here?=",
+    "=?UTF-8?B?Qm9hcmQNClJlcGx5LVRvOiB4QGV2aWwuZXhhbXBsZQ0KDQpQYXkgaGVyZQ==?=",
+    "=?iso-8859-1?q?Jos=E9?= Ruiz",
+    "Ana=?utf-8?q?=0A?=Lopez",
+]
+
+
+def encoded_words(*, surrogates: bool = True) -> st.SearchStrategy[str]:
+    """``=?charset?q?...?=`` words, some hiding CR/LF or a whole header, typed as a name: it
+    must reach every reader (email, SMS, chat, page) as these characters, never decoded."""
+    charset = st.sampled_from(["utf-8", "UTF-8", "us-ascii", "iso-8859-1", "x-unknown"])
+    hidden = st.one_of(
+        strings(surrogates=surrogates, max_size=12),
+        st.sampled_from(["\r\nReply-To: x@evil.example\r\n\r\nPay here", "\r\n", "\n.\n"]),
+    )
+    made = st.builds(lambda c, text: f"=?{c}?q?{_q_encoded(text)}?=", charset, hidden)
+    return st.one_of(st.sampled_from(ENCODED_WORDS), made)
+
+
+def _q_encoded(text: str) -> str:
+    """RFC 2047 "Q" encoding: ASCII letters and digits as they are, every other byte =XX."""
+    return "".join(
+        chr(b) if chr(b).isascii() and chr(b).isalnum() else f"={b:02X}"
+        for b in text.encode("utf-8", "surrogatepass")
+    )
+
+
 def texts(*, surrogates: bool = True, long: bool = True) -> st.SearchStrategy[str]:
     """Anything a person could send as text."""
     real = st.sampled_from(NAMES + EMAILS + PHONES + WORDS)
     options = [
         strings(surrogates=surrogates, max_size=40),
+        encoded_words(surrogates=surrogates),
         strings(surrogates=surrogates, min_size=90, max_size=300),
         st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=20),
         _noisy(real, surrogates=surrogates),
