@@ -18,6 +18,13 @@ from storage.database import MAX_OVERFLOW, POOL_SIZE
 
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./invitebot.db"
+MIN_SECRET_KEY_BYTES = 32
+"""The shortest secret key accepted: it signs every invite link and hashes every access code,
+so it must not be guessable offline from one link or a database dump (256 bits)."""
+_KEY_ADVICE = (
+    f"at least {MIN_SECRET_KEY_BYTES} bytes of random text is needed; generate one with "
+    'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
 
 
 class Settings(BaseSettings):
@@ -27,6 +34,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         env_ignore_empty=True,  # `INVITEBOT_X=` means unset, not an empty secret
+        hide_input_in_errors=True,  # a refused setting may be a secret: never echo it
     )
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -84,6 +92,14 @@ class Settings(BaseSettings):
             raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough_key(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short key makes every link forgeable by brute force: refuse to start with it.
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"INVITEBOT_SECRET_KEY is too short: {_KEY_ADVICE}")
+        return value
+
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
@@ -134,7 +150,12 @@ class Settings(BaseSettings):
                 pass
             finally:
                 draft.unlink()
-        return path.read_text().strip().encode()
+        key = path.read_text().strip().encode()
+        if len(key) < MIN_SECRET_KEY_BYTES:
+            # Not one we wrote: someone shortened it. Guessing a replacement would void every
+            # link and code without saying so; the operator decides.
+            raise RuntimeError(f"the key in {path} is too short: {_KEY_ADVICE}")
+        return key
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -25,7 +25,7 @@ from handlers.cli_admin import AdminStorage, admin_app, open_configured_storage
 from handlers.settings import Settings
 from tests.fakes import FakeClock, MemoryHouseholds, MemoryUnitOfWork, MemoryUnitOfWorkFactory
 
-SECRET = "cli-test-secret"
+SECRET = "cli-test-secret-0123456789abcdefghij"  # 32+ bytes, as the settings require
 CODE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\b")
 
 
