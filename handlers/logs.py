@@ -20,6 +20,7 @@ from pathlib import Path
 from pythonjsonlogger.json import JsonFormatter
 
 from bot.contacts import mask_contact
+from storage.database import create_private_file
 
 _TOKEN_CHARS = "A-Za-z0-9_-"
 _CROCKFORD = "0-9A-HJKMNP-TV-Z"
@@ -92,8 +93,16 @@ def json_formatter() -> logging.Formatter:
 
 def configure_logging(level: str, *, path: Path | None = None) -> logging.Handler:
     """Send every logger's records (uvicorn's too) to stderr or ``path`` as masked JSON
-    lines. Returns the handler."""
-    handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler()
+    lines. Returns the handler.
+
+    Masked or not, log lines still name people: the file is created 0600 before it is opened
+    (an existing one open to every user is tightened, with a warning)."""
+    handler: logging.Handler
+    if path:
+        create_private_file(path)
+        handler = logging.FileHandler(path)
+    else:
+        handler = logging.StreamHandler()
     handler.setFormatter(json_formatter())
     handler.addFilter(MaskSecrets())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

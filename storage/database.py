@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,61 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
+PRIVATE_FILE_MODE = 0o600
+"""The database and the log hold names, email addresses and phone numbers: owner only."""
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist, so that it is never readable
+    by anyone else, not even for a moment (``O_EXCL``: an existing file is left as it is);
+    a mode that lets others in is then tightened (see :func:`keep_private`)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        keep_private(path)
+
+
+def keep_private(path: Path) -> None:
+    """Take away every permission ``path`` grants to others (not its owner or group), with a
+    warning: a file created world-readable by an earlier version, or copied in. The group's
+    bits are the operator's choice (a backup group, say) and are left alone."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & stat.S_IRWXO:
+            path.chmod(mode & ~stat.S_IRWXO)
+            logger.warning(
+                "%s was open to every user (mode %o): made it %o",
+                path,
+                mode,
+                mode & ~stat.S_IRWXO,
+            )
+    except OSError as exc:  # not ours to change, or gone: say so, and carry on
+        logger.warning("cannot check the permissions of %s: %s", path, exc)
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names, or ``None`` (in memory, or a ``file:`` URI whose options
+    SQLite reads itself)."""
+    if url.get_backend_name() != "sqlite" or _is_memory_sqlite(url) or url.query.get("uri"):
+        return None
+    return Path(url.database or "")
+
+
+def prepare_sqlite_file(url: URL) -> None:
+    """Before SQLite opens the database: create its file 0600, or tighten an existing one and
+    its ``-wal``/``-shm`` files. SQLite creates those with the main file's permissions, so they
+    are private from the start too. A missing folder is left to SQLite to report."""
+    path = _sqlite_file(url)
+    if path is None or not path.parent.is_dir():
+        return
+    create_private_file(path)
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            keep_private(companion)
+
+
 POOL_SIZE = 8
 """Connections a process keeps open to a server database (PostgreSQL)."""
 MAX_OVERFLOW = 0
@@ -83,6 +140,7 @@ def make_engine(
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+    prepare_sqlite_file(url)
     if _is_memory_sqlite(url):
         # One in-memory database lives in one connection: every session must share it.
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)
