@@ -37,6 +37,8 @@ from .bootstrap import (
     make_database,
     prepare_database,
 )
+from .http_headers import HardenedStarlette
+from .http_limits import RequestLimits
 from .logs import mask_logger
 from .metrics import MeasureRequests, Metrics
 from .settings import Settings
@@ -53,6 +55,9 @@ if TYPE_CHECKING:
     from .telegram.webhook import TelegramWebhook
 
 log = logging.getLogger(__name__)
+
+JSON_PATHS = ("/telegram/webhook", "/slack/events")
+"""The routes whose bodies may be as large as ``INVITEBOT_MAX_JSON_BODY_BYTES``."""
 
 
 @dataclass
@@ -216,11 +221,20 @@ def create_app(
     metrics = Metrics(database=database, clock=ctx.clock, token=metrics_token)
     routes.append(metrics.route)
     metrics.routes = routes
-    app = Starlette(
+    # Telegram's and Slack's webhooks take JSON (Slack's forms carry JSON too); the rest, forms.
+    json_limits = dict.fromkeys(JSON_PATHS, settings.max_json_body_bytes)
+    # Security headers on every response, the 500s of ServerErrorMiddleware included.
+    app = HardenedStarlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
             Middleware(MeasureRequests, metrics=metrics),
+            Middleware(
+                RequestLimits,
+                limits=json_limits,
+                default_limit=settings.max_form_body_bytes,
+                timeout=settings.request_timeout_seconds,
+            ),
             Middleware(DatabaseUnavailableIs503),
         ],
     )

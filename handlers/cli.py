@@ -156,6 +156,7 @@ def serve(
     import uvicorn
 
     from .app import create_app
+    from .http_server import protocol_class
 
     settings = Settings()
     if telegram_polling and settings.telegram_bot_token is None:
@@ -164,8 +165,14 @@ def serve(
     _log_to(None, settings.log_level)
     fix_malloc_thresholds()
     app = create_app(settings, dispatch=dispatch, telegram_polling=telegram_polling)
+    # The header deadline and the connection bound (uvicorn has neither as it should be).
+    protocol = protocol_class(
+        settings.http_protocol,
+        request_timeout=settings.request_timeout_seconds,
+        max_connections=settings.max_connections,
+    )
     # log_config=None: uvicorn's records go through our masked JSON logging.
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    uvicorn.run(app, host=host, port=port, log_config=None, http=protocol)
 
 
 @app.command()

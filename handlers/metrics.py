@@ -11,13 +11,16 @@ Two kinds of figures:
   ``invitebot_outbox_due`` (the queue's depth), ``invitebot_outbox_oldest_due_seconds`` and
   ``invitebot_database_up``.
 
-With ``INVITEBOT_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>``.
+With ``INVITEBOT_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>``;
+without it, only a client on loopback (127.0.0.0/8, ::1) may scrape: the figures say how busy
+the service is and how its deliveries go, which is nobody else's business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import logging
 import time
 
@@ -57,6 +60,12 @@ class Metrics:
             "Time to answer an HTTP request, by route template.",
             ["route"],
             buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.abandoned = Counter(
+            "invitebot_http_requests_abandoned",
+            "Requests whose client went away before sending all of it (nothing was answered).",
+            ["route", "method"],
             registry=self.registry,
         )
         self.invitations = Gauge(
@@ -100,12 +109,14 @@ class Metrics:
 
     def _authorised(self, request: Request) -> bool:
         if self._token is None:
-            return True
+            return request.client is not None and is_loopback(request.client.host)
         sent = request.headers.get("authorization", "").encode()
         return hmac.compare_digest(sent, b"Bearer " + self._token)
 
     async def endpoint(self, request: Request) -> Response:
         if not self._authorised(request):
+            if self._token is None:
+                return PlainTextResponse("Forbidden", status_code=403)
             return PlainTextResponse("Unauthorized", status_code=401)
         now = self.clock.now()
         try:
@@ -138,7 +149,8 @@ class MeasureRequests:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500  # unless the app answers: an exception escaping it is a 500
+        status: int | None = None
+        failed = True  # until the app returns: an exception escaping it is a 500
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -148,8 +160,26 @@ class MeasureRequests:
 
         try:
             await self.app(scope, receive, send_and_note)
+            failed = False
         finally:
             metrics = self.metrics
             template = metrics.template(scope)
-            metrics.requests.labels(template, scope.get("method", ""), str(status)).inc()
-            metrics.latency.labels(template).observe(time.perf_counter() - started)
+            method = scope.get("method", "")
+            if status is None and not failed:
+                # No answer and no error: the client hung up mid-request (http_limits).
+                metrics.abandoned.labels(template, method).inc()
+            else:
+                metrics.requests.labels(template, method, str(status or 500)).inc()
+                metrics.latency.labels(template).observe(time.perf_counter() - started)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a client's address) is on this machine's loopback, an IPv4 one
+    written as IPv6 (``::ffff:127.0.0.1``) included."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

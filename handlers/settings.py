@@ -9,6 +9,7 @@ import stat
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,7 +56,20 @@ class Settings(BaseSettings):
     """How long a dispatcher holds the outbox messages it took before another may take them
     (a worker that died mid-send gives its messages up after this long)."""
     metrics_token: SecretStr | None = None
-    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``."""
+    """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``; when not, it answers
+    only clients on loopback."""
+    max_form_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """The largest request body read for a route taking a form (Twilio's webhooks, the
+    invitation page) or any other route: past it, 413 before the route sees anything."""
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    """The same for the routes taking JSON (Telegram's and Slack's webhooks)."""
+    request_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """How long a client has to send a request's headers (from connecting, or from the last
+    response), and then its body: 408 and the connection closed after that."""
+    max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    """Connections one ``invitebot serve`` process holds; a request on one more gets 503."""
+    http_protocol: Literal["auto", "h11", "httptools"] = "auto"
+    """uvicorn's HTTP parser (auto: httptools when installed, else h11)."""
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -93,7 +93,8 @@ class Site:
 
 def too_large(body: str, sender: str, message_sid: str) -> bool:
     """Whether the form is over the webhook's size limit (Twilio's own bodies, at most 1,600
-    characters, never are): such a request gets 403 and changes nothing."""
+    characters, never are): such a request gets 413 before its signature is even looked at
+    (``handlers.http_limits``), and changes nothing."""
     return len(urlencode(Site.params(body, sender, message_sid))) > MAX_FORM_BYTES
 
 
@@ -151,7 +152,7 @@ async def test_any_signed_text_gets_twiml_and_stores_only_valid_rows(
     before = await assert_all_stored_valid(site.database.uow)
     response = await site.text(body, sender, message_sid)
     if too_large(body, sender, message_sid):
-        assert response.status_code == 403
+        assert response.status_code == 413
         assert await assert_all_stored_valid(site.database.uow) == before
         return
     assert response.status_code == 200, response.text
