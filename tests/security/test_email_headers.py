@@ -29,6 +29,7 @@ from bot.domain import Channel, OutboxMessage, Route
 from handlers.smtp_email import SmtpSender, invitation_context, one_line, parse_from_address
 from tests.chat import RecordingSender
 from tests.handlers.smtp_server import LoopbackSmtpServer
+from tests.handlers.test_invitation_page import build_site
 from tests.property.strategies import ENCODED_WORDS, encoded_words, texts
 from tests.storage.databases import SQL_BACKENDS, fresh_database
 from tests.unit.conftest import World
@@ -284,3 +285,19 @@ def test_any_text_in_any_field_gives_exactly_the_meant_headers(
     assert arrived["Subject"] == one_line(message.subject)
     community_shown = context["community"] if context else ""
     assert_from_shows(raw, f"invitebot for {community_shown}" if community_shown else "")
+
+
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
+async def test_the_text_and_the_invitation_page_show_the_name_as_typed(
+    backend: str, tmp_path: Path
+) -> None:
+    """Nothing but email decodes encoded words; still, every other reader must get the
+    characters typed too: the SMS to the invitee, and the page their link opens."""
+    async for site in build_site(backend, tmp_path):
+        token = await site.invite(name=INVITEE, contact="+12025550199")
+        await site.world.deliver()
+        [sms] = site.world.sender.to("+12025550199")
+        assert INVITEE in sms.body
+        page = await site.browser().get(f"/i/{token}")
+        assert page.status_code == 200
+        assert f"You will join as {INVITEE}." in html.unescape(page.text)
