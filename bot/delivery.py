@@ -30,6 +30,7 @@ from .domain import (
 from .invitation_page import PAGE_RECEIPT_SOURCE
 from .invitations import expire_due, notify_head, with_current_link
 from .ports import UnitOfWork, UnitOfWorkFactory
+from .throttles import stale_before
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Expire what ran out, then send one batch of due messages (and, once an hour,
-        forget old webhook receipts). Returns how many messages were attempted."""
+        forget old webhook receipts and throttle counters). Returns how many messages were
+        attempted."""
         await self._purge_receipts()
         async with self.uow_factory() as uow:
             await expire_due(uow, self.ctx)
@@ -129,9 +131,12 @@ class Dispatcher:
             purged = await uow.receipts.purge(
                 before=now - RECEIPT_RETENTION, keep_sources=(PAGE_RECEIPT_SOURCE,)
             )
+            counters = await uow.throttles.purge(before=stale_before(self.ctx))
             await uow.commit()
         if purged:
             log.info("forgot %d webhook receipts older than %s", purged, RECEIPT_RETENTION)
+        if counters:
+            log.info("forgot %d throttle counters whose window ended", counters)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_interval: float = 1.0) -> None:
         """Deliver until ``stop`` is set; a failure of one round never ends the loop."""

@@ -211,6 +211,22 @@ class InboundReceipt:
     received_at: datetime
 
 
+@dataclass
+class ThrottleCount:
+    """How many times something limited (a wrong access code from one chat account, a page
+    request from one address, an automatic text to one number) happened in the current
+    window, which started at ``window_started_at``. Kept in the database, so every process
+    counts against the same number."""
+
+    key: str
+    count: int
+    window_started_at: datetime
+
+    def retry_after(self, *, now: datetime, window: timedelta) -> timedelta:
+        """How long until this window ends (never less than a second)."""
+        return max(self.window_started_at + window - now, timedelta(seconds=1))
+
+
 @dataclass(frozen=True)
 class Route:
     """Which outbox messages a sender takes: a channel, optionally only one platform and one
@@ -259,3 +275,15 @@ class Limits:
     invites_per_hour: int = 10
     invites_per_day: int = 30
     messages_per_destination_per_day: int = 3
+    code_attempts_per_account: int = 5
+    """Wrong access codes or invitation links one chat account may type per window."""
+    code_attempts_everyone: int = 50
+    """Wrong ones all chat accounts together may type per window before an account that
+    already got one wrong must wait (a first try is always looked at: see bot/throttles.py)."""
+    code_attempt_window: timedelta = timedelta(minutes=15)
+    page_requests_per_address: int = 30
+    """Requests to the invitation page (and its QR code) one client address may make per
+    ``page_request_window``."""
+    page_request_window: timedelta = timedelta(minutes=1)
+    sms_replies_per_sender_per_hour: int = 5
+    """Automatic text replies to one number an hour: two auto-responders cannot loop."""

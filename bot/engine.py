@@ -21,26 +21,23 @@ from . import contacts
 from . import messages as msg
 from .context import CoreContext
 from .domain import Conversation, Household, Invitation, InvitationStatus, Method
-from .households import claim_household
 from .invitation_page import is_account_link_token, link_account_by_token
 from .invitations import (
-    accept_invitation,
     cancel_invitation,
     check_contact,
     check_invite_quota,
     check_phone_may_be_texted,
     create_invitation,
-    decline_invitation,
     household_view,
     link_of,
     managed_invitation,
     resend_invitation,
     who_is,
 )
+from .join import decline_with, find_token, join_with
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .replies import Actor, Button, Confirm, Event, EventKind, Reply, Style
 from .rules import Refused, Who, only_a_head_may_manage_invitations
-from .secrets import TOKEN_LENGTH, normalise_access_code
 
 # Conversation states.
 IDLE = "idle"
@@ -59,10 +56,6 @@ _CARD_PAYLOAD = re.compile(
 _FLOW_PAYLOAD = re.compile(
     r"^flow:(method:email|method:sms|send|edit|edit:method|edit:name|edit:contact|back|cancel|resend_existing)$"
 )
-_TOKEN_IN_TEXT = re.compile(
-    rf"(?:/i/|[?&]start=)([A-Za-z0-9_-]{{{TOKEN_LENGTH}}})(?![A-Za-z0-9_-])"
-)
-_BARE_TOKEN = re.compile(rf"^[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}$")
 _START_COMMANDS = {"invite", "household", "help"}
 """Deep-link payloads that name a command (``?start=invite``)."""
 _METHOD_WORDS = {
@@ -73,15 +66,6 @@ _METHOD_WORDS = {
     "text": Method.SMS,
     "phone": Method.SMS,
 }
-
-
-def find_token(text: str) -> str | None:
-    """The invitation token in a pasted link (``…/i/<token>``, ``…?start=<token>``) or alone."""
-    text = text.strip()
-    if _BARE_TOKEN.match(text):
-        return text
-    found = _TOKEN_IN_TEXT.search(text)
-    return found.group(1) if found else None
 
 
 @dataclass
@@ -230,38 +214,18 @@ class Engine:
         return await self._join_with(turn, payload)
 
     async def _cmd_decline(self, turn: Turn, args: str) -> list[Reply]:
-        token = find_token(args)
-        if token is None:
-            raise Refused(msg.INVITE_NOT_VALID)
-        _, household = await decline_invitation(turn.uow, self.ctx, token=token)
-        turn.end()
-        return [Reply(msg.DECLINED.format(address=household.address))]
+        declined = await decline_with(turn.uow, self.ctx, actor=turn.actor, text=args)
+        if declined.done:
+            turn.end()
+        return [declined.reply]
 
     async def _join_with(self, turn: Turn, text: str) -> list[Reply]:
-        token = find_token(text)
-        if token is not None:
-            accepted = await accept_invitation(turn.uow, self.ctx, token=token, actor=turn.actor)
-            turn.end()
-            return [
-                Reply(
-                    msg.WELCOME.format(
-                        name=accepted.member.name,
-                        address=accepted.household.address,
-                        community=accepted.community.name if accepted.community else "",
-                    )
-                )
-            ]
-        if normalise_access_code(text) is not None:
-            claim = await claim_household(turn.uow, self.ctx, actor=turn.actor, code=text)
-            turn.end()
-            return [
-                Reply(
-                    msg.CLAIMED.format(
-                        address=claim.household.address,
-                        community=claim.community.name if claim.community else "",
-                    )
-                )
-            ]
+        """An access code or an invitation link (see :mod:`bot.join`)."""
+        joined = await join_with(turn.uow, self.ctx, actor=turn.actor, text=text)
+        if joined is not None:
+            if joined.done:
+                turn.end()
+            return [joined.reply]
         if turn.state == JOIN:
             return [Reply(msg.BAD_JOIN_ARGUMENT), *await self._prompt(turn)]
         return [Reply(msg.BAD_JOIN_ARGUMENT)]

@@ -11,7 +11,7 @@ from .domain import ChannelIdentity, Community, Household, Member, Role
 from .invitations import link_account, who_is
 from .ports import UnitOfWork
 from .replies import Actor
-from .rules import Refused
+from .rules import Refused, WrongSecret
 from .secrets import normalise_access_code
 
 
@@ -36,7 +36,7 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
         # Locked, then checked: of two people sending the same code at once, one is head.
         household = await uow.households.get(household.id, for_update=True)
     if household is None or household.claimed:
-        raise Refused(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
+        raise WrongSecret(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
     community = await uow.communities.get(household.community_id)
     now = ctx.clock.now()
     email = household.head_contact if "@" in household.head_contact else None

@@ -24,7 +24,13 @@ from .domain import (
 )
 from .ports import UnitOfWork
 from .replies import Actor
-from .rules import Refused, Who, only_a_head_may_manage_invitations, only_in_their_own_household
+from .rules import (
+    Refused,
+    Who,
+    WrongSecret,
+    only_a_head_may_manage_invitations,
+    only_in_their_own_household,
+)
 from .secrets import TokenMaker, new_nonce
 from .sms import compose_invitation_sms
 
@@ -54,15 +60,17 @@ async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: da
 
 
 async def check_invite_quota(uow: UnitOfWork, ctx: CoreContext, *, head: Member) -> None:
-    """Per-head quota: at most N invitations an hour and M a day."""
+    """Per-head quota: at most N invitation messages an hour and M a day. Every message that
+    goes out to an invitee counts, a resend as much as a first send: otherwise two
+    invitations resent over and over would text or mail far past the quota."""
     now = ctx.clock.now()
     limits = ctx.limits
-    last_hour = await uow.invitations.count_created_by(
+    last_hour = await uow.outbox.count_invitations_sent_by(
         member_id=head.id, since=now - timedelta(hours=1)
     )
     if last_hour >= limits.invites_per_hour:
         raise Refused(msg.QUOTA_HOUR.format(count=last_hour))
-    last_day = await uow.invitations.count_created_by(
+    last_day = await uow.outbox.count_invitations_sent_by(
         member_id=head.id, since=now - timedelta(days=1)
     )
     if last_day >= limits.invites_per_day:
@@ -288,6 +296,7 @@ async def resend_invitation(
                 name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
             )
         )
+    await check_invite_quota(uow, ctx, head=head)
     await check_destination_cap(uow, ctx, contact=invitation.contact, shown_as=shown_as)
     if invitation.method is Method.SMS:
         await check_phone_may_be_texted(uow, phone=invitation.contact, shown_as=shown_as)
@@ -345,7 +354,7 @@ async def open_invitation_by_token(
     are refused with one and the same sentence: strangers learn nothing from a refusal."""
     invitation = await verified_invitation(uow, ctx.tokens, token, for_update=for_update)
     if invitation is None or not invitation.is_open(ctx.clock.now()):
-        raise Refused(msg.INVITE_NOT_VALID)
+        raise WrongSecret(msg.INVITE_NOT_VALID)
     return invitation
 
 

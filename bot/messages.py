@@ -42,11 +42,12 @@ NOT_IN_HOUSEHOLD = (
 )
 NOT_YOUR_INVITATION = "That invitation is not one of your household's, so nothing was changed."
 QUOTA_HOUR = (
-    "You have sent {count} invitations in the last hour, the most allowed. Please try again later."
+    "You have sent {count} invitations in the last hour (each resend counts as one), the most "
+    "allowed. Please try again later. Copy Invite Link on /household still works meanwhile."
 )
 QUOTA_DAY = (
-    "You have sent {count} invitations in the last day, the most allowed. "
-    "Please try again tomorrow."
+    "You have sent {count} invitations in the last day (each resend counts as one), the most "
+    "allowed. Please try again tomorrow. Copy Invite Link on /household still works meanwhile."
 )
 DESTINATION_CAP = (
     "We can't send {contact} another message today: we send at most {limit} a day to one "
@@ -107,6 +108,10 @@ CLAIMED = (
     "Type /invite to invite the people you live with."
 )
 ALREADY_IN_HOUSEHOLD = "You are already a member of the household at {address}."
+TOO_MANY_CODE_ATTEMPTS = (
+    "That's too many tries with an access code or invite link that didn't work. To keep "
+    "households safe, please wait {wait} and try again. If you're stuck, ask {hoa}."
+)
 INVITE_NOT_VALID = (
     "This invite link isn't valid. It may have expired, been cancelled or been used already. "
     "Please ask the person who invited you to send a new one."
@@ -309,6 +314,11 @@ PAGE_FORM_PROBLEM = (
     "another website. Nothing was changed."
 )
 PAGE_FORM_AGAIN = "Open your invitation again"
+PAGE_TOO_MANY_TITLE = "Please wait a moment"
+PAGE_TOO_MANY = (
+    "We've had a lot of requests from your connection in a short time. Please wait {wait} "
+    "and open your invitation again. Nothing was changed."
+)
 
 # Linking a chat account after joining on the web page ("Open in Telegram")
 ACCOUNT_LINKED = "✅ {name}, your chat account is now linked to the household at {address}."
@@ -338,3 +348,8 @@ SLACK_INVITE_IN_DM = (
 )
 SLACK_MODAL_TITLE = "My Household"
 SLACK_BTN_CLOSE = "Close"
+
+
+def wait_for(minutes: int) -> str:
+    """``1`` → "1 minute", ``5`` → "5 minutes": how long someone should wait."""
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"

@@ -8,7 +8,7 @@ that call sites read as sentences.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol, Self
 
 from .domain import (
@@ -22,6 +22,7 @@ from .domain import (
     OutboxMessage,
     PhoneStatus,
     Route,
+    ThrottleCount,
 )
 
 
@@ -148,6 +149,11 @@ class OutboxRepository(Protocol):
         ...
 
     async def count_to_destination(self, *, destination: str, since: datetime) -> int: ...
+    async def count_invitations_sent_by(self, *, member_id: str, since: datetime) -> int:
+        """Invitation messages (the SMS or email to an invitee, first sends and resends alike)
+        queued since ``since`` for invitations ``member_id`` made: the head's quota."""
+        ...
+
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]: ...
 
 
@@ -166,6 +172,28 @@ class InboundReceiptRepository(Protocol):
     async def purge(self, *, before: datetime, keep_sources: Sequence[str] = ()) -> int:
         """Forget receipts received before ``before``, except those of ``keep_sources``;
         returns how many."""
+        ...
+
+
+class ThrottleRepository(Protocol):
+    """Counters in fixed windows, shared by every process (see :class:`ThrottleCount`)."""
+
+    async def hit(
+        self, key: str, *, now: datetime, window: timedelta, weight: int = 1
+    ) -> ThrottleCount:
+        """Add ``weight`` to ``key``'s count and return the count it now has, in one atomic
+        step. A window that ended by ``now`` is over: the count starts again from ``weight``
+        in a window starting ``now``. The counter stays locked until the unit of work ends
+        (where the database can), so two processes counting at once are counted one after
+        the other and cannot both slip under a limit. A negative ``weight`` gives back."""
+        ...
+
+    async def forget(self, key: str) -> None:
+        """Drop ``key``'s counter (a success wipes the slate)."""
+        ...
+
+    async def purge(self, *, before: datetime) -> int:
+        """Drop counters whose window started before ``before``; returns how many."""
         ...
 
 
@@ -192,6 +220,7 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     phones: PhoneStatusRepository
     receipts: InboundReceiptRepository
+    throttles: ThrottleRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc_info: object) -> None: ...

@@ -4,13 +4,28 @@ person should read. Use cases call them before they change anything."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from . import messages as msg
-from .domain import ChannelIdentity, Household, Invitation, Member
+from .domain import ChannelIdentity, Household, Invitation, Member, ThrottleCount
 
 
 class Refused(Exception):
     """A rule said no. ``str(error)`` is the friendly sentence for the person."""
+
+
+class WrongSecret(Refused):
+    """An access code or invitation link that admits no one: unknown, forged, used,
+    cancelled or expired (one sentence for all, so a stranger learns nothing). A guess, as
+    far as the throttles in :mod:`bot.throttles` go."""
+
+
+class Throttled(Refused):
+    """Too many of something in too short a time: ``retry_after`` says how long to wait."""
+
+    def __init__(self, sentence: str, *, retry_after: timedelta) -> None:
+        super().__init__(sentence)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -48,3 +63,26 @@ def must_be_in_a_household(who: Who) -> tuple[Member, Household]:
     if who.member is None or who.household is None:
         raise Refused(msg.NOT_IN_HOUSEHOLD)
     return who.member, who.household
+
+
+def minutes_to_wait(retry_after: timedelta) -> int:
+    """Whole minutes, rounded up: "try again in 1 minute" rather than "in 0"."""
+    return max(1, -(-int(retry_after.total_seconds()) // 60))
+
+
+def within_limit(
+    counted: ThrottleCount,
+    *,
+    limit: int,
+    now: datetime,
+    window: timedelta,
+    sentence: str,
+    **fields: str,
+) -> None:
+    """Nothing past ``limit`` in a window: past it, refuse until the window ends, with
+    ``sentence`` (its ``{wait}`` and ``fields`` filled in). ``counted`` includes the
+    attempt at hand."""
+    if counted.count > limit:
+        retry_after = counted.retry_after(now=now, window=window)
+        wait = msg.wait_for(minutes_to_wait(retry_after))
+        raise Throttled(sentence.format(wait=wait, **fields), retry_after=retry_after)

@@ -20,6 +20,7 @@ from .invitations import admit, decline
 from .ports import InvitationWithHousehold, UnitOfWork
 from .replies import Actor
 from .rules import Refused
+from .throttles import may_reply_by_sms
 
 SMS_PLATFORM = "sms"
 RECEIPT_SOURCE = "twilio-sms"
@@ -63,11 +64,23 @@ def parse_keyword(body: str) -> Keyword | None:
 async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms) -> str | None:
     """Apply one text message; return the reply to text back (``""``: none), or ``None`` when
     this message was handled before (a provider's retry: no second effect, no second reply).
-    The caller commits."""
+    The caller commits.
+
+    Automatic replies to one number are capped (``Limits.sms_replies_per_sender_per_hour``):
+    past the cap the message still takes effect (a JOIN admits, a STOP opts out), only the
+    reply is dropped, so an auto-responder answering our hint cannot start an endless loop."""
     now = ctx.clock.now()
     receipt = InboundReceipt(source=RECEIPT_SOURCE, external_id=sms.message_id, received_at=now)
     if not await uow.receipts.first_time(receipt):
         return None
+    reply = await _apply(uow, ctx, sms, now=now)
+    if reply and not await may_reply_by_sms(uow, ctx, phone=sms.sender):
+        return ""
+    return reply
+
+
+async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: datetime) -> str:
+    """What one text message does, and the reply it deserves."""
     keyword = parse_keyword(sms.body)
     word = keyword.word if keyword else ""
     if word in OPT_OUT_WORDS:

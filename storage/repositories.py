@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain import (
+    Channel,
     ChannelIdentity,
     Community,
     Conversation,
@@ -52,6 +53,7 @@ from bot.domain import (
     PhoneStatus,
     Role,
     Route,
+    ThrottleCount,
 )
 from bot.ports import (
     CommunityRepository,
@@ -65,6 +67,7 @@ from bot.ports import (
     MemberRepository,
     OutboxRepository,
     PhoneStatusRepository,
+    ThrottleRepository,
 )
 
 from .executors import BUILT_ONCE, Connection, Params, Rows, open_connection
@@ -79,6 +82,7 @@ from .tables import (
     MemberRow,
     OutboxRow,
     PhoneStatusRow,
+    ThrottleCountRow,
 )
 
 _UNSEEN = object()
@@ -630,6 +634,20 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
             .where(OutboxRow.destination == destination, col(OutboxRow.created_at) >= since)
         )
 
+    async def count_invitations_sent_by(self, *, member_id: str, since: datetime) -> int:
+        """One count over a join: the member's invitations (``invited_by`` index) to their
+        messages (``invitation_id`` index). Chat notifications to the head do not count."""
+        return await self._count(
+            select(func.count())
+            .select_from(OutboxRow)
+            .join(InvitationRow, col(InvitationRow.id) == col(OutboxRow.invitation_id))
+            .where(
+                InvitationRow.invited_by == member_id,
+                col(OutboxRow.channel) != Channel.CHAT.value,
+                col(OutboxRow.created_at) >= since,
+            )
+        )
+
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]:
         return await self._all(
             select(OutboxRow)
@@ -706,6 +724,61 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
         return int(result.rowcount or 0)
 
 
+class SqlThrottles(_Repository[ThrottleCount, ThrottleCountRow]):
+    """:class:`bot.ports.ThrottleRepository` on the ``throttles`` table."""
+
+    _mapper = RowMapper(ThrottleCount, ThrottleCountRow)
+
+    async def hit(
+        self, key: str, *, now: datetime, window: timedelta, weight: int = 1
+    ) -> ThrottleCount:
+        """One ``INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING``: a new key starts at
+        ``weight``; an existing one adds ``weight``, or starts again if its window is over.
+
+        Atomic under concurrency: on PostgreSQL a second transaction counting the same key
+        waits on the row the first one inserted or updated until the first ends, then adds
+        to what it committed; so the count each caller sees is exact, and a check against a
+        limit made with it cannot be raced. SQLite's units of work run one at a time.
+        """
+
+        def build(table: Table) -> Executable:
+            statement = self._dialect_insert(table)
+            over = table.c.window_started_at <= bindparam("window_over_at")
+            return statement.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "count": case(
+                        (over, statement.excluded["count"]),
+                        else_=table.c["count"] + statement.excluded["count"],
+                    ),
+                    "window_started_at": case(
+                        (over, statement.excluded.window_started_at),
+                        else_=table.c.window_started_at,
+                    ),
+                },
+            ).returning(*table.columns)
+
+        result = await self._execute(
+            self._statement("hit", build),
+            {"key": key, "count": weight, "window_started_at": now, "window_over_at": now - window},
+        )
+        row = result.first()
+        assert row is not None  # an upsert always returns its row
+        return self._mapper.to_entity_from(row)
+
+    async def forget(self, key: str) -> None:
+        await self._execute(
+            self._statement("forget", lambda t: delete(t).where(*self._by_key(t))),
+            self._key_params(key),
+        )
+
+    async def purge(self, *, before: datetime) -> int:
+        """One ``DELETE`` on the ``window_started_at`` index."""
+        table = self._mapper.table
+        result = await self._execute(delete(table).where(table.c.window_started_at < before))
+        return int(result.rowcount or 0)
+
+
 class SqlUnitOfWork:
     """:class:`bot.ports.UnitOfWork` over one SQLAlchemy connection, i.e. one transaction.
 
@@ -747,6 +820,7 @@ class SqlUnitOfWork:
         self.conversations: ConversationRepository = SqlConversations(self)
         self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
+        self.throttles: ThrottleRepository = SqlThrottles(self)
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
         """Runs one statement in this unit of work's transaction (beginning it if need be),

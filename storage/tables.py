@@ -221,6 +221,16 @@ class InboundReceiptRow(TableBase, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class ThrottleCountRow(TableBase, table=True):
+    __tablename__ = "throttles"
+    __table_args__ = (Index(None, "window_started_at"),)  # for purging old counters
+
+    # "<what>:<who>", e.g. "code:account:telegram:123", "page:203.0.113.7", "sms-reply:+1...".
+    key: str = Field(primary_key=True, sa_type=String(400))
+    count: int
+    window_started_at: datetime = Field(sa_type=UTCDateTime)
+
+
 # Case-insensitive names and addresses: compared as lower(...) by the repositories.
 Index("uq_communities_lower_name", func.lower(col(CommunityRow.name)), unique=True)
 Index(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Self, TypeVar
 
 from bot.domain import (
+    Channel,
     ChannelIdentity,
     Community,
     Conversation,
@@ -22,6 +23,7 @@ from bot.domain import (
     OutboxStatus,
     PhoneStatus,
     Route,
+    ThrottleCount,
 )
 from bot.ports import IdentityWithOwner, InvitationWithHousehold
 
@@ -48,6 +50,7 @@ class MemoryStore:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     phones: dict[str, PhoneStatus] = field(default_factory=dict)
     receipts: dict[tuple[str, str], InboundReceipt] = field(default_factory=dict)
+    throttles: dict[str, ThrottleCount] = field(default_factory=dict)
 
 
 class _Repo:
@@ -272,6 +275,17 @@ class MemoryOutbox(_Repo):
             if m.destination == destination and m.created_at >= since
         )
 
+    async def count_invitations_sent_by(self, *, member_id: str, since: datetime) -> int:
+        invitations = self._s.invitations
+        return sum(
+            1
+            for m in self._s.outbox.values()
+            if m.channel is not Channel.CHAT
+            and m.created_at >= since
+            and m.invitation_id in invitations
+            and invitations[m.invitation_id].invited_by == member_id
+        )
+
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]:
         found = [_copy(m) for m in self._s.outbox.values() if m.invitation_id == invitation_id]
         return sorted(found, key=lambda m: m.created_at)
@@ -304,6 +318,29 @@ class MemoryReceipts(_Repo):
         return len(old)
 
 
+class MemoryThrottles(_Repo):
+    async def hit(
+        self, key: str, *, now: datetime, window: timedelta, weight: int = 1
+    ) -> ThrottleCount:
+        # Nothing to lock in memory: one step at a time (the SQL twin's upsert locks the row).
+        found = self._s.throttles.get(key)
+        if found is None or found.window_started_at <= now - window:
+            found = ThrottleCount(key=key, count=weight, window_started_at=now)
+        else:
+            found = ThrottleCount(key, found.count + weight, found.window_started_at)
+        self._s.throttles[key] = found
+        return _copy(found)
+
+    async def forget(self, key: str) -> None:
+        self._s.throttles.pop(key, None)
+
+    async def purge(self, *, before: datetime) -> int:
+        old = [k for k, t in self._s.throttles.items() if t.window_started_at < before]
+        for key in old:
+            del self._s.throttles[key]
+        return len(old)
+
+
 class MemoryConversations(_Repo):
     async def get(
         self, *, platform: str, user_id: str, for_update: bool = False
@@ -330,6 +367,7 @@ class MemoryUnitOfWork:
         self.conversations = MemoryConversations(self)
         self.phones = MemoryPhones(self)
         self.receipts = MemoryReceipts(self)
+        self.throttles = MemoryThrottles(self)
 
     async def __aenter__(self) -> Self:
         self.working = copy.deepcopy(self.store)
