@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -50,6 +51,20 @@ class Settings(BaseSettings):
     invites_per_hour: int = Field(default=10, ge=1)
     invites_per_day: int = Field(default=30, ge=1)
     messages_per_destination_per_day: int = Field(default=3, ge=1)
+    code_attempts_per_account: int = Field(default=5, ge=1)
+    """Access codes or invite links typed in chat that didn't work, per chat account per
+    ``code_attempt_window_minutes``; then that account waits for the window to end."""
+    code_attempts_everyone: int = Field(default=50, ge=1)
+    """The same across all chat accounts; past it, an account that already got one wrong in
+    its window waits too (a first try is always looked at)."""
+    code_attempt_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    page_requests_per_minute: int = Field(default=30, ge=1)
+    """Requests to the invitation page and its QR code per client address a minute: 429 past it."""
+    sms_replies_per_sender_per_hour: int = Field(default=5, ge=1)
+    """Automatic text replies to one number an hour; past it texts still act, unanswered."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (``10.0.0.0/8, ::1``) of reverse proxies whose
+    ``X-Forwarded-For`` names the client; from anyone else the header is ignored."""
     hoa_contact: str = "your HOA board"
     log_level: str = "INFO"
     outbox_lease_seconds: int = Field(default=120, ge=1, le=3600)
@@ -114,6 +129,17 @@ class Settings(BaseSettings):
             raise ValueError(f"INVITEBOT_SECRET_KEY is too short: {_KEY_ADVICE}")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        # A typo here would silently trust no one (or the wrong one): refuse it at start-up.
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
@@ -126,7 +152,17 @@ class Settings(BaseSettings):
             invites_per_hour=self.invites_per_hour,
             invites_per_day=self.invites_per_day,
             messages_per_destination_per_day=self.messages_per_destination_per_day,
+            code_attempts_per_account=self.code_attempts_per_account,
+            code_attempts_everyone=self.code_attempts_everyone,
+            code_attempt_window=timedelta(minutes=self.code_attempt_window_minutes),
+            page_requests_per_address=self.page_requests_per_minute,
+            page_request_window=timedelta(minutes=1),
+            sms_replies_per_sender_per_hour=self.sms_replies_per_sender_per_hour,
         )
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,7 +11,13 @@ What each request gets:
 - an invitation closed otherwise (used, declined, expired): what happened and what to do (410);
 - an unknown, forged or voided token (a cancel or a new link changes the token): one generic
   "this link isn't valid" page (404), identical whatever the reason;
-- a POST that fails the CSRF checks: a friendly 403, and nothing changes.
+- a POST that fails the CSRF checks: a friendly 403, and nothing changes;
+- too many requests from one client address (``Limits.page_requests_per_address`` per
+  ``page_request_window``, counted in the database so every process shares the count): a
+  friendly 429 with ``Retry-After``, before anything else is looked at. The address is the
+  connection's peer, or, only when that peer is one of the configured trusted proxies, the
+  client ``X-Forwarded-For`` names; an IPv6 client counts by its /64, which one subscriber
+  usually holds whole.
 
 There are no sessions, so the forms are protected by a *signed double-submit cookie*: a
 random browser key in an HttpOnly, SameSite=Strict cookie, and in each form a token that is
@@ -36,6 +42,7 @@ import io
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +66,11 @@ from bot.invitation_page import (
     invitation_page,
 )
 from bot.ports import UnitOfWorkFactory
+from bot.rules import Throttled
 from bot.secrets import TokenMaker
+from bot.throttles import check_page_request
+
+from .client_address import client_address, parse_networks
 
 log = logging.getLogger("invitebot.web_page")
 
@@ -210,8 +221,10 @@ class InvitationPageRoutes:
         ctx: CoreContext,
         public_base_url: str,
         telegram_bot_username: str | None = None,
+        trusted_proxies: Iterable[str] = (),
     ) -> None:
         self.uow_factory = uow_factory
+        self.trusted_proxies = parse_networks(trusted_proxies)
         self.ctx = ctx
         self.signer = PageSigner.from_secret(ctx.secret_key)
         self.public_origin = _origin_of(public_base_url)
@@ -236,6 +249,9 @@ class InvitationPageRoutes:
 
     async def page(self, request: Request) -> Response:
         token = request.path_params["token"]
+        too_many = await self._too_many(request)
+        if too_many is not None:
+            return too_many
         if request.method == "POST":
             return await self._answer(request, token)
         if TokenMaker.invitation_id_of(token) is None:
@@ -326,6 +342,9 @@ class InvitationPageRoutes:
 
     async def qr_code(self, request: Request) -> Response:
         token = request.path_params["token"]
+        too_many = await self._too_many(request)
+        if too_many is not None:
+            return too_many
         if TokenMaker.invitation_id_of(token) is None:
             return self._not_valid()
         async with self.uow_factory() as uow:
@@ -340,6 +359,26 @@ class InvitationPageRoutes:
         )
 
     # --- checks ----------------------------------------------------------------------------
+
+    async def _too_many(self, request: Request) -> Response | None:
+        """Count this request against its client address; past the limit, the 429 page.
+        The count is committed even when refused, so the log's warning comes once a window
+        (see :func:`bot.throttles.check_page_request`)."""
+        refused: Throttled | None = None
+        async with self.uow_factory() as uow:
+            try:
+                await check_page_request(
+                    uow, self.ctx, address=client_address(request, self.trusted_proxies)
+                )
+            except Throttled as throttled:
+                refused = throttled
+            await uow.commit()
+        if refused is None:
+            return None
+        seconds = max(1, int(refused.retry_after.total_seconds() + 0.999))
+        response = self._render("page_too_many.html", status_code=429, sentence=str(refused))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     def _same_site(self, request: Request) -> bool:
         """Refuse what a browser marks as coming from another site.

@@ -27,6 +27,7 @@ from bot.domain import (
     PhoneStatus,
     Role,
     Route,
+    ThrottleCount,
 )
 from bot.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -926,3 +927,105 @@ async def test_conversation_data_is_a_copy(uow_factory: UnitOfWorkFactory) -> No
     async with uow_factory() as uow:
         got = await uow.conversations.get(platform="console", user_id="ana")
         assert got is not None and got.data == {"steps": ["a"]}
+
+
+# --- throttles -----------------------------------------------------------------------------
+
+
+async def test_a_throttle_counts_in_fixed_windows(uow_factory: UnitOfWorkFactory) -> None:
+    window = timedelta(minutes=15)
+    async with uow_factory() as uow:
+        first = await uow.throttles.hit("code:account:telegram:1", now=at(0), window=window)
+        assert first == ThrottleCount("code:account:telegram:1", 1, at(0))
+        assert (await uow.throttles.hit("code:account:telegram:1", now=at(1), window=window)) == (
+            ThrottleCount("code:account:telegram:1", 2, at(0))
+        )
+        other = await uow.throttles.hit("code:account:telegram:2", now=at(2), window=window)
+        assert other.count == 1  # keys count apart
+        await uow.commit()
+    async with uow_factory() as uow:
+        # A later unit of work adds to what was committed; the window keeps its start.
+        third = await uow.throttles.hit("code:account:telegram:1", now=at(14), window=window)
+        assert third == ThrottleCount("code:account:telegram:1", 3, at(0))
+        assert third.retry_after(now=at(14), window=window) == timedelta(minutes=1)
+        # A negative weight gives back.
+        back = await uow.throttles.hit(
+            "code:account:telegram:1", now=at(14), window=window, weight=-1
+        )
+        assert back.count == 2
+        # Once the window is over, counting starts again in a new one.
+        fresh = await uow.throttles.hit("code:account:telegram:1", now=at(15), window=window)
+        assert fresh == ThrottleCount("code:account:telegram:1", 1, at(15))
+        await uow.commit()
+
+
+async def test_a_throttle_count_rolls_back_with_its_unit_of_work(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    window = timedelta(hours=1)
+    async with uow_factory() as uow:
+        await uow.throttles.hit("sms-reply:+12025550199", now=at(0), window=window)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.throttles.hit("sms-reply:+12025550199", now=at(1), window=window, weight=5)
+        await uow.rollback()
+    async with uow_factory() as uow:
+        counted = await uow.throttles.hit("sms-reply:+12025550199", now=at(2), window=window)
+        assert counted.count == 2
+
+
+async def test_forgetting_and_purging_throttles(uow_factory: UnitOfWorkFactory) -> None:
+    window = timedelta(minutes=15)
+    async with uow_factory() as uow:
+        for key, minute in [("a", 0), ("b", 0), ("c", 10), ("d", 20)]:
+            await uow.throttles.hit(key, now=at(minute), window=window)
+        await uow.throttles.forget("b")
+        await uow.throttles.forget("never-counted")  # nothing to forget: no error
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.throttles.hit("b", now=at(1), window=window) == ThrottleCount(
+            "b", 1, at(1)
+        )
+        # Purged: counters whose window started before the time given ("b" restarted at 1).
+        assert await uow.throttles.purge(before=at(5)) == 2
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.throttles.hit("a", now=at(21), window=window)).count == 1
+        assert (await uow.throttles.hit("c", now=at(21), window=window)).count == 2
+        assert (await uow.throttles.hit("d", now=at(21), window=window)).count == 2
+        long_key = "code:account:slack:" + "U" * 300  # platform ids can be long
+        assert (await uow.throttles.hit(long_key, now=at(21), window=window)).count == 1
+        await uow.commit()
+
+
+async def test_count_invitations_sent_by_counts_every_message_to_an_invitee(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        s = await seed(uow)
+        other = await seed(uow, address="14 Oak Lane")
+        mine = invitation(s)
+        theirs = invitation(other, contact="+12025550100")
+        for invite in (mine, theirs):
+            await uow.invitations.add(invite)
+        for minute in (0, 30, 50):  # a send and two resends
+            await uow.outbox.add(message(invitation_id=mine.id, created_at=at(minute)))
+        await uow.outbox.add(
+            message(invitation_id=mine.id, channel=Channel.EMAIL, created_at=at(55))
+        )
+        # A chat note to the head about the invitation is no invitation message.
+        await uow.outbox.add(
+            message(
+                invitation_id=mine.id, channel=Channel.CHAT, platform="console", created_at=at(56)
+            )
+        )
+        await uow.outbox.add(message(invitation_id=theirs.id, created_at=at(57)))
+        await uow.outbox.add(message(created_at=at(58)))  # no invitation at all
+        await uow.commit()
+    async with uow_factory() as uow:
+        count = uow.outbox.count_invitations_sent_by
+        assert await count(member_id=s.head.id, since=T0) == 4
+        assert await count(member_id=s.head.id, since=at(30)) == 3
+        assert await count(member_id=s.head.id, since=at(60)) == 0
+        assert await count(member_id=other.head.id, since=T0) == 1
+        assert await count(member_id="0" * 32, since=T0) == 0

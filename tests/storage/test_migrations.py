@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,11 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
         "UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001'"
         in rendered
     )
+    assert "CREATE TABLE throttles" in rendered
+    assert (
+        "UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002'"
+        in rendered
+    )
     assert rendered.rstrip().endswith("COMMIT;")
 
 
@@ -319,3 +324,59 @@ async def test_downgrading_0002_keeps_the_older_rows_and_upgrading_again_restore
         assert got is not None and got.data == {}
         assert await uow.phones.get("+12025550199") is None
         assert await uow.receipts.first_time(InboundReceipt("twilio", "SM0", T0))
+
+
+# --- 0003: throttles -----------------------------------------------------------------------
+
+
+async def test_upgrading_from_0002_adds_the_throttles_and_keeps_everything_else(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0002")
+    async with database.uow() as uow:
+        invite = invitation(await seed(uow))
+        await uow.invitations.add(invite)
+        await uow.phones.save(PhoneStatus("+12025550199", opted_out=True, updated_at=T0))
+        await uow.commit()
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert "throttles" not in tables
+
+    await database.upgrade()
+
+    assert await database.current_revision() == "0003"
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        assert "ix_throttles_window_started_at" in await connection.run_sync(index_names)
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == invite
+        counted = await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
+        assert counted.count == 1
+        await uow.commit()
+
+
+async def test_downgrading_0003_drops_only_the_throttles(database: Database) -> None:
+    async with database.uow() as uow:
+        invite = invitation(await seed(uow))
+        await uow.invitations.add(invite)
+        await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
+        await uow.commit()
+
+    await downgrade(database, "0002")
+
+    assert await database.current_revision() == "0002"
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "throttles" not in tables
+        assert {"invitations", "phone_statuses", "inbound_receipts"} <= tables
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == invite
+
+    await database.upgrade()
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.uow() as uow:  # upgraded again: an empty table
+        counted = await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
+        assert counted.count == 1
