@@ -114,7 +114,9 @@ class Engine:
             # waits for this step instead of overwriting it.
             conversation = await uow.conversations.get(
                 platform=actor.platform, user_id=actor.user_id, for_update=True
-            ) or Conversation(platform=actor.platform, user_id=actor.user_id)
+            ) or await uow.conversations.lock_new(
+                Conversation(platform=actor.platform, user_id=actor.user_id)
+            )
             turn = Turn(
                 uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor)
             )

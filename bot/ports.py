@@ -206,6 +206,13 @@ class ConversationRepository(Protocol):
         ...
 
     async def save(self, conversation: Conversation) -> None: ...
+    async def lock_new(self, conversation: Conversation) -> Conversation:
+        """Add ``conversation`` unless one is stored under its key by now, and return the
+        stored one, held until the unit of work ends like ``get(for_update=True)``. A read
+        cannot lock a row that does not exist yet, so without this a new person's first two
+        messages, taken by two processes at once, would run side by side, taking the rows
+        after it (a throttle's counter) in any order."""
+        ...
 
 
 class UnitOfWork(Protocol):

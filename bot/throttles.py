@@ -92,20 +92,18 @@ async def attempt_secret(
     window = limits.code_attempt_window
     key = account_key(actor)
     mine = await uow.throttles.hit(key, now=now, window=window)
-    counted_everyone = False
     try:
         _enforce(mine, limits.code_attempts_per_account, ctx, who=key)
+        # Counted before the attempt even when not enforced (a first try), so the shared
+        # row is always taken before the rows the attempt locks (a household, an invitation).
+        everyone = await uow.throttles.hit(EVERYONE, now=now, window=window)
         if mine.count > 1:
-            everyone = await uow.throttles.hit(EVERYONE, now=now, window=window)
-            counted_everyone = True
             _enforce(everyone, limits.code_attempts_everyone, ctx, who=key)
     except Throttled as throttled:
         return throttled
     try:
         result = await attempt()
     except WrongSecret as wrong:
-        if not counted_everyone:
-            await uow.throttles.hit(EVERYONE, now=now, window=window)
         log.info(
             "a wrong access code or invite link from %s (%d of %d in this window)",
             key,
@@ -114,8 +112,7 @@ async def attempt_secret(
         )
         return wrong
     await uow.throttles.forget(key)
-    if counted_everyone:
-        await uow.throttles.hit(EVERYONE, now=now, window=window, weight=-1)
+    await uow.throttles.hit(EVERYONE, now=now, window=window, weight=-1)
     return result
 
 

@@ -677,6 +677,21 @@ class SqlConversations(_Repository[Conversation, ConversationRow]):
         """
         await self._upsert(conversation)
 
+    async def lock_new(self, conversation: Conversation) -> Conversation:
+        """``INSERT ... ON CONFLICT DO NOTHING``, then the row read ``FOR UPDATE``: on
+        PostgreSQL a second transaction inserting the same key waits for the first to end,
+        then reads (and locks) what it committed."""
+        statement = self._statement(
+            "insert_new",
+            lambda t: self._dialect_insert(t).on_conflict_do_nothing(
+                index_elements=list(self._mapper.key)
+            ),
+        )
+        await self._execute(statement, self._mapper.to_values(conversation))
+        stored = await self._get((conversation.platform, conversation.user_id), for_update=True)
+        assert stored is not None  # inserted, or there already
+        return stored
+
 
 class SqlPhoneStatuses(_Repository[PhoneStatus, PhoneStatusRow]):
     """:class:`bot.ports.PhoneStatusRepository` on the ``phone_statuses`` table."""

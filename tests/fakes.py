@@ -351,6 +351,9 @@ class MemoryConversations(_Repo):
     async def save(self, conversation: Conversation) -> None:
         self._s.conversations[conversation.key] = _copy(conversation)
 
+    async def lock_new(self, conversation: Conversation) -> Conversation:
+        return _copy(self._s.conversations.setdefault(conversation.key, _copy(conversation)))
+
 
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: changes land only on ``commit``."""

@@ -1029,3 +1029,28 @@ async def test_count_invitations_sent_by_counts_every_message_to_an_invitee(
         assert await count(member_id=s.head.id, since=at(60)) == 0
         assert await count(member_id=other.head.id, since=T0) == 1
         assert await count(member_id="0" * 32, since=T0) == 0
+
+
+async def test_lock_new_adds_a_conversation_only_when_there_is_none(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        fresh = Conversation(platform="telegram", user_id="42", updated_at=at(1))
+        assert await uow.conversations.lock_new(fresh) == fresh
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.conversations.get(platform="telegram", user_id="42")
+        assert stored == fresh
+        stored.state, stored.data = "join.code", {"n": 1}
+        await uow.conversations.save(stored)
+        await uow.commit()
+    async with uow_factory() as uow:
+        # Another process's idle default does not replace what was stored meanwhile.
+        again = await uow.conversations.lock_new(Conversation(platform="telegram", user_id="42"))
+        assert again == stored
+        await uow.rollback()
+    async with uow_factory() as uow:
+        await uow.conversations.lock_new(Conversation(platform="slack", user_id="U1"))
+        await uow.rollback()  # a rolled-back step leaves no conversation behind
+    async with uow_factory() as uow:
+        assert await uow.conversations.get(platform="slack", user_id="U1") is None
