@@ -14,6 +14,11 @@ quick answers never overtake each other. Every request is recorded as an
 :class:`~bot.domain.InboundReceipt` (source ``slack``) before anything runs: an Events API
 ``event_id``, or an interaction's ``trigger_id``; Slack's retries (``X-Slack-Retry-Num``) and
 any repeat find the receipt and change nothing.
+
+Before that, the same middleware cleans every string of the body (:mod:`handlers.inbound`:
+no NUL, no lone surrogate reaches the core or storage) and refuses bodies nested too deep;
+ids that are not Slack's shape of id are ignored, and a body of an unexpected shape that
+trips slack-bolt's own matching is answered 400 with ``X-Slack-No-Retry`` instead of 500.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ from bot.engine import Engine
 from bot.households import head_accounts_for_invitation
 from bot.replies import Actor, Event, Reply, parse_text
 
+from ..inbound import Unreadable, clean
 from . import render
+from .payload import NO_RETRY, SHAPE_ERRORS, is_slack_id, mapping, receipt_key, string_at, user_of
 
 PLATFORM = "slack"
 SOURCE = "slack"
@@ -48,21 +55,10 @@ EVENTS = ("app_home_opened", "message.im")
 """The Events API subscriptions the app needs (bot events, as the manifest names them)."""
 
 _DM_CACHE_SIZE = 10_000
-_HANDLED_SUBTYPES = {None, "file_share"}
+_HANDLED_SUBTYPES = (None, "file_share")
 """Message subtypes a person sends; edits, deletions, joins and bot messages are not."""
 
 log = logging.getLogger("invitebot.slack")
-
-
-def receipt_key(body: Mapping[str, Any]) -> str | None:
-    """What identifies one request from Slack for good: an event's ``event_id``, an
-    interaction's or slash command's ``trigger_id``; ``None`` for anything else."""
-    if body.get("type") == "event_callback" and body.get("event_id"):
-        return f"event:{body['event_id']}"
-    trigger = body.get("trigger_id")
-    if isinstance(trigger, str) and trigger:
-        return f"trigger:{trigger}"
-    return None
 
 
 def command_event(command: str, text: str) -> Event | None:
@@ -96,6 +92,7 @@ class SlackAdapter:
         self.engine = engine
         self.client = client
         self.background = background
+        self.signing_secret = signing_secret
         self.verifies_requests = signing_secret is not None
         self.app = AsyncApp(
             client=client,
@@ -115,6 +112,7 @@ class SlackAdapter:
     def _register(self) -> None:
         app = self.app
         app.middleware(self._once)
+        app.error(self._on_error)
         for command in COMMANDS:
             app.command(command)(self._on_command)
         app.event("message")(self._on_message)
@@ -134,8 +132,14 @@ class SlackAdapter:
     # --- exactly once --------------------------------------------------------------------
 
     async def _once(self, body: dict[str, Any], next_: Any) -> BoltResponse | None:
-        """Bolt middleware (after request verification): record the request before any
-        listener runs; a request seen before is answered 200 and does nothing."""
+        """Bolt middleware (after request verification): clean the body in place, then record
+        the request before any listener runs; a request seen before is answered 200 and does
+        nothing."""
+        try:
+            clean(body)
+        except Unreadable as error:
+            log.warning("ignored a Slack request whose body is unreadable: %s", error)
+            return BoltResponse(status=400, body="", headers=NO_RETRY)
         key = receipt_key(body)
         if key is not None:
             async with self.engine.uow_factory() as uow:
@@ -149,11 +153,26 @@ class SlackAdapter:
                 return BoltResponse(status=200, body="")
         return await next_()
 
+    async def _on_error(self, error: Exception) -> BoltResponse | None:
+        """Bolt's error handler, for what escaped the middleware and the matching (listeners
+        catch their own). A body of the wrong shape gets 400 and no retry; anything else (the
+        database away) keeps bolt's 500, so Slack tries again later."""
+        if isinstance(error, SHAPE_ERRORS):
+            log.warning("ignored a Slack request of an unexpected shape (%s)", type(error).__name__)
+            return BoltResponse(status=400, body="", headers=NO_RETRY)
+        log.error("handling a Slack request failed", exc_info=error)
+        return None
+
     # --- listeners: ack now, work in the background --------------------------------------
 
     async def _start(self, user_id: str, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run a person's work after their previous work (in a task, with ``background``);
-        a failure is logged and the person told, never raised into bolt."""
+        a failure is logged and the person told, never raised into bolt. A user id that is
+        not one of Slack's runs nothing: it would reach storage as an identity."""
+        if not is_slack_id(user_id):
+            work.close()
+            log.warning("ignored a Slack %s from a user id that is not Slack's", name)
+            return
 
         async def in_turn() -> None:
             lock = self._locks.get(user_id)
@@ -175,7 +194,7 @@ class SlackAdapter:
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._start(str(body.get("user_id", "")), self._command(body), "command")
+        await self._start(string_at(body, "user_id"), self._command(body), "command")
 
     async def _on_message(self, ack: Any, event: dict[str, Any]) -> None:
         await ack()
@@ -184,41 +203,42 @@ class SlackAdapter:
             or event.get("bot_id")
             or event.get("subtype") not in _HANDLED_SUBTYPES
             or not event.get("user")
-            or not event.get("channel")
+            or not is_slack_id(string_at(event, "channel"))
         ):
             return
-        await self._start(str(event["user"]), self._message(event), "message")
+        await self._start(string_at(event, "user"), self._message(event), "message")
 
     async def _on_home_opened(self, ack: Any, event: dict[str, Any]) -> None:
         await ack()
         if event.get("tab") != "home" or not event.get("user"):
             return
-        await self._start(str(event["user"]), self._home_opened(event), "home")
+        await self._start(string_at(event, "user"), self._home_opened(event), "home")
 
     async def _on_press(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._start(_user_of(body), self._press(body), "press")
+        await self._start(user_of(body), self._press(body), "press")
 
     async def _on_home_invite(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()
-        await self._start(_user_of(body), self._home_invite(body), "invite")
+        await self._start(user_of(body), self._home_invite(body), "invite")
 
     async def _on_unknown_action(self, ack: Any, body: dict[str, Any]) -> None:
         """Any other action id (an old client, a forged payload): acked, a friendly word."""
         await ack()
         log.warning("Slack action that is not one of our buttons")
-        user_id = _user_of(body)
+        user_id = user_of(body)
         if user_id:
             await self._start(user_id, self._invalid(user_id), "action")
 
     # --- the work ------------------------------------------------------------------------
 
     async def _command(self, body: dict[str, Any]) -> None:
-        user_id = str(body["user_id"])
-        actor = await self.actor(user_id, display_name=str(body.get("user_name", "")))
-        if body.get("channel_id") != actor.chat_id and body.get("response_url"):
-            await self._respond(str(body["response_url"]), msg.SLACK_CONTINUE_IN_DM)
-        event = command_event(str(body.get("command", "")), render.typed_text(body.get("text", "")))
+        user_id = string_at(body, "user_id")
+        actor = await self.actor(user_id, display_name=string_at(body, "user_name"))
+        if body.get("channel_id") != actor.chat_id and string_at(body, "response_url"):
+            await self._respond(string_at(body, "response_url"), msg.SLACK_CONTINUE_IN_DM)
+        typed = render.typed_text(string_at(body, "text"))
+        event = command_event(string_at(body, "command"), typed)
         if event is None:
             replies = [Reply(msg.SLACK_HOUSEHOLD_USAGE)]
         else:
@@ -227,34 +247,35 @@ class SlackAdapter:
         await self.refresh_home(actor)
 
     async def _message(self, event: dict[str, Any]) -> None:
-        user_id, channel = str(event["user"]), str(event["channel"])
+        user_id, channel = string_at(event, "user"), string_at(event, "channel")
         self._remember_dm(user_id, channel)
         actor = Actor(platform=PLATFORM, user_id=user_id, chat_id=channel)
-        text = render.typed_text(str(event.get("text") or ""))
+        text = render.typed_text(string_at(event, "text"))
         replies = await self.engine.handle(actor, Event.message(text))
         await self.send(channel, replies)
         await self.refresh_home(actor)
 
     async def _home_opened(self, event: dict[str, Any]) -> None:
-        user_id = str(event["user"])
-        if event.get("channel"):
-            self._remember_dm(user_id, str(event["channel"]))
+        user_id, channel = string_at(event, "user"), string_at(event, "channel")
+        if is_slack_id(channel):
+            self._remember_dm(user_id, channel)
         actor = await self.actor(user_id)
         await self.refresh_home(actor)
 
     async def _press(self, body: dict[str, Any]) -> None:
-        user = body.get("user") or {}
-        actor = await self.actor(str(user["id"]), display_name=str(user.get("name", "")))
-        actions = body.get("actions") or [{}]
-        value = actions[0].get("value")
-        if isinstance(value, str) and value:
+        user = mapping(body, "user")
+        actor = await self.actor(user_of(body), display_name=string_at(user, "name"))
+        actions = body.get("actions")
+        first = actions[0] if isinstance(actions, list) and actions else {}
+        value = string_at(first, "value") if isinstance(first, Mapping) else ""
+        if value:
             replies = await self.engine.handle(actor, Event.press(value))
         else:
             replies = [Reply(msg.INVALID_BUTTON)]
-        container = body.get("container") or {}
-        view = body.get("view") or {}
+        container = mapping(body, "container")
+        view = mapping(body, "view")
         if container.get("type") == "view" and view.get("type") == "home":
-            await self._open_modal(actor, str(body.get("trigger_id", "")), replies)
+            await self._open_modal(actor, string_at(body, "trigger_id"), replies)
         elif container.get("type") == "view" and view.get("type") == "modal":
             await self._update_modal(actor, view, replies)
         else:
@@ -266,10 +287,10 @@ class SlackAdapter:
     async def _home_invite(self, body: dict[str, Any]) -> None:
         """**+ Invite** on the home tab: the flow starts in the direct message, and a modal
         says so (or, when the engine refuses, shows why)."""
-        user = body.get("user") or {}
-        actor = await self.actor(str(user["id"]), display_name=str(user.get("name", "")))
+        user = mapping(body, "user")
+        actor = await self.actor(user_of(body), display_name=string_at(user, "name"))
         replies = await self.engine.handle(actor, parse_text("/invite"))
-        trigger = str(body.get("trigger_id", ""))
+        trigger = string_at(body, "trigger_id")
         if any(reply.buttons for reply in replies):
             await self.send(actor.chat_id, replies)
             await self._open_modal(actor, trigger, [Reply(msg.SLACK_INVITE_IN_DM)], dm=False)
@@ -401,11 +422,6 @@ class SlackAdapter:
         home = await self.engine.household_home(actor)
         view = render.home_view(home.replies, can_invite=home.is_head)
         await self.client.views_publish(user_id=actor.user_id, view=view)
-
-
-def _user_of(body: Mapping[str, Any]) -> str:
-    user = body.get("user")
-    return str(user.get("id", "")) if isinstance(user, Mapping) else ""
 
 
 def _code(error: SlackApiError) -> str:
