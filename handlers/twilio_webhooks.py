@@ -27,20 +27,24 @@ from bot.messages import SMS_HINT
 from bot.ports import UnitOfWorkFactory
 from bot.sms_inbound import MAX_BODY, InboundSms, handle_inbound_sms
 
+from .inbound import clean_text
+
 log = logging.getLogger("invitebot.twilio")
 
 MAX_FORM_BYTES = 64 * 1024
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_SID = re.compile(r"^[A-Za-z]{2}[0-9a-fA-F]{32}$")
+# Matched whole (fullmatch) and in ASCII: ``$`` would let a trailing newline through, and
+# ``\d`` any script's digits, each making a second spelling of one number or message id.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SID = re.compile(r"[A-Za-z]{2}[0-9a-fA-F]{32}")
 _FORM = "application/x-www-form-urlencoded"
-_ERROR_CODE = re.compile(r"^[0-9]{1,8}$")
+_ERROR_CODE = re.compile(r"[0-9]{1,8}")
 
 
 def _error_code(value: str) -> str:
     """Twilio's error code (a number such as ``30006``), or ``""`` for anything else: it goes
     into what the head is told, so no stray text of the request may ride along."""
     value = value.strip()
-    return value if _ERROR_CODE.match(value) else ""
+    return value if _ERROR_CODE.fullmatch(value) else ""
 
 
 def twiml(reply: str = "") -> Response:
@@ -73,9 +77,7 @@ class TwilioWebhooks:
 
     async def _verified_form(self, request: Request) -> dict[str, str] | None:
         """The form parameters, if Twilio signed exactly these for our public URL."""
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            return None
-        body = await request.body()
+        body = await request.body()  # read within MAX_FORM_BYTES by handlers.http_limits
         if len(body) > MAX_FORM_BYTES:
             return None
         if request.headers.get("content-type", "").startswith(_FORM):
@@ -95,7 +97,9 @@ class TwilioWebhooks:
         if not signature or not self._signed(url, params, signature):
             log.warning("rejected a Twilio webhook with a missing or wrong signature")
             return None
-        return params
+        # Signed, yet a value may hold NUL (``%00``), which PostgreSQL refuses even to compare
+        # with: cleaned here, once, for everything below.
+        return {key: clean_text(value) for key, value in params.items()}
 
     def _signed(self, url: str, params: dict[str, str], signature: str) -> bool:
         """Whether Twilio signed ``params`` for ``url``. The signature for the URL exactly as
@@ -112,8 +116,12 @@ class TwilioWebhooks:
         if form is None:
             return PlainTextResponse("Forbidden", status_code=403)
         sender, message_id = form.get("From", ""), form.get("MessageSid", "")
-        if not _E164.match(sender) or not _SID.match(message_id):
+        if not _SID.fullmatch(message_id):
+            log.warning("ignored a signed Twilio SMS webhook whose MessageSid is not one")
+            return twiml(SMS_HINT)
+        if not _E164.fullmatch(sender):
             # Signed by Twilio yet not a text from a phone (a short code, WhatsApp...): a hint.
+            log.info("inbound SMS %s is not from a phone number: answered with a hint", message_id)
             return twiml(SMS_HINT)
         sms = InboundSms(sender=sender, body=form.get("Body", "")[:MAX_BODY], message_id=message_id)
         async with self.uow_factory() as uow:
@@ -126,19 +134,20 @@ class TwilioWebhooks:
         form = await self._verified_form(request)
         if form is None:
             return PlainTextResponse("Forbidden", status_code=403)
+        message_id = form.get("MessageSid", "")  # cleaned: looked up as it is
         async with self.uow_factory() as uow:
             changed = await apply_delivery_report(
                 uow,
                 self.ctx,
-                provider_id=form.get("MessageSid", ""),
+                provider_id=message_id,
                 status=form.get("MessageStatus", "").strip(),
                 error_code=_error_code(form.get("ErrorCode", "")),
             )
             await uow.commit()
         log.info(
             "delivery report %s for %s: %s",
-            form.get("MessageStatus", ""),
-            form.get("MessageSid", ""),
+            form.get("MessageStatus", "")[:40],
+            message_id,
             "recorded" if changed else "nothing to change",
         )
         return Response(status_code=204)

@@ -35,6 +35,7 @@ from bot import messages as msg
 from bot.engine import Engine
 from bot.replies import Actor, Event, Reply
 
+from ..inbound import loads_cleaned
 from ..settings import Settings
 from .render import Rendered, render, unpack_payload
 
@@ -60,10 +61,12 @@ log = logging.getLogger("invitebot.telegram")
 def make_bot(token: str, *, api_base: str | None = None) -> Bot:
     """An aiogram Bot, talking to ``api_base`` (a self-hosted Bot API server, or a loopback
     fake in tests) instead of api.telegram.org when given."""
+    # Every answer is read with loads_cleaned: updates fetched by long polling reach the core
+    # without NUL or lone surrogates, as the webhook's do.
     if api_base:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
-        return Bot(token, session=session)
-    return Bot(token)
+        server = TelegramAPIServer.from_base(api_base.rstrip("/"))
+        return Bot(token, session=AiohttpSession(api=server, json_loads=loads_cleaned))
+    return Bot(token, session=AiohttpSession(json_loads=loads_cleaned))
 
 
 def bot_from_settings(settings: Settings) -> Bot | None:

@@ -9,7 +9,6 @@ so a redelivery is answered 200 and has no second effect.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from aiogram.types import Update
@@ -18,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..inbound import Unreadable, read_json_object
 from .bot import TelegramAdapter
 from .updates import UpdateIntake
 
@@ -59,17 +59,25 @@ class TelegramWebhook:
         if not self._authentic(request):
             log.warning("rejected a Telegram webhook with a missing or wrong secret token")
             return PlainTextResponse("Unauthorized", status_code=401)
-        if int(request.headers.get("content-length") or 0) > MAX_UPDATE_BYTES:
-            return PlainTextResponse("Too large", status_code=413)
-        body = await request.body()
+        body = await request.body()  # read within a limit by handlers.http_limits
         if len(body) > MAX_UPDATE_BYTES:
             return PlainTextResponse("Too large", status_code=413)
         try:
-            update = Update.model_validate(json.loads(body), context={"bot": self.adapter.bot})
-        except (ValueError, ValidationError) as error:
+            # Strict UTF-8, one JSON object, bounded depth and integers, no NUL and no lone
+            # surrogates in any string: what storage and the core can take as it is.
+            data = read_json_object(body)
+            update = Update.model_validate(data, context={"bot": self.adapter.bot})
+        except Unreadable as error:
+            log.warning("ignored a Telegram update that is not a readable JSON object: %s", error)
+            return Response(status_code=200)
+        except ValidationError as error:
             # It came from Telegram (the secret matched): a non-2xx answer would only make
             # Telegram deliver it again and again. Note it, and take the next one.
-            log.warning("ignored a Telegram update this version cannot read: %s", error)
+            log.warning(
+                "ignored a Telegram update this version cannot read: %d errors, first at %s",
+                error.error_count(),
+                ".".join(str(part) for part in error.errors()[0]["loc"]) or "the top",
+            )
             return Response(status_code=200)
         if not await self.intake.first_time(update):
             return Response(status_code=200)
