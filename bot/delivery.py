@@ -34,11 +34,13 @@ from .throttles import stale_before
 
 log = logging.getLogger(__name__)
 
-RECEIPT_RETENTION = timedelta(days=7)
+RECEIPT_RETENTION = timedelta(days=30)
 """How long the receipt of an inbound webhook is kept. Every platform redelivers within a day
-(Telegram keeps an unconfirmed update 24 hours; Slack and Twilio retry within minutes), so a
-week is plenty, and the table does not grow without end. Answers given on the invitation page
-are kept: they recognise a browser answering again, whenever it does."""
+(Telegram keeps an unconfirmed update 24 hours; Slack and Twilio retry within minutes), but a
+receipt is also what tells a captured, signed Twilio request sent again from a new text:
+Twilio's signature carries no timestamp. Thirty days covers the life of an invitation several
+times over; beyond that a replay is an accepted risk (docs/security.md). Answers given on the
+invitation page are kept: they recognise a browser answering again, whenever it does."""
 PURGE_EVERY = timedelta(hours=1)
 
 
