@@ -12,7 +12,9 @@ Two kinds of figures:
   ``invitebot_database_up``.
 
 With ``INVITEBOT_METRICS_TOKEN`` set, a scrape must send ``Authorization: Bearer <token>``;
-without it, only a client on loopback (127.0.0.0/8, ::1) may scrape: the figures say how busy
+without it, only a client on loopback (127.0.0.0/8, ::1) may scrape, and only directly: a request
+carrying ``Forwarded`` or ``X-Forwarded-For`` came through a proxy (a reverse proxy on this
+machine connects from loopback on behalf of anyone) and is refused. The figures say how busy
 the service is and how its deliveries go, which is nobody else's business.
 """
 
@@ -109,7 +111,8 @@ class Metrics:
 
     def _authorised(self, request: Request) -> bool:
         if self._token is None:
-            return request.client is not None and is_loopback(request.client.host)
+            proxied = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+            return request.client is not None and is_loopback(request.client.host) and not proxied
         sent = request.headers.get("authorization", "").encode()
         return hmac.compare_digest(sent, b"Bearer " + self._token)
 
