@@ -7,6 +7,7 @@ press answered, everything stored valid."""
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -274,3 +275,47 @@ async def test_claiming_with_any_telegram_name_stores_a_valid_name(
     assert "You are now the head" in sent["text"], sent["text"]
     assert_no_failure_logged(caplog)
     await assert_all_stored_valid(site.database.uow)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"update_id": 1, "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | strings(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(strings(max_size=8), inner),
+    max_leaves=12,
+)
+raw_bodies = st.one_of(
+    st.binary(max_size=200),
+    st.integers(1, 60_000).map(_nested),
+    json_values.map(lambda value: json.dumps(value).encode()),
+    # A message whose text holds NUL and lone surrogates, escaped as JSON allows.
+    texts().map(lambda text: json.dumps(message_update(user(ANA, "Ana"), text, ANA)).encode()),
+    st.builds(
+        lambda text, cut: json.dumps(message_update(user(ANA, "Ana"), text, ANA)).encode()[:cut],
+        texts(surrogates=False, long=False),
+        st.integers(0, 400),
+    ),
+)
+
+
+@examples(40)
+@given(body=raw_bodies)
+@example(body=_nested(50_000))
+@example(body=json.dumps(message_update(user(ANA, "Ana"), "/help\x00\ud800", ANA)).encode())
+@example(body=b'{"update_id": ' + b"9" * 400 + b"}")
+async def test_any_body_with_the_secret_is_200_and_stores_only_valid_rows(
+    site: Site, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    """Whatever comes with the right secret token (deep nesting, bad UTF-8, any JSON, NUL and
+    lone surrogates, a cut-off update): 200, so Telegram stops sending it; never a failure."""
+    caplog.set_level(logging.INFO)
+    response = await site.client.post(
+        "/telegram/webhook", content=body, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET_TOKEN}
+    )
+    await site.hook.drain()
+    assert response.status_code == 200, response.text
+    assert_sent_well(site)
+    assert_no_failure_logged(caplog)
+    await assert_all_stored_valid(site.database.uow, [("telegram", str(ANA))])
