@@ -32,7 +32,7 @@ from .bootstrap import (
     invitee_senders,
     open_database,
 )
-from .cli_admin import admin_app
+from .cli_admin import admin_app, load_settings
 from .cli_telegram import telegram_app
 from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
 from .logs import configure_logging
@@ -68,7 +68,7 @@ def chat(
     ] = False,
 ) -> None:
     """Talk to the bot in this terminal. Type /help to begin, /quit to leave."""
-    settings = Settings()
+    settings = load_settings()
     user = user or getpass.getuser()
     console = Console(highlight=False)
     log_path = settings.sqlite_path.with_suffix(".log") if settings.sqlite_path else None
@@ -158,7 +158,7 @@ def serve(
     from .app import create_app
     from .http_server import protocol_class
 
-    settings = Settings()
+    settings = load_settings()
     if telegram_polling and settings.telegram_bot_token is None:
         err.print("[red]--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.[/red]")
         raise typer.Exit(2)
@@ -178,7 +178,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Deliver the outbox, alone (run several for more throughput)."""
-    settings = Settings()
+    settings = load_settings()
     _log_to(None, settings.log_level)
     fix_malloc_thresholds()
 
@@ -211,7 +211,7 @@ def sms_reply(
     ],
 ) -> None:
     """Answer an SMS invitation as the invitee would, without Twilio (for trying it out)."""
-    settings = Settings()
+    settings = load_settings()
     try:
         phone = normalise_phone(sender, region=settings.default_region)
     except ContactError as error:
@@ -239,7 +239,7 @@ def sms_reply(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date (safe to run again)."""
-    settings = Settings()
+    settings = load_settings()
 
     async def run() -> str | None:
         async with open_database(settings, upgrade=False) as database:

@@ -94,7 +94,9 @@ def _fail(message: str, *, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings, or a one-line error naming each bad variable (its value never shown:
+    it may be a secret) and exit code 1: never pydantic's traceback."""
     try:
         return Settings()
     except ValidationError as exc:
@@ -174,7 +176,7 @@ def community_add(
     ] = "",
 ) -> None:
     """Create a community."""
-    settings = _settings()
+    settings = load_settings()
     community = _run(
         ctx,
         settings,
@@ -186,7 +188,7 @@ def community_add(
 @community_app.command("list")
 def community_list(ctx: typer.Context) -> None:
     """List the communities."""
-    settings = _settings()
+    settings = load_settings()
     communities = _run(ctx, settings, lambda uow, clock: admin.list_communities(uow))
     console = _out()
     if not communities:
@@ -213,7 +215,7 @@ def household_add(
     ] = "",
 ) -> None:
     """Create a household and print its head's access code (once)."""
-    settings = _settings()
+    settings = load_settings()
     secret_key = _secret_key(settings)
     issued = _run(
         ctx,
@@ -238,7 +240,7 @@ def household_list(
     community: Annotated[str | None, typer.Option(help="Only this community's households.")] = None,
 ) -> None:
     """List households: community, address, expected head, claimed or not, members."""
-    settings = _settings()
+    settings = load_settings()
     rows = _run(
         ctx,
         settings,
@@ -273,7 +275,7 @@ def household_reset_code(
     address: Annotated[str, typer.Option(help="The household's address.")],
 ) -> None:
     """Issue a new access code for a household; the old one stops working."""
-    settings = _settings()
+    settings = load_settings()
     secret_key = _secret_key(settings)
     issued = _run(
         ctx,
@@ -323,7 +325,7 @@ def import_csv(
     line number. Exits with 1 when any row was invalid.
     """
     rows = _read_rows(file)
-    settings = _settings()
+    settings = load_settings()
     secret_key = _secret_key(settings)
     codes_file = _open_codes_file(codes_out) if codes_out is not None else None
     outcomes: list[RowOutcome] = []

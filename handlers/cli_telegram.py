@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .cli_admin import load_settings
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def set_webhook(
     from .telegram.updates import ALLOWED_UPDATES
     from .telegram.webhook import PATH
 
-    settings = Settings()
+    settings = load_settings()
     if settings.telegram_bot_token is None:
         _fail(NO_TOKEN)
     if settings.telegram_webhook_secret is None:
@@ -110,7 +111,7 @@ def delete_webhook() -> None:
     async def work(bot: Bot) -> None:
         await bot.delete_webhook(drop_pending_updates=False)
 
-    _with_bot(Settings(), work)
+    _with_bot(load_settings(), work)
     Console(highlight=False).print("The webhook is removed; updates wait for long polling.")
 
 
@@ -123,7 +124,7 @@ def info() -> None:
         hook = await bot.get_webhook_info()
         return me.username or "", hook.url, hook.pending_update_count, hook.last_error_message or ""
 
-    username, url, pending, last_error = _with_bot(Settings(), work)
+    username, url, pending, last_error = _with_bot(load_settings(), work)
     out = Console(highlight=False)
     out.print(f"Bot: @{escape(username)}")
     out.print(f"Webhook: {escape(url) if url else '(none: long polling)'}")

@@ -101,7 +101,8 @@ def invitebot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.parametrize(
-    "command", [("db", "upgrade"), ("admin", "community", "add", "Oak Ridge HOA")]
+    "command",
+    [("db", "upgrade"), ("admin", "community", "add", "Oak Ridge HOA"), ("serve",), ("worker",)],
 )
 def test_the_command_refuses_to_start_with_a_short_key(
     clean_env: dict[str, str], tmp_path: Path, command: tuple[str, ...]
@@ -113,6 +114,7 @@ def test_the_command_refuses_to_start_with_a_short_key(
     assert "INVITEBOT_SECRET_KEY is too short" in output
     assert "secrets.token_urlsafe(32)" in output
     assert SHORT not in output
+    assert "Traceback" not in output  # one line saying what to do, not pydantic's dump
     assert not (tmp_path / "hoa.db").exists() or command[0] == "db"
 
 
