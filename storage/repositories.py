@@ -14,29 +14,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Executable,
-    Select,
     Table,
     and_,
     bindparam,
     case,
     delete,
     func,
-    insert,
     or_,
     update,
 )
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.domain import (
     Channel,
@@ -70,8 +65,9 @@ from bot.ports import (
     ThrottleRepository,
 )
 
-from .executors import BUILT_ONCE, Connection, Params, Rows, open_connection
-from .mapping import E, R, RowMapper
+from .executors import Connection, Params, Rows, open_connection
+from .mapping import RowMapper
+from .sql_repository import SeenKey, SqlRepository, prefixed, remembered
 from .tables import (
     ChannelIdentityRow,
     CommunityRow,
@@ -85,8 +81,6 @@ from .tables import (
     ThrottleCountRow,
 )
 
-_UNSEEN = object()
-_SeenKey = tuple[str, tuple[Any, ...]]
 T = TypeVar("T")
 
 
@@ -99,156 +93,7 @@ class _Write:
     if_none: Callable[[], Awaitable[None]] | None
 
 
-def _seen_key(mapper: RowMapper[Any, Any], values: Mapping[str, Any]) -> _SeenKey:
-    return (mapper.table.name, tuple(values[k] for k in mapper.key))
-
-
-def _remembered(uow: SqlUnitOfWork, mapper: RowMapper[E, Any], values: Mapping[str, Any]) -> E:
-    """The entity of one row read, remembered as the transaction last saw it."""
-    entity = mapper.to_entity_from(values)
-    uow._seen[_seen_key(mapper, values)] = dict(values)
-    return entity
-
-
-def _prefixed(row: Mapping[str, Any], prefix: str, mapper: RowMapper[Any, Any]) -> dict[str, Any]:
-    """One table's columns out of a joined row, where they were labelled ``prefix + name``."""
-    return {name: row[prefix + name] for name in mapper.table.columns.keys()}
-
-
-class _Repository(Generic[E, R]):
-    """Shared plumbing: the unit of work's session, and reads and writes through the
-    repository's mapper (each subclass names its own in ``_mapper``)."""
-
-    _mapper: RowMapper[E, R]
-
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        self._uow = uow
-
-    def _by_code_point(self, column: str) -> ColumnElement[str] | Mapped[str]:
-        """``column`` for ORDER BY in code-point order, as Python's ``sorted`` orders str.
-
-        SQLite compares text bytewise already; PostgreSQL follows the database's collation
-        (``en_US`` puts "apple" before "Banana"), so it is told to use "C".
-        """
-        if self._uow.dialect == "postgresql":
-            return col(column).collate("C")
-        return col(column)
-
-    # Reads and writes run as Core statements on the unit of work's connection: no ORM
-    # objects, identity map or flush, and every read returns what the database holds now.
-
-    async def _execute(self, statement: Executable, params: Params = None) -> Rows:
-        return await self._uow.execute(statement, params)
-
-    def _entity(self, values: Mapping[str, Any]) -> E:
-        """The entity of one row read, remembered as this transaction last saw it."""
-        return _remembered(self._uow, self._mapper, values)
-
-    def _seen_key(self, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-        return _seen_key(self._mapper, values)
-
-    def _statement(self, name: str, build: Callable[[Table], Executable]) -> Executable:
-        """A statement built once per table and dialect, with bound parameters for the
-        values: building and coercing a statement costs more than compiling it, and the
-        compiled form is cached by SQLAlchemy for a statement that is always the same."""
-        cache = self._mapper.statements
-        key = (name, self._uow.dialect)
-        statement = cache.get(key)
-        if statement is None:
-            statement = build(self._mapper.table).execution_options(**{BUILT_ONCE: True})
-            cache[key] = statement
-        return statement
-
-    def _key_params(self, key: object) -> dict[str, Any]:
-        keys = key if isinstance(key, tuple) else (key,)
-        return {f"key_{name}": v for name, v in zip(self._mapper.key, keys, strict=True)}
-
-    def _by_key(self, table: Table) -> list[ColumnElement[bool]]:
-        return [table.c[name] == bindparam(f"key_{name}") for name in self._mapper.key]
-
-    async def _all(self, statement: Executable, params: Mapping[str, Any] | None = None) -> list[E]:
-        result = await self._execute(statement, params)
-        return [self._entity(row) for row in result.mappings()]
-
-    async def _first(
-        self, statement: SelectOfScalar[R] | Select[Any], params: Mapping[str, Any] | None = None
-    ) -> E | None:
-        found = await self._all(statement.limit(1) if params is None else statement, params)
-        return found[0] if found else None
-
-    async def _get(self, key: object, *, for_update: bool = False) -> E | None:
-        if for_update:
-            statement = self._statement(
-                "get_for_update",
-                lambda t: core_select(t).where(*self._by_key(t)).with_for_update(),
-            )
-        else:
-            statement = self._statement("get", lambda t: core_select(t).where(*self._by_key(t)))
-        return await self._first(statement, self._key_params(key))
-
-    async def _count(self, statement: SelectOfScalar[int]) -> int:
-        return int((await self._execute(statement)).scalar_one())
-
-    async def _add(self, entity: E) -> None:
-        """Inserted with the unit of work's next statement or its commit (see
-        :meth:`SqlUnitOfWork.write`): a broken constraint fails that call at the latest."""
-        values = self._mapper.to_values(entity)
-        seen_key = self._seen_key(values)
-        await self._uow.write(self._statement("insert", insert), values, row=seen_key)
-        self._uow._seen[seen_key] = values
-
-    async def _update(self, entity: E) -> None:
-        """Writes the columns that differ from the row as this transaction last read or
-        wrote it (as ``Session.merge`` would, which reads the row again first); a row this
-        transaction never saw gets all of its columns written."""
-        values = self._mapper.to_values(entity)
-        seen_key = self._seen_key(values)
-        seen = self._uow._seen.get(seen_key)
-        key = self._mapper.key
-        changed = {
-            name: value
-            for name, value in values.items()
-            if name not in key and (seen is None or seen.get(name, _UNSEEN) != value)
-        }
-        if changed:
-            statement = self._statement("update", lambda t: update(t).where(*self._by_key(t)))
-            params = changed | {f"key_{name}": values[name] for name in key}
-            insert_it = self._statement("insert", insert)
-
-            async def gone() -> None:  # (or never there): merge inserted it, so do we
-                await self._execute(insert_it, values)
-
-            await self._uow.write(statement, params, row=seen_key, if_none=gone)
-        self._uow._seen[seen_key] = values
-
-    def _dialect_insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        """``INSERT`` in the dialect's own construct: both have ``ON CONFLICT``."""
-        insert = postgresql.insert if self._uow.dialect == "postgresql" else sqlite.insert
-        return insert(table)
-
-    async def _upsert(self, entity: E) -> None:
-        """Inserts or replaces ``entity``, in one statement (``INSERT ... ON CONFLICT DO
-        UPDATE`` on the primary key): two transactions saving a new key at once both succeed,
-        the later one's values win, and neither fails on the primary key."""
-
-        def build(table: Table) -> Executable:
-            statement = self._dialect_insert(table)
-            return statement.on_conflict_do_update(
-                index_elements=list(self._mapper.key),
-                set_={
-                    name: statement.excluded[name]
-                    for name in table.columns.keys()
-                    if name not in self._mapper.key
-                },
-            )
-
-        values = self._mapper.to_values(entity)
-        seen_key = self._seen_key(values)
-        await self._uow.write(self._statement("upsert", build), values, row=seen_key)
-        self._uow._seen[seen_key] = values
-
-
-class SqlCommunities(_Repository[Community, CommunityRow]):
+class SqlCommunities(SqlRepository[Community, CommunityRow]):
     """:class:`bot.ports.CommunityRepository` on the ``communities`` table."""
 
     _mapper = RowMapper(Community, CommunityRow)
@@ -272,7 +117,7 @@ class SqlCommunities(_Repository[Community, CommunityRow]):
         )
 
 
-class SqlHouseholds(_Repository[Household, HouseholdRow]):
+class SqlHouseholds(SqlRepository[Household, HouseholdRow]):
     """:class:`bot.ports.HouseholdRepository` on the ``households`` table."""
 
     _mapper = RowMapper(Household, HouseholdRow)
@@ -311,10 +156,10 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
         if row is None:
             return None
         household = self._entity({name: row[name] for name in self._mapper.table.columns.keys()})
-        values = _prefixed(row, "community__", communities)
+        values = prefixed(row, "community__", communities)
         if values["id"] is None:  # the foreign key makes this rare, not impossible (SQLite)
             return household, None
-        return household, _remembered(self._uow, communities, values)
+        return household, remembered(self._uow, communities, values)
 
     async def get_by_code_hash(self, code_hash: str) -> Household | None:
         return await self._first(
@@ -340,7 +185,7 @@ class SqlHouseholds(_Repository[Household, HouseholdRow]):
         return await self._all(statement)
 
 
-class SqlMembers(_Repository[Member, MemberRow]):
+class SqlMembers(SqlRepository[Member, MemberRow]):
     """:class:`bot.ports.MemberRepository` on the ``members`` table."""
 
     _mapper = RowMapper(Member, MemberRow)
@@ -370,7 +215,7 @@ class SqlMembers(_Repository[Member, MemberRow]):
         )
 
 
-class SqlIdentities(_Repository[ChannelIdentity, ChannelIdentityRow]):
+class SqlIdentities(SqlRepository[ChannelIdentity, ChannelIdentityRow]):
     """:class:`bot.ports.IdentityRepository` on the ``channel_identities`` table.
 
     ``add`` raises :class:`sqlalchemy.exc.IntegrityError` when the (platform, external id)
@@ -424,10 +269,10 @@ class SqlIdentities(_Repository[ChannelIdentity, ChannelIdentityRow]):
         if row is None:
             return None
         identity = self._entity({n: row[n] for n in self._mapper.table.columns.keys()})
-        values = _prefixed(row, "member__", members)
-        member = _remembered(self._uow, members, values) if values["id"] is not None else None
-        values = _prefixed(row, "household__", households)
-        household = _remembered(self._uow, households, values) if values["id"] is not None else None
+        values = prefixed(row, "member__", members)
+        member = remembered(self._uow, members, values) if values["id"] is not None else None
+        values = prefixed(row, "household__", households)
+        household = remembered(self._uow, households, values) if values["id"] is not None else None
         return IdentityWithOwner(identity, member, household)
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
@@ -441,7 +286,7 @@ class SqlIdentities(_Repository[ChannelIdentity, ChannelIdentityRow]):
         )
 
 
-class SqlInvitations(_Repository[Invitation, InvitationRow]):
+class SqlInvitations(SqlRepository[Invitation, InvitationRow]):
     """:class:`bot.ports.InvitationRepository` on the ``invitations`` table."""
 
     _mapper = RowMapper(Invitation, InvitationRow)
@@ -527,10 +372,10 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
         found = []
         for row in result.mappings():
             invitation = self._entity({n: row[n] for n in self._mapper.table.columns.keys()})
-            values = _prefixed(row, "household__", households)
-            household = _remembered(self._uow, households, values)
-            values = _prefixed(row, "community__", communities)
-            community = _remembered(self._uow, communities, values) if values["id"] else None
+            values = prefixed(row, "household__", households)
+            household = remembered(self._uow, households, values)
+            values = prefixed(row, "community__", communities)
+            community = remembered(self._uow, communities, values) if values["id"] else None
             found.append(InvitationWithHousehold(invitation, household, community))
         return found
 
@@ -553,7 +398,7 @@ class SqlInvitations(_Repository[Invitation, InvitationRow]):
         )
 
 
-class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
+class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
     """:class:`bot.ports.OutboxRepository` on the ``outbox`` table."""
 
     _mapper = RowMapper(OutboxMessage, OutboxRow)
@@ -656,7 +501,7 @@ class SqlOutbox(_Repository[OutboxMessage, OutboxRow]):
         )
 
 
-class SqlConversations(_Repository[Conversation, ConversationRow]):
+class SqlConversations(SqlRepository[Conversation, ConversationRow]):
     """:class:`bot.ports.ConversationRepository` on the ``conversations`` table."""
 
     _mapper = RowMapper(Conversation, ConversationRow)
@@ -693,7 +538,7 @@ class SqlConversations(_Repository[Conversation, ConversationRow]):
         return stored
 
 
-class SqlPhoneStatuses(_Repository[PhoneStatus, PhoneStatusRow]):
+class SqlPhoneStatuses(SqlRepository[PhoneStatus, PhoneStatusRow]):
     """:class:`bot.ports.PhoneStatusRepository` on the ``phone_statuses`` table."""
 
     _mapper = RowMapper(PhoneStatus, PhoneStatusRow)
@@ -706,7 +551,7 @@ class SqlPhoneStatuses(_Repository[PhoneStatus, PhoneStatusRow]):
         await self._upsert(status)
 
 
-class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
+class SqlInboundReceipts(SqlRepository[InboundReceipt, InboundReceiptRow]):
     """:class:`bot.ports.InboundReceiptRepository` on the ``inbound_receipts`` table."""
 
     _mapper = RowMapper(InboundReceipt, InboundReceiptRow)
@@ -739,7 +584,7 @@ class SqlInboundReceipts(_Repository[InboundReceipt, InboundReceiptRow]):
         return int(result.rowcount or 0)
 
 
-class SqlThrottles(_Repository[ThrottleCount, ThrottleCountRow]):
+class SqlThrottles(SqlRepository[ThrottleCount, ThrottleCountRow]):
     """:class:`bot.ports.ThrottleRepository` on the ``throttles`` table."""
 
     _mapper = RowMapper(ThrottleCount, ThrottleCountRow)
@@ -824,7 +669,7 @@ class SqlUnitOfWork:
         self._seen: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = {}
         """Each row as this transaction last read or wrote it (see ``_update``)."""
         self._writes: list[_Write] = []
-        self._written: set[_SeenKey] = set()
+        self._written: set[SeenKey] = set()
         # Typed as the ports, so that the type checker holds each repository to its port.
         self.communities: CommunityRepository = SqlCommunities(self)
         self.households: HouseholdRepository = SqlHouseholds(self)
@@ -849,7 +694,7 @@ class SqlUnitOfWork:
         statement: Executable,
         params: Mapping[str, Any],
         *,
-        row: _SeenKey,
+        row: SeenKey,
         if_none: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """An insert, update or upsert of ``row`` that returns nothing, sent with the next
