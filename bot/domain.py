@@ -190,6 +190,84 @@ class OutboxMessage:
     id: str = field(default_factory=new_id)
 
 
+class HouseholdEventKind(StrEnum):
+    """What happened to a household: one kind for each change its history shows."""
+
+    INVITED = "invited"
+    RESENT = "resent"
+    CANCELLED = "cancelled"
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    REMOVED = "removed"
+    LEFT = "left"
+    HEAD_REQUESTED = "head_requested"
+    """The head asked a member to take over (the member accepts or declines)."""
+    HEAD_REQUEST_DECLINED = "head_request_declined"
+    HEAD_REQUEST_LAPSED = "head_request_lapsed"
+    """Not answered in time, cancelled by the head, or void because either of them left."""
+    HEAD_HANDED_OVER = "head_handed_over"
+    RENAMED = "renamed"
+    ACCESS_CODE_RESET = "access_code_reset"
+    CLAIMED = "claimed"
+
+
+class EventActor(StrEnum):
+    """Who made a household event happen."""
+
+    MEMBER = "member"
+    """A member of the household (``actor_member_id``), the head or another."""
+    INVITEE = "invitee"
+    """The person an invitation was for, answering it before being a member (a decline)."""
+    BOARD = "board"
+    SYSTEM = "system"
+    """invitebot itself: an invitation's time ran out, a provider reported a delivery."""
+
+
+@dataclass
+class HouseholdEvent:
+    """One entry of a household's history, written in the same transaction as the change.
+
+    Append-only: nothing updates or deletes it. It keeps what the history shows later (names
+    as they were then) so that showing it joins no row that may have changed since; the ids
+    only say which member or invitation it was. A contact is kept masked (``m•••@example.org``,
+    ``+1 ••• ••• 0199``), never whole: the log is read by more people, and for longer, than
+    the invitation it describes. ``bot.history`` makes the events the services write.
+    """
+
+    household_id: str
+    kind: HouseholdEventKind
+    at: datetime
+    actor: EventActor
+    actor_member_id: str | None = None
+    actor_name: str = ""
+    """The actor's name at the time ("" for the board and the system)."""
+    subject_member_id: str | None = None
+    """The member the event is about (who joined, was removed, renamed, became head)."""
+    subject_invitation_id: str | None = None
+    subject_name: str = ""
+    """The subject's name at the time: the invitee's, or the member's."""
+    method: Method | None = None
+    masked_contact: str = ""
+    via: str = ""
+    """Where it was done: ``sms``, ``page`` (the invitation page), or a chat platform
+    (``telegram``, ``slack``, ``console``)."""
+    details: dict[str, str] = field(default_factory=dict)
+    """Small facts of one kind (``new_link`` on a resend, a carrier's ``error_code``, a
+    ``previous_name``); never a contact, a link or a code."""
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if self.masked_contact and MASK not in self.masked_contact:
+            raise ValueError("a household event keeps a contact only masked")
+
+
+MASK = "•••"
+"""What stands for the hidden part of a masked contact (see ``bot.contacts.mask_contact``)."""
+
+
 @dataclass
 class PhoneStatus:
     """What a phone number told us by SMS: STOP (opted out until START) or WRONG (not the

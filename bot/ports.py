@@ -16,6 +16,7 @@ from .domain import (
     Community,
     Conversation,
     Household,
+    HouseholdEvent,
     InboundReceipt,
     Invitation,
     Member,
@@ -197,6 +198,22 @@ class ThrottleRepository(Protocol):
         ...
 
 
+class HouseholdEventRepository(Protocol):
+    """The households' event log: append-only, read newest first."""
+
+    async def append(self, event: HouseholdEvent) -> None:
+        """Add ``event`` to the log, with the unit of work's other changes (a rollback
+        forgets it with them)."""
+        ...
+
+    async def list_for_household(
+        self, household_id: str, *, limit: int = 20
+    ) -> Sequence[HouseholdEvent]:
+        """The household's latest ``limit`` events, newest first; events at the same time
+        in the order they were made (by id, newest first: ids are time-ordered)."""
+        ...
+
+
 class ConversationRepository(Protocol):
     async def get(
         self, *, platform: str, user_id: str, for_update: bool = False
@@ -228,6 +245,7 @@ class UnitOfWork(Protocol):
     phones: PhoneStatusRepository
     receipts: InboundReceiptRepository
     throttles: ThrottleRepository
+    events: HouseholdEventRepository
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc_info: object) -> None: ...

@@ -53,6 +53,7 @@ from bot.domain import (
 from bot.ports import (
     CommunityRepository,
     ConversationRepository,
+    HouseholdEventRepository,
     HouseholdRepository,
     IdentityRepository,
     IdentityWithOwner,
@@ -65,6 +66,7 @@ from bot.ports import (
     ThrottleRepository,
 )
 
+from .events import SqlHouseholdEvents
 from .executors import Connection, Params, Rows, open_connection
 from .mapping import RowMapper
 from .sql_repository import SeenKey, SqlRepository, prefixed, remembered
@@ -681,6 +683,7 @@ class SqlUnitOfWork:
         self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
         self.throttles: ThrottleRepository = SqlThrottles(self)
+        self.events: HouseholdEventRepository = SqlHouseholdEvents(self)
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
         """Runs one statement in this unit of work's transaction (beginning it if need be),

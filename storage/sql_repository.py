@@ -3,7 +3,8 @@
 
 The unit of work (:class:`storage.repositories.SqlUnitOfWork`) owns the connection, the writes
 waiting to be sent and each row as the transaction last saw it; a repository is a view of one
-table on it. The repositories themselves live in :mod:`storage.repositories`.
+table on it. The repositories themselves live in :mod:`storage.repositories` and, one module
+each where they grow their own, beside it (:mod:`storage.events`).
 """
 
 from __future__ import annotations

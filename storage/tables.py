@@ -231,6 +231,29 @@ class ThrottleCountRow(TableBase, table=True):
     window_started_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class HouseholdEventRow(TableBase, table=True):
+    __tablename__ = "household_events"
+    # A household's history, newest first (storage.events.SqlHouseholdEvents).
+    __table_args__ = (Index(None, "household_id", "at", "id"),)
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    household_id: str = Field(foreign_key="households.id", sa_type=ID)
+    kind: str = Field(sa_type=String(32))
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(sa_type=SHORT)
+    # Member and invitation ids without foreign keys: the log outlives what it describes, and
+    # keeps the names it shows in its own columns.
+    actor_member_id: str | None = Field(sa_type=ID)
+    actor_name: str = Field(sa_type=NAME)
+    subject_member_id: str | None = Field(sa_type=ID)
+    subject_invitation_id: str | None = Field(sa_type=ID)
+    subject_name: str = Field(sa_type=NAME)
+    method: str | None = Field(sa_type=SHORT)
+    masked_contact: str = Field(sa_type=CONTACT)
+    via: str = Field(sa_type=PLATFORM)
+    details: dict[str, str] = Field(sa_type=JSON)
+
+
 # Case-insensitive names and addresses: compared as lower(...) by the repositories.
 Index("uq_communities_lower_name", func.lower(col(CommunityRow.name)), unique=True)
 Index(

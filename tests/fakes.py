@@ -15,6 +15,7 @@ from bot.domain import (
     Community,
     Conversation,
     Household,
+    HouseholdEvent,
     InboundReceipt,
     Invitation,
     InvitationStatus,
@@ -51,6 +52,7 @@ class MemoryStore:
     phones: dict[str, PhoneStatus] = field(default_factory=dict)
     receipts: dict[tuple[str, str], InboundReceipt] = field(default_factory=dict)
     throttles: dict[str, ThrottleCount] = field(default_factory=dict)
+    events: list[HouseholdEvent] = field(default_factory=list)
 
 
 class _Repo:
@@ -341,6 +343,17 @@ class MemoryThrottles(_Repo):
         return len(old)
 
 
+class MemoryEvents(_Repo):
+    async def append(self, event: HouseholdEvent) -> None:
+        self._s.events.append(_copy(event))
+
+    async def list_for_household(
+        self, household_id: str, *, limit: int = 20
+    ) -> Sequence[HouseholdEvent]:
+        found = [_copy(e) for e in self._s.events if e.household_id == household_id]
+        return sorted(found, key=lambda e: (e.at, e.id), reverse=True)[: max(limit, 0)]
+
+
 class MemoryConversations(_Repo):
     async def get(
         self, *, platform: str, user_id: str, for_update: bool = False
@@ -371,6 +384,7 @@ class MemoryUnitOfWork:
         self.phones = MemoryPhones(self)
         self.receipts = MemoryReceipts(self)
         self.throttles = MemoryThrottles(self)
+        self.events = MemoryEvents(self)
 
     async def __aenter__(self) -> Self:
         self.working = copy.deepcopy(self.store)

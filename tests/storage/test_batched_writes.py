@@ -16,7 +16,17 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.domain import Channel, ChannelIdentity, InvitationStatus, Member, OutboxMessage, Role
+from bot.domain import (
+    Channel,
+    ChannelIdentity,
+    EventActor,
+    HouseholdEvent,
+    HouseholdEventKind,
+    InvitationStatus,
+    Member,
+    OutboxMessage,
+    Role,
+)
 from storage import Database
 from storage.executors import _combined
 from tests.storage.test_contract import T0, invitation
@@ -115,7 +125,7 @@ def statements(database: Database) -> Iterator[list[str]]:
     event.remove(engine, *listened)
 
 
-async def test_an_accept_s_four_writes_are_one_statement_on_postgresql_in_order_on_sqlite(
+async def test_an_accept_s_five_writes_are_one_statement_on_postgresql_in_order_on_sqlite(
     database: Database, statements: list[str]
 ) -> None:
     s = await seeded(database)
@@ -143,10 +153,14 @@ async def test_an_accept_s_four_writes_are_one_statement_on_postgresql_in_order_
             next_attempt_at=T0,
         )
         await uow.outbox.add(message)
+        accepted = HouseholdEvent(
+            s.household.id, HouseholdEventKind.ACCEPTED, T0, EventActor.MEMBER, member.id
+        )
+        await uow.events.append(accepted)
         await uow.commit()
     writes = [q for q in statements if q.startswith(("WITH", "INSERT", "UPDATE"))]
     tables = ["INSERT INTO members ", "INSERT INTO channel_identities ", "UPDATE invitations "]
-    tables.append("INSERT INTO outbox ")
+    tables += ["INSERT INTO outbox ", "INSERT INTO household_events "]
     if database.engine.dialect.name == "postgresql":
         assert len(writes) == 1, statements  # one round trip
         assert all(t in writes[0] for t in tables), writes[0]
@@ -158,6 +172,7 @@ async def test_an_accept_s_four_writes_are_one_statement_on_postgresql_in_order_
         assert got is not None and got.status is InvitationStatus.ACCEPTED
         assert await uow.outbox.get(message.id) == message
         assert await uow.members.get(member.id) == member
+        assert await uow.events.list_for_household(s.household.id) == [accepted]
 
 
 def test_statements_are_combined_with_their_parameters_renumbered() -> None:

@@ -22,7 +22,10 @@ import storage
 from bot.domain import (
     Channel,
     Community,
+    EventActor,
     Household,
+    HouseholdEvent,
+    HouseholdEventKind,
     InboundReceipt,
     Member,
     OutboxStatus,
@@ -85,9 +88,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0003"
+    assert await empty_database.current_revision() == Database.head_revision() == "0004"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0003"
+    assert await empty_database.current_revision() == "0004"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -132,7 +135,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0003 (head)" in shown.stdout
+    assert "0004 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -170,6 +173,15 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
     assert "CREATE TABLE throttles" in rendered
     assert (
         "UPDATE alembic_version SET version_num='0003' WHERE alembic_version.version_num = '0002'"
+        in rendered
+    )
+    assert "CREATE TABLE household_events" in rendered
+    assert (
+        "CREATE INDEX ix_household_events_household_id_at_id "
+        "ON household_events (household_id, at, id)" in rendered
+    )
+    assert (
+        "UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003'"
         in rendered
     )
     assert rendered.rstrip().endswith("COMMIT;")
@@ -345,7 +357,7 @@ async def test_upgrading_from_0002_adds_the_throttles_and_keeps_everything_else(
 
     await database.upgrade()
 
-    assert await database.current_revision() == "0003"
+    assert await database.current_revision() == "0004"
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
         assert "ix_throttles_window_started_at" in await connection.run_sync(index_names)
@@ -380,3 +392,82 @@ async def test_downgrading_0003_drops_only_the_throttles(database: Database) -> 
     async with database.uow() as uow:  # upgraded again: an empty table
         counted = await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
         assert counted.count == 1
+
+
+# --- 0004: household events ----------------------------------------------------------------
+
+
+async def test_upgrading_from_0003_adds_the_event_log_and_keeps_everything_else(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0003")
+    async with database.uow() as uow:
+        s = await seed(uow)
+        invite = invitation(s)
+        await uow.invitations.add(invite)
+        await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
+        await uow.commit()
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert "household_events" not in tables
+
+    await database.upgrade()
+
+    assert await database.current_revision() == "0004"
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        assert "ix_household_events_household_id_at_id" in await connection.run_sync(index_names)
+    recorded = HouseholdEvent(
+        household_id=s.household.id,
+        kind=HouseholdEventKind.INVITED,
+        at=at(1),
+        actor=EventActor.MEMBER,
+        actor_member_id=s.head.id,
+        actor_name=s.head.name,
+        subject_invitation_id=invite.id,
+        subject_name=invite.invitee_name,
+        method=invite.method,
+        masked_contact="+1 ••• ••• 0199",
+        via="console",
+        details={"new_link": "no"},
+    )
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == invite
+        counted = await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
+        assert counted.count == 2
+        await uow.events.append(recorded)
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.events.list_for_household(s.household.id) == [recorded]
+
+
+async def test_downgrading_0004_drops_only_the_event_log(database: Database) -> None:
+    async with database.uow() as uow:
+        s = await seed(uow)
+        invite = invitation(s)
+        await uow.invitations.add(invite)
+        await uow.events.append(
+            HouseholdEvent(s.household.id, HouseholdEventKind.CLAIMED, T0, EventActor.MEMBER)
+        )
+        await uow.commit()
+
+    await downgrade(database, "0003")
+
+    assert await database.current_revision() == "0003"
+    async with database.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert "household_events" not in tables
+        assert {"households", "invitations", "throttles"} <= tables
+        names = await connection.run_sync(index_names)
+        assert "ix_household_events_household_id_at_id" not in names
+        assert "ix_throttles_window_started_at" in names
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == invite
+
+    await database.upgrade()
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.uow() as uow:  # upgraded again: an empty log
+        assert await uow.events.list_for_household(s.household.id) == []
