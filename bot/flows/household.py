@@ -1,0 +1,226 @@
+"""``/household``: the members and the invitation cards, the cards' buttons (Copy Invite Link,
+Resend, Cancel Invite, and the OK under an invitation just sent), and the household page
+(Slack's home tab). Card payloads are ``card:<action>:<invitation id>``; every press is
+authorised again against the database (:func:`bot.invitations.managed_invitation`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from .. import contacts
+from .. import messages as msg
+from ..domain import Conversation, Household, Invitation, InvitationStatus
+from ..invitations import (
+    cancel_invitation,
+    household_view,
+    link_of,
+    managed_invitation,
+    resend_invitation,
+    who_is,
+)
+from ..ports import UnitOfWork
+from ..replies import Actor, Button, Confirm, Reply, Style
+from ..rules import Refused
+from .common import Flow, Turn, sent_text
+
+_ID = r"[0-9a-f]{32}"
+_PAYLOAD = re.compile(
+    rf"^card:(copy|resend|resend_same|resend_new|cancel|cancel_yes|keep|ok):({_ID})$"
+)
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """A person's household page, from :meth:`bot.engine.Engine.household_home`."""
+
+    replies: tuple[Reply, ...]
+    is_head: bool
+    """A head may invite from the page (and its cards carry the head's buttons)."""
+
+
+class HouseholdFlow(Flow):
+    async def command(self, turn: Turn, args: str) -> list[Reply]:
+        if turn.who.member is None or turn.who.household is None:
+            raise Refused(msg.NOT_IN_HOUSEHOLD)
+        return await self._cards(turn, turn.who.household, with_buttons=turn.who.is_head)
+
+    async def home(self, uow: UnitOfWork, actor: Actor) -> HomeView:
+        """The ``/household`` cards, with their buttons for a head; for someone in no
+        household, how to join. Reads only: no conversation is loaded or saved."""
+        who = await who_is(uow, actor)
+        if who.member is None or who.household is None:
+            return HomeView(replies=(Reply(msg.NOT_IN_HOUSEHOLD),), is_head=False)
+        turn = Turn(
+            uow=uow,
+            actor=actor,
+            conversation=Conversation(platform=actor.platform, user_id=actor.user_id),
+            who=who,
+        )
+        cards = await self._cards(turn, who.household, with_buttons=who.is_head)
+        return HomeView(replies=tuple(cards), is_head=who.is_head)
+
+    async def press(self, turn: Turn, payload: str) -> list[Reply]:
+        """A ``card:`` button."""
+        card = _PAYLOAD.match(payload)
+        if card is None:
+            return [Reply(msg.INVALID_BUTTON)]
+        action, invitation_id = card.group(1), card.group(2)
+        ctx = self.ctx
+        if action == "ok":
+            invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+            return [Reply(sent_text(invitation), replace_previous=True)]
+        if action in ("resend", "resend_same", "resend_new"):
+            return await self._resend(turn, action, invitation_id)
+        invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+        status = invitation.effective_status(ctx.clock.now())
+        name = invitation.invitee_name
+        if action == "copy":
+            if status is InvitationStatus.PENDING:
+                link = link_of(ctx, invitation)
+                return [
+                    Reply(
+                        msg.COPY_LINK.format(name=name, expires=msg.when(invitation.expires_at)),
+                        link=link,
+                    ),
+                    # The invitation page serves a QR code of the link while it is open.
+                    Reply(msg.COPY_QR.format(name=name), link=f"{link}/qr.png"),
+                ]
+            if status is InvitationStatus.EXPIRED:
+                return [Reply(msg.COPY_EXPIRED.format(name=name))]
+            return [Reply(msg.COPY_NOT_OPEN.format(name=name, status=msg.STATUS_LABELS[status]))]
+        if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
+            return [Reply(msg.ALREADY_CLOSED.format(name=name, status=msg.STATUS_LABELS[status]))]
+        if action == "cancel":
+            return [
+                Reply(
+                    msg.CONFIRM_CANCEL.format(name=name),
+                    buttons=(
+                        Button(
+                            msg.BTN_CONFIRM_CANCEL, f"card:cancel_yes:{invitation.id}", Style.DANGER
+                        ),
+                        Button(msg.BTN_KEEP, f"card:keep:{invitation.id}"),
+                    ),
+                )
+            ]
+        if action == "keep":
+            return [Reply(msg.KEPT.format(name=name), replace_previous=True)]
+        await cancel_invitation(turn.uow, ctx, who=turn.who, invitation_id=invitation_id)
+        return [Reply(msg.CANCELLED.format(name=name), replace_previous=True)]
+
+    async def _resend(self, turn: Turn, action: str, invitation_id: str) -> list[Reply]:
+        """Resend; an expired invitation first asks whether to keep its link or make a new one."""
+        invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+        status = invitation.effective_status(self.ctx.clock.now())
+        if action == "resend" and status is InvitationStatus.EXPIRED:
+            return [
+                Reply(
+                    msg.RESEND_CHOICE.format(name=invitation.invitee_name),
+                    buttons=(
+                        Button(msg.BTN_RESEND_SAME, f"card:resend_same:{invitation.id}"),
+                        Button(
+                            msg.BTN_RESEND_NEW,
+                            f"card:resend_new:{invitation.id}",
+                            Style.PRIMARY,
+                        ),
+                    ),
+                )
+            ]
+        new_link = action == "resend_new"
+        invitation = await resend_invitation(
+            turn.uow,
+            self.ctx,
+            who=turn.who,
+            invitation_id=invitation_id,
+            new_link=new_link,
+            shown_as=contacts.mask_contact(invitation.contact),
+        )
+        text = msg.RESENT_NEW_LINK if new_link else msg.RESENT
+        return [
+            Reply(
+                text.format(name=invitation.invitee_name, expires=msg.when(invitation.expires_at)),
+                replace_previous=action != "resend",
+            )
+        ]
+
+    async def _cards(self, turn: Turn, household: Household, *, with_buttons: bool) -> list[Reply]:
+        view = await household_view(turn.uow, self.ctx, household=household)
+        now = self.ctx.clock.now()
+        member_lines = [
+            msg.MEMBER_LINE.format(
+                name=m.name,
+                head=msg.HEAD_MARK if m.is_head else "",
+                contact=f" · {contacts.mask_contact(m.email or m.phone or '')}"
+                if (m.email or m.phone)
+                else "",
+            )
+            for m in view.members
+        ]
+        replies = [
+            Reply(
+                "\n".join([msg.MEMBERS_TITLE, *member_lines]),
+                title=msg.HOUSEHOLD_TITLE.format(
+                    address=household.address,
+                    community=view.community.name if view.community else "",
+                ),
+            )
+        ]
+        if not with_buttons:
+            return replies
+        if not view.open_invitations and not view.closed_invitations:
+            replies.append(Reply(msg.NO_INVITATIONS))
+        for invitation in view.open_invitations:
+            replies.append(_card(invitation, now))
+        if view.closed_invitations:
+            lines = [
+                msg.CARD_CLOSED.format(
+                    name=i.invitee_name,
+                    method=i.method.label,
+                    contact=contacts.mask_contact(i.contact),
+                    status=msg.STATUS_LABELS[i.effective_status(now)],
+                    when=msg.when(i.responded_at or i.expires_at),
+                )
+                for i in sorted(
+                    view.closed_invitations, key=lambda i: i.responded_at or i.created_at
+                )[-5:]
+            ]
+            replies.append(Reply("\n".join(lines), title=msg.EARLIER_TITLE))
+        return replies
+
+
+def _card(invitation: Invitation, now: datetime) -> Reply:
+    status = invitation.effective_status(now)
+    delivery = ""
+    if status is InvitationStatus.PENDING:
+        delivery = f" ({msg.DELIVERY_LABELS[invitation.delivery_status]})"
+    expiry = (msg.CARD_EXPIRED if status is InvitationStatus.EXPIRED else msg.CARD_EXPIRES).format(
+        when=msg.when(invitation.expires_at)
+    )
+    return Reply(
+        msg.CARD.format(
+            name=invitation.invitee_name,
+            method=invitation.method.label,
+            contact=contacts.mask_contact(invitation.contact),
+            status=msg.STATUS_LABELS[status],
+            delivery=delivery,
+            sent=msg.when(invitation.sent_at or invitation.created_at),
+            expiry=expiry,
+        ),
+        buttons=(
+            Button(msg.BTN_COPY, f"card:copy:{invitation.id}"),
+            Button(msg.BTN_RESEND, f"card:resend:{invitation.id}"),
+            Button(
+                msg.BTN_CANCEL_INVITE,
+                f"card:cancel:{invitation.id}",
+                Style.DANGER,
+                confirm=Confirm(
+                    title=msg.CONFIRM_CANCEL_TITLE,
+                    text=msg.CONFIRM_CANCEL.format(name=invitation.invitee_name),
+                    yes=msg.BTN_CONFIRM_CANCEL,
+                    no=msg.BTN_KEEP,
+                    payload=f"card:cancel_yes:{invitation.id}",
+                ),
+            ),
+        ),
+    )
