@@ -21,6 +21,7 @@ from typing import ParamSpec, TypeVar
 
 from .contacts import ContactError, normalise_contact, normalise_name, normalise_text
 from .domain import Community, Household
+from .history import access_code_reset
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .secrets import hash_access_code, new_access_code, normalise_access_code
 
@@ -282,6 +283,7 @@ async def reset_access_code(
             raise UnknownHousehold(f"There is no household at “{address}” in “{community.name}”.")
         code, household.access_code_hash = await _fresh_code(uow, secret_key=secret_key)
         await uow.households.update(household)
+        await uow.events.append(access_code_reset(household, at=clock.now()))
         await uow.commit()
     return IssuedCode(household=household, community=community, code=code)
 

@@ -21,12 +21,15 @@ from .context import CoreContext
 from .domain import (
     Channel,
     DeliveryStatus,
+    EventActor,
+    HouseholdEventKind,
     Method,
     OutboxMessage,
     OutboxStatus,
     PhoneStatus,
     Route,
 )
+from .history import about_invitation
 from .invitation_page import PAGE_RECEIPT_SOURCE
 from .invitations import expire_due, notify_head, with_current_link
 from .ports import UnitOfWork, UnitOfWorkFactory
@@ -244,6 +247,15 @@ class Dispatcher:
                     await uow.phones.save(phone)
                 if invitation is not None:
                     invitation.delivery_status = DeliveryStatus.FAILED
+                    await uow.events.append(
+                        about_invitation(
+                            HouseholdEventKind.DELIVERY_FAILED,
+                            invitation,
+                            at=now,
+                            actor=EventActor.SYSTEM,
+                            reason=_failure_reason(error),
+                        )
+                    )
                     method = Method.SMS if message.channel is Channel.SMS else Method.EMAIL
                     await notify_head(
                         uow,
@@ -263,6 +275,16 @@ class Dispatcher:
             if invitation is not None:
                 await uow.invitations.update(invitation)
             await uow.commit()
+
+
+def _failure_reason(error: DeliveryError) -> str:
+    """Why a message failed for good, in a word for the household's history (the error's
+    own text stays in the outbox and the log: a provider may quote the address in it)."""
+    if isinstance(error, RecipientOptedOut):
+        return "opted_out"
+    if isinstance(error, PermanentDeliveryError):
+        return "rejected"
+    return "retries_exhausted"
 
 
 # What a provider's status callback says, as a delivery status (Twilio's words).
@@ -285,6 +307,12 @@ _PROGRESS = {
     DeliveryStatus.FAILED: 2,
 }
 
+# The reports a household's history shows ("sent" is only a step on the way).
+_RECORDED = {
+    DeliveryStatus.DELIVERED: HouseholdEventKind.DELIVERED,
+    DeliveryStatus.FAILED: HouseholdEventKind.DELIVERY_FAILED,
+}
+
 
 async def apply_delivery_report(
     uow: UnitOfWork, ctx: CoreContext, *, provider_id: str, status: str, error_code: str = ""
@@ -303,6 +331,19 @@ async def apply_delivery_report(
         return False
     invitation.delivery_status = new
     await uow.invitations.update(invitation)
+    if new in _RECORDED:
+        details: dict[str, str] = {}
+        if new is DeliveryStatus.FAILED:
+            details = {"reason": "carrier", "error_code": error_code.strip()[:16]}
+        await uow.events.append(
+            about_invitation(
+                _RECORDED[new],
+                invitation,
+                at=ctx.clock.now(),
+                actor=EventActor.SYSTEM,
+                **details,
+            )
+        )
     if new is DeliveryStatus.FAILED:
         reason = msg.REASON_CARRIER.format(code=error_code) if error_code else status
         await notify_head(

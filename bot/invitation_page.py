@@ -34,6 +34,7 @@ from enum import StrEnum
 from . import messages as msg
 from .context import CoreContext
 from .domain import InboundReceipt, Invitation, InvitationStatus, Member
+from .history import PAGE
 from .invitations import admit, decline, link_account, verified_invitation, who_is
 from .ports import UnitOfWork
 from .replies import Actor
@@ -138,7 +139,7 @@ async def answer_on_page(
         if accept:
             await admit(uow, ctx, invitation=invitation, actor=None)
         else:
-            await decline(uow, ctx, invitation=invitation)
+            await decline(uow, ctx, invitation=invitation, via=PAGE)
         await uow.receipts.first_time(receipt)
         return PageAnswer(Outcome.DONE, replace(page, status=invitation.status))
     wanted = InvitationStatus.ACCEPTED if accept else InvitationStatus.DECLINED

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from . import history
 from . import messages as msg
 from .context import CoreContext
 from .domain import (
@@ -14,7 +15,9 @@ from .domain import (
     ChannelIdentity,
     Community,
     DeliveryStatus,
+    EventActor,
     Household,
+    HouseholdEventKind,
     Invitation,
     InvitationStatus,
     Member,
@@ -159,6 +162,7 @@ async def create_invitation(
         # An earlier invitation to this contact ran out of time: this one replaces it.
         check.pending.status = InvitationStatus.EXPIRED
         await uow.invitations.update(check.pending)
+        await _record(uow, ctx, HouseholdEventKind.EXPIRED, check.pending, actor=EventActor.SYSTEM)
     now = ctx.clock.now()
     invitation = Invitation(
         household_id=household.id,
@@ -174,6 +178,7 @@ async def create_invitation(
     )
     await uow.invitations.add(invitation)
     await _queue_invitation_message(uow, ctx, invitation=invitation, household=household, head=head)
+    await _record(uow, ctx, HouseholdEventKind.INVITED, invitation, by=head, via=actor.platform)
     return invitation
 
 
@@ -318,6 +323,16 @@ async def resend_invitation(
         invitation.nonce = new_nonce()
     await uow.invitations.update(invitation)
     await _queue_invitation_message(uow, ctx, invitation=invitation, household=household, head=head)
+    await _record(
+        uow,
+        ctx,
+        HouseholdEventKind.RESENT,
+        invitation,
+        by=head,
+        via=_platform_of(who),
+        new_link=_yes_no(new_link),
+        renewed=_yes_no(status is InvitationStatus.EXPIRED),
+    )
     return invitation
 
 
@@ -337,6 +352,9 @@ async def cancel_invitation(
     invitation.nonce = new_nonce()
     invitation.responded_at = ctx.clock.now()
     await uow.invitations.update(invitation)
+    await _record(
+        uow, ctx, HouseholdEventKind.CANCELLED, invitation, by=who.member, via=_platform_of(who)
+    )
     return invitation
 
 
@@ -427,6 +445,14 @@ async def admit(
     invitation.member_id = member.id
     invitation.responded_at = now
     await uow.invitations.update(invitation)
+    await _record(
+        uow,
+        ctx,
+        HouseholdEventKind.ACCEPTED,
+        invitation,
+        by=member,
+        via=actor.platform if actor is not None else history.PAGE,
+    )
     await notify_head(
         uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name)
     )
@@ -436,27 +462,43 @@ async def admit(
 
 
 async def decline_invitation(
-    uow: UnitOfWork, ctx: CoreContext, *, token: str
+    uow: UnitOfWork, ctx: CoreContext, *, token: str, via: str
 ) -> tuple[Invitation, Household]:
+    """Decline the open invitation ``token`` names, from ``via`` (a chat platform)."""
     invitation = await open_invitation_by_token(uow, ctx, token)
-    return await decline(uow, ctx, invitation=invitation)
+    return await decline(uow, ctx, invitation=invitation, via=via)
 
 
 async def decline(
-    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str | None = None
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    invitation: Invitation,
+    via: str,
+    wrong_number: bool = False,
 ) -> tuple[Invitation, Household]:
-    """Close an open invitation as declined and tell the head (``text``, or the usual)."""
+    """Close an open invitation as declined, answered from ``via`` (``sms``, ``page`` or a
+    chat platform), and tell the head; ``wrong_number``: the phone said it is not the
+    invitee's (a WRONG reply), and the head is told that."""
     household = await uow.households.get(invitation.household_id)
     if household is None:
         raise Refused(msg.INVITE_NOT_VALID)
     invitation.status = InvitationStatus.DECLINED
     invitation.responded_at = ctx.clock.now()
     await uow.invitations.update(invitation)
-    await notify_head(
+    details = {"wrong_number": "yes"} if wrong_number else {}
+    await _record(
         uow,
         ctx,
-        invitation=invitation,
-        text=text or msg.NOTIFY_DECLINED.format(name=invitation.invitee_name),
+        HouseholdEventKind.DECLINED,
+        invitation,
+        actor=EventActor.INVITEE,
+        via=via,
+        **details,
+    )
+    notice = msg.NOTIFY_WRONG_NUMBER if wrong_number else msg.NOTIFY_DECLINED
+    await notify_head(
+        uow, ctx, invitation=invitation, text=notice.format(name=invitation.invitee_name)
     )
     return invitation, household
 
@@ -467,6 +509,7 @@ async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> 
     for invitation in await uow.invitations.list_expiring(now=ctx.clock.now(), limit=limit):
         invitation.status = InvitationStatus.EXPIRED
         await uow.invitations.update(invitation)
+        await _record(uow, ctx, HouseholdEventKind.EXPIRED, invitation, actor=EventActor.SYSTEM)
         await notify_head(
             uow,
             ctx,
@@ -475,6 +518,33 @@ async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> 
         )
         expired.append(invitation)
     return expired
+
+
+async def _record(
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    kind: HouseholdEventKind,
+    invitation: Invitation,
+    *,
+    by: Member | None = None,
+    actor: EventActor = EventActor.MEMBER,
+    via: str = "",
+    **details: str,
+) -> None:
+    """Append the household event of a change to ``invitation`` (in this unit of work)."""
+    await uow.events.append(
+        history.about_invitation(
+            kind, invitation, at=ctx.clock.now(), actor=actor, by=by, via=via, **details
+        )
+    )
+
+
+def _platform_of(who: Who) -> str:
+    return who.identity.platform if who.identity is not None else ""
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 async def notify_head(

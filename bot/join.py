@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from . import messages as msg
 from .context import CoreContext
-from .households import claim_household
+from .history import claimed
+from .households import Claim, claim_household
 from .invitations import accept_invitation, decline_invitation
 from .ports import UnitOfWork
 from .replies import Actor, Reply
@@ -77,7 +78,7 @@ async def join_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: st
         uow,
         ctx,
         actor=actor,
-        attempt=lambda: claim_household(uow, ctx, actor=actor, code=text),
+        attempt=lambda: _claim(uow, ctx, actor=actor, code=text),
     )
     if isinstance(claim, Refused):
         return Joined(Reply(str(claim)), done=False)
@@ -86,6 +87,15 @@ async def join_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: st
         Reply(msg.CLAIMED.format(address=claim.household.address, community=community)),
         done=True,
     )
+
+
+async def _claim(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) -> Claim:
+    """Claim the household ``code`` names, and record it in the household's history."""
+    claim = await claim_household(uow, ctx, actor=actor, code=code)
+    await uow.events.append(
+        claimed(claim.household, claim.head, at=ctx.clock.now(), via=actor.platform)
+    )
+    return claim
 
 
 async def decline_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: str) -> Joined:
@@ -98,7 +108,7 @@ async def decline_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text:
         uow,
         ctx,
         actor=actor,
-        attempt=lambda: decline_invitation(uow, ctx, token=token),
+        attempt=lambda: decline_invitation(uow, ctx, token=token, via=actor.platform),
     )
     if isinstance(declined, Refused):
         return Joined(Reply(str(declined)), done=False)

@@ -108,7 +108,7 @@ async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: dat
         return picked
     chosen = picked.invitation
     if word in DECLINE_WORDS:
-        _, household = await decline(uow, ctx, invitation=chosen)
+        _, household = await decline(uow, ctx, invitation=chosen, via=SMS_PLATFORM)
         return msg.SMS_DECLINED.format(address=household.address)
     actor = Actor(platform=SMS_PLATFORM, user_id=sms.sender, chat_id=sms.sender)
     home = await _home_of(uow, sms.sender)
@@ -167,12 +167,7 @@ async def _wrong_number(
     uow: UnitOfWork, ctx: CoreContext, phone: str, invitations: list[Invitation], *, now: datetime
 ) -> str:
     for invitation in invitations:
-        await decline(
-            uow,
-            ctx,
-            invitation=invitation,
-            text=msg.NOTIFY_WRONG_NUMBER.format(name=invitation.invitee_name),
-        )
+        await decline(uow, ctx, invitation=invitation, via=SMS_PLATFORM, wrong_number=True)
     await _set_phone(uow, phone, wrong_number=True, now=now)
     return msg.SMS_WRONG
 

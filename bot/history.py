@@ -1,0 +1,84 @@
+"""The household events each change records (see :class:`bot.domain.HouseholdEvent`).
+
+A service that changes a household appends one of these to ``uow.events`` in the unit of work
+that makes the change, so the history holds exactly what was committed. The builders here
+decide what an event keeps: names as they are now, the contact only masked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .contacts import mask_contact
+from .domain import (
+    EventActor,
+    Household,
+    HouseholdEvent,
+    HouseholdEventKind,
+    Invitation,
+    Member,
+)
+
+PAGE = "page"
+"""``HouseholdEvent.via`` for an answer given on the invitation page; chat platforms and
+``sms`` go by their platform name."""
+
+
+def about_invitation(
+    kind: HouseholdEventKind,
+    invitation: Invitation,
+    *,
+    at: datetime,
+    actor: EventActor,
+    by: Member | None = None,
+    via: str = "",
+    **details: str,
+) -> HouseholdEvent:
+    """An event about ``invitation``: done by the member ``by`` (``actor`` MEMBER), by its
+    invitee (INVITEE: their name is the invitation's), or by the system or the board."""
+    if actor is EventActor.MEMBER and by is None:
+        raise ValueError("a member's event names the member")
+    actor_name = by.name if by is not None else ""
+    if actor is EventActor.INVITEE:
+        actor_name = invitation.invitee_name
+    return HouseholdEvent(
+        household_id=invitation.household_id,
+        kind=kind,
+        at=at,
+        actor=actor,
+        actor_member_id=by.id if by is not None else None,
+        actor_name=actor_name,
+        subject_member_id=invitation.member_id,
+        subject_invitation_id=invitation.id,
+        subject_name=invitation.invitee_name,
+        method=invitation.method,
+        masked_contact=mask_contact(invitation.contact),
+        via=via,
+        details=details,
+    )
+
+
+def claimed(household: Household, head: Member, *, at: datetime, via: str) -> HouseholdEvent:
+    """``head`` claimed ``household`` with its access code, from the chat platform ``via``."""
+    return HouseholdEvent(
+        household_id=household.id,
+        kind=HouseholdEventKind.CLAIMED,
+        at=at,
+        actor=EventActor.MEMBER,
+        actor_member_id=head.id,
+        actor_name=head.name,
+        subject_member_id=head.id,
+        subject_name=head.name,
+        via=via,
+    )
+
+
+def access_code_reset(household: Household, *, at: datetime) -> HouseholdEvent:
+    """The board issued ``household`` a new access code (the old one stopped working)."""
+    return HouseholdEvent(
+        household_id=household.id,
+        kind=HouseholdEventKind.ACCESS_CODE_RESET,
+        at=at,
+        actor=EventActor.BOARD,
+        details={"claimed": "yes" if household.claimed else "no"},
+    )
