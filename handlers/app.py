@@ -38,7 +38,7 @@ from .bootstrap import (
     prepare_database,
 )
 from .http_headers import HardenedStarlette
-from .http_limits import RequestLimits
+from .http_limits import Gate, RequestLimits
 from .logs import mask_logger
 from .metrics import MeasureRequests, Metrics
 from .settings import Settings
@@ -56,7 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-JSON_PATHS = ("/telegram/webhook", "/slack/events")
+TELEGRAM_PATH = "/telegram/webhook"
+SLACK_PATH = "/slack/events"
+JSON_PATHS = (TELEGRAM_PATH, SLACK_PATH)
 """The routes whose bodies may be as large as ``INVITEBOT_MAX_JSON_BODY_BYTES``."""
 
 
@@ -209,6 +211,7 @@ def create_app(
         ctx=ctx,
         public_base_url=settings.public_base_url,
         telegram_bot_username=settings.telegram_bot_username,
+        trusted_proxies=settings.trusted_proxy_list,
     ).routes
     if settings.twilio_auth_token is not None:
         routes += TwilioWebhooks(
@@ -223,6 +226,12 @@ def create_app(
     metrics.routes = routes
     # Telegram's and Slack's webhooks take JSON (Slack's forms carry JSON too); the rest, forms.
     json_limits = dict.fromkeys(JSON_PATHS, settings.max_json_body_bytes)
+    # Checks of the headers alone, before a body is read from anyone.
+    gates: dict[str, Gate] = {}
+    if telegram is not None and telegram.webhook is not None:
+        gates[TELEGRAM_PATH] = telegram.webhook.authentic
+    if slack is not None and slack.events is not None:
+        gates[SLACK_PATH] = slack.events.plausible
     # Security headers on every response, the 500s of ServerErrorMiddleware included.
     app = HardenedStarlette(
         routes=routes,
@@ -234,6 +243,7 @@ def create_app(
                 limits=json_limits,
                 default_limit=settings.max_form_body_bytes,
                 timeout=settings.request_timeout_seconds,
+                gates=gates,
             ),
             Middleware(DatabaseUnavailableIs503),
         ],

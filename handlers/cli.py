@@ -172,7 +172,10 @@ def serve(
         max_connections=settings.max_connections,
     )
     # log_config=None: uvicorn's records go through our masked JSON logging.
-    uvicorn.run(app, host=host, port=port, log_config=None, http=protocol)
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback (or whatever
+    # FORWARDED_ALLOW_IPS says) and rewrite the client's address before the app sees it; who
+    # is a trusted proxy is INVITEBOT_TRUSTED_PROXIES's to say, read in handlers.client_address.
+    uvicorn.run(app, host=host, port=port, log_config=None, http=protocol, proxy_headers=False)
 
 
 @app.command()
