@@ -5,6 +5,9 @@ Why before the routes: each webhook checks its caller (a signature, a secret tok
 it has the body, so whatever a route does with the body, a stranger could make it buffer
 anything. Here every request's body is read as a stream from ``receive``:
 
+- a route may name a *gate*, a check of the headers alone (Telegram's secret token, Slack's
+  timestamp and the shape of its signature): a request that fails it gets **401** without a
+  byte of its body read, so a stranger cannot make us hold a megabyte of JSON per connection;
 - a declared ``Content-Length`` over the route's limit gets **413** without a byte read;
 - a body (chunked, or lying about its length) that passes the limit gets **413** the moment it
   does; what was read is dropped;
@@ -22,8 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("invitebot.web")
@@ -33,6 +37,9 @@ FORM_LIMIT = 64 * 1024
 JSON_LIMIT = 1024 * 1024
 """The default limit for a route that takes JSON (Telegram's and Slack's webhooks)."""
 BODY_TIMEOUT = 10.0
+
+Gate = Callable[[Headers], bool]
+"""Whether a request's headers alone may be from the one who may call the route."""
 
 
 class _TooLarge(Exception):
@@ -81,9 +88,11 @@ class RequestLimits:
         limits: Mapping[str, int] | None = None,
         default_limit: int = FORM_LIMIT,
         timeout: float = BODY_TIMEOUT,
+        gates: Mapping[str, Gate] | None = None,
     ) -> None:
         self.app = app
         self.limits = dict(limits or {})
+        self.gates = dict(gates or {})
         self.default_limit = default_limit
         self.timeout = timeout
 
@@ -92,6 +101,11 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         limit = self.limits.get(scope["path"], self.default_limit)
+        gate = self.gates.get(scope["path"])
+        if gate is not None and scope.get("method") == "POST" and not gate(Headers(scope=scope)):
+            log.warning("refused a request to %s on its headers alone", scope["path"])
+            await _answer(send, 401, "Unauthorized")
+            return
         try:
             declared = declared_length(scope)
         except ValueError:

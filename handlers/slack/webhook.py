@@ -37,6 +37,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW = 5 * 60
 """Seconds a request's timestamp may be away from our clock (slack-bolt's own window)."""
 _TIMESTAMP = re.compile(rb"[0-9]{1,12}")
+_SIGNATURE = re.compile(rb"v0=[0-9a-f]{64}")
 _UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError)
 """What slack-bolt's parsing and matching raise on a body that is not Slack's
 (UnicodeDecodeError and JSONDecodeError are ValueErrors). Our listeners never raise into
@@ -55,6 +56,19 @@ class SlackEvents:
     @property
     def routes(self) -> list[Route]:
         return [Route(PATH, self.endpoint, methods=["POST"])]
+
+    def plausible(self, headers: Mapping[str, str], *, now: float | None = None) -> bool:
+        """Whether the headers alone could be Slack's: a timestamp within five minutes and a
+        signature of the right shape. Checked by :mod:`handlers.http_limits` before the body
+        is read, so a stranger cannot make us hold a megabyte for nothing."""
+        stamp = headers.get("x-slack-request-timestamp", "").encode("latin-1")
+        sent = headers.get("x-slack-signature", "").encode("latin-1")
+        now = time.time() if now is None else now
+        return (
+            _TIMESTAMP.fullmatch(stamp) is not None
+            and abs(now - int(stamp)) <= MAX_CLOCK_SKEW
+            and _SIGNATURE.fullmatch(sent) is not None
+        )
 
     def authentic(self, headers: Mapping[str, str], body: bytes, *, now: float) -> bool:
         """Whether Slack signed ``body`` within the last five minutes. Headers are compared

@@ -183,7 +183,7 @@ async def test_any_message_is_answered_and_stores_only_valid_rows(
     update = message_update(sender, text, GROUP if group else ANA)
     response = await site.post(update)
     if len(response.request.content) > MAX_UPDATE_BYTES:
-        assert response.status_code == 413
+        assert response.status_code == 200  # from Telegram, so never a status it would retry
         return
     assert response.status_code == 200, response.text
     sent = assert_sent_well(site)
