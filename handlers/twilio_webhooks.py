@@ -26,12 +26,15 @@ from bot.delivery import apply_delivery_report
 from bot.messages import SMS_HINT
 from bot.ports import UnitOfWorkFactory
 from bot.sms_inbound import MAX_BODY, InboundSms, handle_inbound_sms
+from bot.throttles import may_reply_by_sms
 
 from .inbound import clean_text
 
 log = logging.getLogger("invitebot.twilio")
 
 MAX_FORM_BYTES = 64 * 1024
+MAX_SENDER_KEY = 64
+"""How much of a sender that is not a phone number names it for the reply cap."""
 # Matched whole (fullmatch) and in ASCII: ``$`` would let a trailing newline through, and
 # ``\d`` any script's digits, each making a second spelling of one number or message id.
 _E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -118,17 +121,25 @@ class TwilioWebhooks:
         sender, message_id = form.get("From", ""), form.get("MessageSid", "")
         if not _SID.fullmatch(message_id):
             log.warning("ignored a signed Twilio SMS webhook whose MessageSid is not one")
-            return twiml(SMS_HINT)
+            return await self._hint(sender)
         if not _E164.fullmatch(sender):
             # Signed by Twilio yet not a text from a phone (a short code, WhatsApp...): a hint.
             log.info("inbound SMS %s is not from a phone number: answered with a hint", message_id)
-            return twiml(SMS_HINT)
+            return await self._hint(sender)
         sms = InboundSms(sender=sender, body=form.get("Body", "")[:MAX_BODY], message_id=message_id)
         async with self.uow_factory() as uow:
             reply = await handle_inbound_sms(uow, self.ctx, sms)
             await uow.commit()
         log.info("inbound SMS %s from %s handled", message_id, mask_contact(sender))
         return twiml(reply or "")
+
+    async def _hint(self, sender: str) -> Response:
+        """The hint, within the cap on automatic replies to ``sender`` (an auto-responder on
+        WhatsApp loops as well as one on a phone), counted by its first characters."""
+        async with self.uow_factory() as uow:
+            allowed = await may_reply_by_sms(uow, self.ctx, phone=sender[:MAX_SENDER_KEY])
+            await uow.commit()
+        return twiml(SMS_HINT if allowed else "")
 
     async def status_callback(self, request: Request) -> Response:
         form = await self._verified_form(request)

@@ -15,6 +15,7 @@ import logging
 import weakref
 
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 
 from bot.domain import InboundReceipt
 from bot.ports import Clock, UnitOfWorkFactory
@@ -60,17 +61,24 @@ class UpdateIntake:
     async def handle(self, update: Update) -> None:
         """Run the update through the router, after the updates of the same person that came
         before it; a failure is logged, never raised."""
-        async with self._turn_of(update):
+        try:
+            event = update.event
+        except UpdateTypeLookupError:
+            # Signed by Telegram, of a kind this version of aiogram does not know (a newer Bot
+            # API's): nothing to do, and nothing to wait for.
+            log.warning("ignored Telegram update %s: no event this version knows", update.update_id)
+            return
+        async with self._turn_of(event):
             try:
                 await self.adapter.dispatcher.feed_update(self.adapter.bot, update)
             except Exception:
                 log.exception("handling Telegram update %s failed", update.update_id)
 
-    def _turn_of(self, update: Update) -> asyncio.Lock:
+    def _turn_of(self, event: object) -> asyncio.Lock:
         """One lock per person: Telegram sends updates over many connections at once, and a
         name and an email typed in quick succession must be taken in that order. The lock is
         fair (first come, first served) and forgotten when nobody holds or awaits it."""
-        sender = getattr(update.event, "from_user", None)  # messages and presses have one
+        sender = getattr(event, "from_user", None)  # messages and presses have one
         key = sender.id if sender is not None else 0
         lock = self._locks.get(key)
         if lock is None:
@@ -80,7 +88,14 @@ class UpdateIntake:
     def handle_in_background(self, update: Update) -> None:
         task = asyncio.create_task(self.handle(update), name=f"telegram-{update.update_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        # handle() catches everything: an exception that got through is a bug to hear about
+        # now, not as asyncio's "never retrieved" when the task is collected.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("handling Telegram update failed: %s", task.get_name(), exc_info=error)
 
     @property
     def busy(self) -> bool:

@@ -222,3 +222,14 @@ async def test_nul_in_a_signed_text_body_gets_twiml(
         "Reply JOIN to accept your household invitation, DECLINE to decline, or HELP for help."
     ]
     assert_no_failure_logged(caplog)
+
+
+async def test_hints_to_a_sender_that_is_not_a_phone_are_capped_too(
+    twilio: TwilioSite,  # noqa: F811
+) -> None:
+    """A WhatsApp auto-responder loops as well as one on a phone: five hints an hour."""
+    replies = [
+        len(twiml_text(await twilio.text("Auto-reply: I am away", sender="whatsapp:+12025550199")))
+        for _ in range(7)
+    ]
+    assert replies == [1] * 5 + [0] * 2
