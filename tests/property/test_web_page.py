@@ -91,7 +91,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
             telegram_bot_username="oakridge_bot",
             # The examples of one test all come from one client address: the page's throttle
             # (tests/security/test_throttles.py) would answer most of them 429.
-            page_requests_per_minute=1_000_000,
+            page_requests_per_minute=GENEROUS.page_requests_per_address,
         )
         world = World(uow_factory=database.uow, limits=GENEROUS)
         app = create_app(settings, dispatch=False, database=database, clock=world.clock)
