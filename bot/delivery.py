@@ -29,6 +29,7 @@ from .domain import (
     PhoneStatus,
     Route,
 )
+from .handover import lapse_head_requests
 from .history import about_invitation
 from .invitation_page import PAGE_RECEIPT_SOURCE
 from .invitations import expire_due, notify_head, with_current_link
@@ -118,6 +119,7 @@ class Dispatcher:
         await self._purge_receipts()
         async with self.uow_factory() as uow:
             await expire_due(uow, self.ctx)
+            await lapse_head_requests(uow, self.ctx)
             now = self.ctx.clock.now()
             claimed = await uow.outbox.claim_due(
                 now=now, routes=self.routes, limit=self.batch_size, lease_until=now + self.lease

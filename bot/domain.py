@@ -101,10 +101,30 @@ class Household:
     claimed_at: datetime | None = None
     id: str = field(default_factory=new_id)
     created_at: datetime | None = None
+    head_request_member_id: str | None = None
+    """The member the head asked to take over the head role, until they answer, the head
+    cancels, either leaves, or the request lapses (``HEAD_REQUEST_TTL`` after it was made)."""
+    head_request_at: datetime | None = None
 
     @property
     def claimed(self) -> bool:
         return self.head_member_id is not None
+
+    def open_head_request(self, now: datetime) -> str | None:
+        """The member an unanswered, unexpired head request names, if any."""
+        if self.head_request_member_id is None or self.head_request_at is None:
+            return None
+        if now >= self.head_request_at + HEAD_REQUEST_TTL:
+            return None
+        return self.head_request_member_id
+
+    def clear_head_request(self) -> None:
+        self.head_request_member_id = None
+        self.head_request_at = None
+
+
+HEAD_REQUEST_TTL = timedelta(days=7)
+"""How long a member has to accept the head role before the request lapses."""
 
 
 @dataclass
@@ -116,10 +136,17 @@ class Member:
     phone: str | None = None
     id: str = field(default_factory=new_id)
     joined_at: datetime | None = None
+    left_at: datetime | None = None
+    """When the member left or was removed: the row stays (invitations and the history name
+    it), but the member is no longer in the household and has no chat account linked."""
 
     @property
     def is_head(self) -> bool:
         return self.role is Role.HEAD
+
+    @property
+    def is_current(self) -> bool:
+        return self.left_at is None
 
 
 @dataclass

@@ -6,10 +6,11 @@ A refusal rolls everything back: bad input changes nothing.
 
 The flows live in :mod:`bot.flows`, one module each: ``/invite`` (:mod:`bot.flows.invite`),
 ``/household`` and its cards (:mod:`bot.flows.household`), ``/join``, ``/start`` and
-``/decline`` (:mod:`bot.flows.join`), ``/help``, ``/cancel`` and the Cancel button
-(:mod:`bot.flows.basics`). This module only routes: a command by its name, a button press by
-the first word of its payload, typed text and a resumed conversation by the state (the
-question a flow asked).
+``/decline`` (:mod:`bot.flows.join`), the members' buttons (remove, rename, make head,
+leave: :mod:`bot.flows.members`), ``/household history`` (:mod:`bot.flows.history`),
+``/help``, ``/cancel`` and the Cancel button (:mod:`bot.flows.basics`). This module only
+routes: a command by its name, a button press by the first word of its payload, typed text
+and a resumed conversation by the state (the question a flow asked).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from .context import CoreContext
 from .domain import Conversation
 from .flows.basics import Basics
 from .flows.common import IDLE, Flow, Handler, Turn
+from .flows.history import HistoryFlow
 from .flows.household import HomeView, HouseholdFlow
 from .flows.invite import CONTACT, DUPLICATE, EDIT, METHOD, NAME, SUMMARY, InviteFlow
 from .flows.join import JOIN, JoinFlow
+from .flows.members import RENAME, MembersFlow
 from .invitations import who_is
 from .join import find_token
 from .ports import UnitOfWorkFactory
@@ -36,6 +39,7 @@ __all__ = [
     "JOIN",
     "METHOD",
     "NAME",
+    "RENAME",
     "SUMMARY",
     "Engine",
     "HomeView",
@@ -53,6 +57,12 @@ class Engine:
         self.invite = InviteFlow(ctx)
         self.household = HouseholdFlow(ctx)
         self.join = JoinFlow(ctx, run_command=self._command)
+        self.history = HistoryFlow(ctx)
+        self.members = MembersFlow(ctx, show_history=self.history.show)
+        self.household.subcommands = {
+            "history": self.history.show,
+            "leave": lambda turn, args: self.members.leave(turn),
+        }
 
         # The routing. A new flow adds its commands, the first word of its button payloads
         # (``<word>:...``), and itself to the flows that ask questions if it has states.
@@ -68,8 +78,11 @@ class Engine:
         self._buttons: dict[str, Handler] = {
             "flow": self.invite.press,
             "card": self.household.press,
+            "member": self.members.press_member,
+            "household": self.members.press_household,
+            "head": self.members.press_head,
         }
-        asking: tuple[Flow, ...] = (self.invite, self.join)
+        asking: tuple[Flow, ...] = (self.invite, self.join, self.members)
         self._asked_by: dict[str, Flow] = {state: flow for flow in asking for state in flow.states}
 
     async def handle(self, actor: Actor, event: Event) -> list[Reply]:

@@ -82,3 +82,29 @@ def access_code_reset(household: Household, *, at: datetime) -> HouseholdEvent:
         actor=EventActor.BOARD,
         details={"claimed": "yes" if household.claimed else "no"},
     )
+
+
+def about_member(
+    kind: HouseholdEventKind,
+    member: Member,
+    *,
+    at: datetime,
+    by: Member | None,
+    via: str,
+    **details: str,
+) -> HouseholdEvent:
+    """An event about ``member`` (removed, left, renamed, asked to become head, ...), done by
+    the member ``by`` (themselves when they left or answered), or by invitebot itself when
+    ``by`` is ``None`` (a request that lapsed)."""
+    return HouseholdEvent(
+        household_id=member.household_id,
+        kind=kind,
+        at=at,
+        actor=EventActor.MEMBER if by is not None else EventActor.SYSTEM,
+        actor_member_id=by.id if by is not None else None,
+        actor_name=by.name if by is not None else "",
+        subject_member_id=member.id,
+        subject_name=member.name,
+        via=via,
+        details=details,
+    )

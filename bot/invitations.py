@@ -270,6 +270,8 @@ async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Househol
     locked = await uow.households.get(household.id, for_update=True)
     if locked is None:
         raise Refused(msg.NOT_IN_HOUSEHOLD)
+    if locked.head_member_id != head.id:  # handed over while this message waited
+        raise Refused(msg.ONLY_HEAD)
     return head, locked
 
 

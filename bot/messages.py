@@ -167,6 +167,86 @@ NOTIFY_WRONG_NUMBER = (
 )
 
 REASON_OPTED_OUT = "the number has opted out of text messages"
+# Members (/household): remove, leave, rename, hand over the head role
+BTN_REMOVE = "Remove"
+BTN_MAKE_HEAD = "Make head"
+BTN_RENAME = "Rename"
+BTN_HISTORY = "History"
+BTN_LEAVE = "Leave household"
+BTN_CONFIRM_REMOVE = "Yes, remove"
+BTN_CONFIRM_LEAVE = "Yes, leave"
+BTN_KEEP_MEMBER = "Keep"
+BTN_STAY = "Stay"
+BTN_ACCEPT_HEAD = "Accept"
+BTN_DECLINE_HEAD = "Decline"
+BTN_CANCEL_HEAD_REQUEST = "Cancel request"
+CONFIRM_REMOVE_TITLE = "Remove member?"
+CONFIRM_REMOVE = (
+    "Remove {name} from {address}? Their chat accounts will no longer act for the household "
+    "and the invitation they accepted stops working. You can invite them again later."
+)
+CONFIRM_LEAVE_TITLE = "Leave household?"
+CONFIRM_LEAVE = (
+    "Leave the household at {address}? You will no longer be a member, and {head} will be "
+    "told. To come back you would need a new invitation."
+)
+REMOVED = "{name} is no longer a member of {address}."
+KEPT_MEMBER = "{name} stays a member of {address}."
+STAYED = "You are still a member of {address}."
+LEFT = "You have left the household at {address}."
+NOTIFY_REMOVED = (
+    "{head} removed you from the household at {address} ({community}). If that is a "
+    "mistake, ask them to invite you again."
+)
+NOTIFY_LEFT = "{name} has left your household at {address}."
+HEAD_CANNOT_LEAVE = (
+    "You are the head of {address}, so you can't leave or remove yourself. Hand the head role "
+    "to another member first (Make head on /household), or ask {hoa} for a new access code."
+)
+NOT_YOUR_MEMBER = "That is not a member of your household, so nothing was changed."
+NOT_A_MEMBER_NOW = "{name} is no longer a member of your household, so nothing was changed."
+ASK_NEW_NAME = "What is {name}'s full name? (It is shown to your household and the HOA.)"
+RENAMED = "Renamed {old} to {new}."
+RENAME_SAME = "That is already {name}'s name, so nothing was changed."
+ALREADY_HEAD = "You are already the head of {address}."
+HEAD_NEEDS_CHAT = (
+    "{name} has no chat account with us yet, so they can't be asked to become head. Once they "
+    "have joined on Telegram or Slack (or linked an account), try again."
+)
+HEAD_ASKED = (
+    "Asked {name} to become head of {address}. The request lapses {expires}; you stay head "
+    "until they accept."
+)
+HEAD_REQUEST_OPEN = "Waiting for {name} to accept the head role (lapses {expires})."
+HEAD_REQUEST_ALREADY = (
+    "You have already asked {name} to become head; cancel that request first to ask someone else."
+)
+HEAD_REQUEST = (
+    "{head} asks you to become head of household at {address} ({community}). As head you "
+    "invite and remove members; {head} stays a member. The request lapses {expires}."
+)
+HEAD_REQUEST_NOT_OPEN = "That request to become head is no longer open, so nothing was changed."
+HEAD_ACCEPTED = "You are now the head of household at {address}. {head} is a member now."
+NOTIFY_HEAD_ACCEPTED = "{name} accepted: they are now the head of {address}, and you a member."
+HEAD_DECLINED = "You declined to become head of {address}; {head} stays head."
+NOTIFY_HEAD_DECLINED = "{name} declined to become head of {address}; you stay head."
+HEAD_REQUEST_CANCELLED = "Cancelled your request to {name}: you stay head of {address}."
+NOTIFY_HEAD_REQUEST_CANCELLED = "{head} withdrew the request to become head of {address}."
+NOTIFY_HEAD_REQUEST_LAPSED = (
+    "Your request to {name} to become head of {address} lapsed without an answer; you stay head."
+)
+MEMBER_VIEW_NOTE = "{head} is the head of this household. Only the head invites and removes."
+
+# History (/household history)
+HOUSEHOLD_USAGE = (
+    "/household shows your household; /household history its recent events (for the head); "
+    "/household leave to leave it (for a member)."
+)
+HISTORY_TITLE = "🕘 History of {address}"
+HISTORY_EMPTY = "Nothing has happened in this household yet."
+HISTORY_LINE = "{when} · {what}"
+HISTORY_MORE = "Showing the last {count} events."
+
 REASON_CARRIER = "the carrier reported error {code}"
 REASON_UNEXPECTED = "an unexpected error; we will keep trying for a while"
 

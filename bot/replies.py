@@ -109,3 +109,32 @@ class Reply:
     replace_previous: bool = False
     title: str = ""
     fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+NOTICE_BUTTONS = "buttons"
+"""The key in a chat notification's ``OutboxMessage.data`` that holds its buttons."""
+
+
+def notice_data(buttons: tuple[Button, ...]) -> dict[str, str]:
+    """Buttons for a chat notification, as its outbox row keeps them (``data`` is strings):
+    one ``label|style|payload`` line each."""
+    if not buttons:
+        return {}
+    lines = []
+    for button in buttons:
+        if "\n" in button.label or "|" in button.label or "\n" in button.payload:
+            raise ValueError(f"a notification button cannot hold '|' or a newline: {button!r}")
+        lines.append(f"{button.label}|{button.style.value}|{button.payload}")
+    return {NOTICE_BUTTONS: "\n".join(lines)}
+
+
+def notice_reply(body: str, data: dict[str, str]) -> Reply:
+    """A chat notification as a reply to render: its text and the buttons :func:`notice_data`
+    stored (a line that is not one is left out)."""
+    buttons = []
+    for line in data.get(NOTICE_BUTTONS, "").splitlines():
+        label, _, rest = line.partition("|")
+        style, _, payload = rest.partition("|")
+        if label and payload and style in {s.value for s in Style}:
+            buttons.append(Button(label, payload, Style(style)))
+    return Reply(body, buttons=tuple(buttons))

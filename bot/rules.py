@@ -86,3 +86,49 @@ def within_limit(
         retry_after = counted.retry_after(now=now, window=window)
         wait = msg.wait_for(minutes_to_wait(retry_after))
         raise Throttled(sentence.format(wait=wait, **fields), retry_after=retry_after)
+
+
+# --- who may change a household (bot/membership.py, bot/handover.py) ----------------------
+# Each takes what the service read after locking the household row, so a rule is decided on
+# the household as it is now, not as it was when the message arrived.
+
+
+def still_in_the_household(household: Household | None, member: Member | None) -> None:
+    """The person acting is a current member of the (locked) household they act in."""
+    if (
+        household is None
+        or member is None
+        or not member.is_current
+        or member.household_id != household.id
+    ):
+        raise Refused(msg.NOT_IN_HOUSEHOLD)
+
+
+def only_the_head_changes_members(household: Household, member: Member) -> None:
+    """Only the head removes, renames, and hands over the head role (the household row says
+    who the head is: a hand-over that just committed counts)."""
+    if household.head_member_id != member.id:
+        raise Refused(msg.ONLY_HEAD)
+
+
+def a_current_member_of_this_household(household: Household, member: Member | None) -> Member:
+    """A button names a member of the head's own household who has not left: a payload
+    naming anyone else (tampered, replayed, or from before they left) changes nothing."""
+    if member is None or member.household_id != household.id:
+        raise Refused(msg.NOT_YOUR_MEMBER)
+    if not member.is_current:
+        raise Refused(msg.NOT_A_MEMBER_NOW.format(name=member.name))
+    return member
+
+
+def the_head_stays_until_handed_over(household: Household, member: Member, *, hoa: str) -> None:
+    """A head cannot leave or remove themselves: they hand the role over first (or the board
+    issues a new access code)."""
+    if household.head_member_id == member.id:
+        raise Refused(msg.HEAD_CANNOT_LEAVE.format(address=household.address, hoa=hoa))
+
+
+def only_the_asked_member_answers(household: Household, member: Member, now: datetime) -> None:
+    """Only the member a head request names answers it, and only while it is open."""
+    if household.open_head_request(now) != member.id:
+        raise Refused(msg.HEAD_REQUEST_NOT_OPEN)

@@ -178,6 +178,19 @@ class SqlHouseholds(SqlRepository[Household, HouseholdRow]):
             .order_by(col(HouseholdRow.id))
         )
 
+    async def list_lapsing_head_requests(
+        self, *, made_before: datetime, limit: int
+    ) -> Sequence[Household]:
+        """Households whose head request was made before ``made_before`` (and so has
+        lapsed), locked, skipping any another transaction holds (PostgreSQL)."""
+        return await self._all(
+            select(HouseholdRow)
+            .where(col(HouseholdRow.head_request_at) < made_before)
+            .order_by(col(HouseholdRow.head_request_at), col(HouseholdRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+
     async def list(self, *, community_id: str | None = None) -> Sequence[Household]:
         statement = select(HouseholdRow).order_by(
             self._by_code_point(HouseholdRow.address), col(HouseholdRow.id)
@@ -195,14 +208,18 @@ class SqlMembers(SqlRepository[Member, MemberRow]):
     async def add(self, member: Member) -> None:
         await self._add(member)
 
-    async def get(self, member_id: str) -> Member | None:
-        return await self._get(member_id)
+    async def update(self, member: Member) -> None:
+        await self._update(member)
+
+    async def get(self, member_id: str, *, for_update: bool = False) -> Member | None:
+        return await self._get(member_id, for_update=for_update)
 
     async def list_for_household(self, household_id: str) -> Sequence[Member]:
+        """The current members (not those who left or were removed), head first."""
         heads_first = case((col(MemberRow.role) == Role.HEAD.value, 0), else_=1)
         return await self._all(
             select(MemberRow)
-            .where(MemberRow.household_id == household_id)
+            .where(MemberRow.household_id == household_id, col(MemberRow.left_at).is_(None))
             .order_by(heads_first, self._by_code_point(MemberRow.name), col(MemberRow.id))
         )
 
@@ -211,6 +228,7 @@ class SqlMembers(SqlRepository[Member, MemberRow]):
             select(MemberRow)
             .where(
                 MemberRow.household_id == household_id,
+                col(MemberRow.left_at).is_(None),
                 or_(col(MemberRow.email) == contact, col(MemberRow.phone) == contact),
             )
             .order_by(col(MemberRow.id))
@@ -286,6 +304,12 @@ class SqlIdentities(SqlRepository[ChannelIdentity, ChannelIdentityRow]):
                 col(ChannelIdentityRow.id),
             )
         )
+
+    async def unlink_member(self, member_id: str) -> int:
+        """Delete every chat account linked to ``member_id``; how many there were."""
+        table = self._mapper.table
+        result = await self._execute(delete(table).where(table.c.member_id == member_id))
+        return int(result.rowcount)
 
 
 class SqlInvitations(SqlRepository[Invitation, InvitationRow]):

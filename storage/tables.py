@@ -108,6 +108,10 @@ class HouseholdRow(TableBase, table=True):
     )
     claimed_at: datetime | None = Field(sa_type=UTCDateTime)
     created_at: datetime | None = Field(sa_type=UTCDateTime)
+    # Not a foreign key, like the event log's ids: the request names a member for a week at
+    # most and is cleared when either of them leaves (bot/handover.py).
+    head_request_member_id: str | None = Field(sa_type=ID)
+    head_request_at: datetime | None = Field(sa_type=UTCDateTime, index=True)
 
 
 class MemberRow(TableBase, table=True):
@@ -120,6 +124,7 @@ class MemberRow(TableBase, table=True):
     email: str | None = Field(sa_type=CONTACT)
     phone: str | None = Field(sa_type=String(32))
     joined_at: datetime | None = Field(sa_type=UTCDateTime)
+    left_at: datetime | None = Field(sa_type=UTCDateTime)
 
 
 class ChannelIdentityRow(TableBase, table=True):

@@ -119,6 +119,16 @@ class MemoryHouseholds(_Repo):
                 return _copy(h)
         return None
 
+    async def list_lapsing_head_requests(
+        self, *, made_before: datetime, limit: int
+    ) -> Sequence[Household]:
+        found = [
+            _copy(h)
+            for h in self._s.households.values()
+            if h.head_request_at is not None and h.head_request_at < made_before
+        ]
+        return sorted(found, key=lambda h: (h.head_request_at, h.id))[:limit]
+
     async def list(self, *, community_id: str | None = None) -> Sequence[Household]:
         found = [
             _copy(h)
@@ -132,16 +142,27 @@ class MemoryMembers(_Repo):
     async def add(self, member: Member) -> None:
         self._s.members[member.id] = _copy(member)
 
-    async def get(self, member_id: str) -> Member | None:
+    async def update(self, member: Member) -> None:
+        self._s.members[member.id] = _copy(member)
+
+    async def get(self, member_id: str, *, for_update: bool = False) -> Member | None:
         return _copy(self._s.members.get(member_id))
 
     async def list_for_household(self, household_id: str) -> Sequence[Member]:
-        found = [_copy(m) for m in self._s.members.values() if m.household_id == household_id]
-        return sorted(found, key=lambda m: (m.role != "head", m.name))
+        found = [
+            _copy(m)
+            for m in self._s.members.values()
+            if m.household_id == household_id and m.left_at is None
+        ]
+        return sorted(found, key=lambda m: (m.role != "head", m.name, m.id))
 
     async def find_by_contact(self, *, household_id: str, contact: str) -> Member | None:
         for m in self._s.members.values():
-            if m.household_id == household_id and contact in (m.email, m.phone):
+            if (
+                m.household_id == household_id
+                and m.left_at is None
+                and contact in (m.email, m.phone)
+            ):
                 return _copy(m)
         return None
 
@@ -166,6 +187,12 @@ class MemoryIdentities(_Repo):
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return [_copy(i) for i in self._s.identities.values() if i.member_id == member_id]
+
+    async def unlink_member(self, member_id: str) -> int:
+        gone = [k for k, i in self._s.identities.items() if i.member_id == member_id]
+        for key in gone:
+            del self._s.identities[key]
+        return len(gone)
 
 
 class MemoryInvitations(_Repo):

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .. import contacts
 from .. import messages as msg
+from ..context import CoreContext
 from ..domain import Conversation, Household, Invitation, InvitationStatus
 from ..invitations import (
     cancel_invitation,
@@ -23,7 +24,14 @@ from ..invitations import (
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Confirm, Reply, Style
 from ..rules import Refused
-from .common import Flow, Turn, sent_text
+from .common import Flow, Handler, Turn, sent_text
+from .members import (
+    HISTORY_PAYLOAD,
+    head_cards,
+    member_line,
+    member_view_buttons,
+    request_card,
+)
 
 _ID = r"[0-9a-f]{32}"
 _PAYLOAD = re.compile(
@@ -41,9 +49,22 @@ class HomeView:
 
 
 class HouseholdFlow(Flow):
+    def __init__(self, ctx: CoreContext) -> None:
+        super().__init__(ctx)
+        self.subcommands: dict[str, Handler] = {}
+        """``/household <word>``: filled in by the engine (history, leave)."""
+
     async def command(self, turn: Turn, args: str) -> list[Reply]:
+        """``/household``, ``/household history`` (the head's), ``/household leave`` (a
+        member's)."""
         if turn.who.member is None or turn.who.household is None:
             raise Refused(msg.NOT_IN_HOUSEHOLD)
+        word = args.strip().casefold()
+        subcommand = self.subcommands.get(word)
+        if subcommand is not None:
+            return await subcommand(turn, "")
+        if word:
+            return [Reply(msg.HOUSEHOLD_USAGE)]
         return await self._cards(turn, turn.who.household, with_buttons=turn.who.is_head)
 
     async def home(self, uow: UnitOfWork, actor: Actor) -> HomeView:
@@ -147,25 +168,36 @@ class HouseholdFlow(Flow):
     async def _cards(self, turn: Turn, household: Household, *, with_buttons: bool) -> list[Reply]:
         view = await household_view(turn.uow, self.ctx, household=household)
         now = self.ctx.clock.now()
-        member_lines = [
-            msg.MEMBER_LINE.format(
-                name=m.name,
-                head=msg.HEAD_MARK if m.is_head else "",
-                contact=f" · {contacts.mask_contact(m.email or m.phone or '')}"
-                if (m.email or m.phone)
-                else "",
-            )
-            for m in view.members
-        ]
-        replies = [
-            Reply(
-                "\n".join([msg.MEMBERS_TITLE, *member_lines]),
-                title=msg.HOUSEHOLD_TITLE.format(
-                    address=household.address,
-                    community=view.community.name if view.community else "",
+        title = msg.HOUSEHOLD_TITLE.format(
+            address=household.address,
+            community=view.community.name if view.community else "",
+        )
+        if with_buttons:
+            accounts = {m.id: await turn.uow.identities.list_for_member(m.id) for m in view.members}
+            replies = [
+                Reply(
+                    msg.MEMBERS_TITLE,
+                    title=title,
+                    buttons=(Button(msg.BTN_HISTORY, HISTORY_PAYLOAD),),
                 ),
-            )
-        ]
+                *head_cards(household, view.members, accounts, now),
+            ]
+        else:
+            me = turn.who.member
+            head = next((m for m in view.members if m.is_head), None)
+            lines = [member_line(m) for m in view.members]
+            if head is not None:
+                lines.append(msg.MEMBER_VIEW_NOTE.format(head=head.name))
+            replies = [
+                Reply(
+                    "\n".join([msg.MEMBERS_TITLE, *lines]),
+                    title=title,
+                    buttons=member_view_buttons() if me is not None else (),
+                )
+            ]
+            if me is not None:
+                community = view.community.name if view.community else ""
+                replies.extend(request_card(household, community, head, me, now))
         if not with_buttons:
             return replies
         if not view.open_invitations and not view.closed_invitations:

@@ -88,9 +88,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0004"
+    assert await empty_database.current_revision() == Database.head_revision() == "0005"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0004"
+    assert await empty_database.current_revision() == "0005"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -135,7 +135,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0004 (head)" in shown.stdout
+    assert "0005 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -184,7 +184,47 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
         "UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003'"
         in rendered
     )
+    assert "ALTER TABLE members ADD COLUMN left_at TIMESTAMP WITH TIME ZONE" in rendered
+    assert "CREATE INDEX ix_households_head_request_at ON households (head_request_at)" in rendered
+    assert (
+        "UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004'"
+        in rendered
+    )
     assert rendered.rstrip().endswith("COMMIT;")
+
+
+async def seed_before_0005(database: Database) -> Seed:
+    """:func:`seed`'s rows in plain SQL, for a database at a revision before 0005 (whose
+    households and members lack the columns the models have now)."""
+    community = Community(name="Oak Ridge HOA", contact="board@oak.example", created_at=T0)
+    household = Household(
+        community_id=community.id, address="12 Oak Lane", access_code_hash="hash-of-12 Oak Lane"
+    )
+    head = Member(household_id=household.id, name="Ana Lopez", role=Role.HEAD, joined_at=T0)
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            plain_insert(
+                "communities",
+                {"id": community.id, "name": community.name, "contact": community.contact}
+                | {"created_at": T0},
+            )
+        )
+        await connection.execute(
+            plain_insert(
+                "households",
+                {"id": household.id, "community_id": community.id, "address": household.address}
+                | {"access_code_hash": household.access_code_hash}
+                | {"head_name": "", "head_contact": ""},
+            )
+        )
+        await connection.execute(
+            plain_insert(
+                "members",
+                {"id": head.id, "household_id": household.id, "name": head.name}
+                | {"role": head.role.value, "joined_at": T0},
+            )
+        )
+    return Seed(community, household, head)
 
 
 # --- 0002: SMS -----------------------------------------------------------------------------
@@ -346,8 +386,9 @@ async def test_upgrading_from_0002_adds_the_throttles_and_keeps_everything_else(
 ) -> None:
     database = empty_database
     await database.upgrade("0002")
+    old = await seed_before_0005(database)
     async with database.uow() as uow:
-        invite = invitation(await seed(uow))
+        invite = invitation(old)
         await uow.invitations.add(invite)
         await uow.phones.save(PhoneStatus("+12025550199", opted_out=True, updated_at=T0))
         await uow.commit()
@@ -357,7 +398,7 @@ async def test_upgrading_from_0002_adds_the_throttles_and_keeps_everything_else(
 
     await database.upgrade()
 
-    assert await database.current_revision() == "0004"
+    assert await database.current_revision() == Database.head_revision()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
         assert "ix_throttles_window_started_at" in await connection.run_sync(index_names)
@@ -402,8 +443,8 @@ async def test_upgrading_from_0003_adds_the_event_log_and_keeps_everything_else(
 ) -> None:
     database = empty_database
     await database.upgrade("0003")
+    s = await seed_before_0005(database)
     async with database.uow() as uow:
-        s = await seed(uow)
         invite = invitation(s)
         await uow.invitations.add(invite)
         await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
@@ -414,7 +455,7 @@ async def test_upgrading_from_0003_adds_the_event_log_and_keeps_everything_else(
 
     await database.upgrade()
 
-    assert await database.current_revision() == "0004"
+    assert await database.current_revision() == Database.head_revision()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
         assert "ix_household_events_household_id_at_id" in await connection.run_sync(index_names)
@@ -471,3 +512,53 @@ async def test_downgrading_0004_drops_only_the_event_log(database: Database) -> 
         assert await connection.run_sync(differences) == []
     async with database.uow() as uow:  # upgraded again: an empty log
         assert await uow.events.list_for_household(s.household.id) == []
+
+
+# --- 0005: members who left, head requests --------------------------------------------------
+
+
+async def test_upgrading_from_0004_keeps_every_member_current_and_no_head_request(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0004")
+    s = await seed_before_0005(database)
+
+    await database.upgrade()
+
+    assert await database.current_revision() == "0005"
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        assert "ix_households_head_request_at" in await connection.run_sync(index_names)
+    async with database.uow() as uow:
+        head = await uow.members.get(s.head.id)
+        assert head is not None and head.left_at is None
+        assert await uow.members.list_for_household(s.household.id) == [head]
+        household = await uow.households.get(s.household.id)
+        assert household is not None and household.head_request_member_id is None
+        assert household.open_head_request(T0) is None
+
+
+async def test_downgrading_0005_drops_only_its_columns(database: Database) -> None:
+    async with database.uow() as uow:
+        s = await seed(uow)
+        invite = invitation(s)
+        await uow.invitations.add(invite)
+        await uow.commit()
+
+    await downgrade(database, "0004")
+
+    assert await database.current_revision() == "0004"
+    async with database.engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns("members")}
+        )
+        assert "left_at" not in columns and "household_id" in columns
+        assert "ix_households_head_request_at" not in await connection.run_sync(index_names)
+    async with database.uow() as uow:
+        assert await uow.invitations.get(invite.id) == invite
+
+    await database.upgrade()
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -1,0 +1,293 @@
+"""The members on ``/household`` and what can be done to them: the head's **Remove** (asks
+first), **Make head** (a request the member answers with **Accept** or **Decline**, which the
+head may cancel) and **Rename** (asks for the name); a member's **Leave household** (asks
+first). Payloads: ``member:<action>:<member id>``, ``household:<action>``,
+``head:<accept|decline>:<household id>``. Every press is authorised again on the household
+as it is when the press is handled (see :mod:`bot.membership`): a stranger's, a plain
+member's or a removed member's press changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from .. import contacts
+from .. import messages as msg
+from ..context import CoreContext
+from ..domain import HEAD_REQUEST_TTL, ChannelIdentity, Household, Member
+from ..handover import (
+    ACCEPT,
+    answer_head_request,
+    cancel_head_request,
+    request_buttons,
+    request_head,
+)
+from ..membership import acting_head, chat_accounts, leave_household, member_of, remove_member
+from ..membership import rename_member as rename
+from ..replies import Button, Confirm, Reply, Style
+from ..rules import Refused
+from .common import Flow, Handler, Turn, cancel_button
+
+RENAME = "members.rename"
+
+_ID = r"[0-9a-f]{32}"
+_MEMBER = re.compile(rf"^member:(remove|remove_yes|keep|rename|make_head|cancel_request):({_ID})$")
+_HEAD = re.compile(rf"^head:(accept|decline):({_ID})$")
+_HOUSEHOLD = re.compile(r"^household:(leave|leave_yes|stay|history)$")
+
+HISTORY_PAYLOAD = "household:history"
+LEAVE_PAYLOAD = "household:leave"
+
+
+def member_line(member: Member) -> str:
+    contact = member.email or member.phone or ""
+    return msg.MEMBER_LINE.format(
+        name=member.name,
+        head=msg.HEAD_MARK if member.is_head else "",
+        contact=f" · {contacts.mask_contact(contact)}" if contact else "",
+    )
+
+
+def head_cards(
+    household: Household,
+    members: Sequence[Member],
+    accounts: dict[str, Sequence[ChannelIdentity]],
+    now: datetime,
+) -> list[Reply]:
+    """A head's member cards: one per member with the head's buttons (Make head only for a
+    member the bot can reach on chat), and the open head request with Cancel request."""
+    cards = []
+    asked = household.open_head_request(now)
+    for member in members:
+        buttons = [Button(msg.BTN_RENAME, f"member:rename:{member.id}")]
+        if not member.is_head:
+            if asked is None and chat_accounts(accounts.get(member.id, ())):
+                buttons.append(Button(msg.BTN_MAKE_HEAD, f"member:make_head:{member.id}"))
+            buttons.append(_remove_button(member, household))
+        cards.append(Reply(member_line(member), buttons=tuple(buttons)))
+        if member.id == asked and household.head_request_at is not None:
+            cards.append(
+                Reply(
+                    msg.HEAD_REQUEST_OPEN.format(
+                        name=member.name,
+                        expires=msg.when(household.head_request_at + HEAD_REQUEST_TTL),
+                    ),
+                    buttons=(
+                        Button(msg.BTN_CANCEL_HEAD_REQUEST, f"member:cancel_request:{member.id}"),
+                    ),
+                )
+            )
+    return cards
+
+
+def member_view_buttons() -> tuple[Button, ...]:
+    return (Button(msg.BTN_LEAVE, LEAVE_PAYLOAD, Style.DANGER),)
+
+
+def request_card(
+    household: Household, community: str, head: Member | None, me: Member, now: datetime
+) -> list[Reply]:
+    """For the member a head request names: the request again, with Accept and Decline."""
+    if household.open_head_request(now) != me.id or household.head_request_at is None:
+        return []
+    return [
+        Reply(
+            msg.HEAD_REQUEST.format(
+                head=head.name if head else "",
+                address=household.address,
+                community=community,
+                expires=msg.when(household.head_request_at + HEAD_REQUEST_TTL),
+            ),
+            buttons=request_buttons(household.id),
+        )
+    ]
+
+
+def _remove_button(member: Member, household: Household) -> Button:
+    question = msg.CONFIRM_REMOVE.format(name=member.name, address=household.address)
+    return Button(
+        msg.BTN_REMOVE,
+        f"member:remove:{member.id}",
+        Style.DANGER,
+        confirm=Confirm(
+            title=msg.CONFIRM_REMOVE_TITLE,
+            text=question,
+            yes=msg.BTN_CONFIRM_REMOVE,
+            no=msg.BTN_KEEP_MEMBER,
+            payload=f"member:remove_yes:{member.id}",
+        ),
+    )
+
+
+class MembersFlow(Flow):
+    states = frozenset({RENAME})
+
+    def __init__(self, ctx: CoreContext, *, show_history: Handler) -> None:
+        super().__init__(ctx)
+        self._show_history = show_history
+
+    def _via(self, turn: Turn) -> str:
+        return turn.actor.platform
+
+    async def press_member(self, turn: Turn, payload: str) -> list[Reply]:
+        """A ``member:`` button: the head's, on a member's card."""
+        pressed = _MEMBER.match(payload)
+        if pressed is None:
+            return [Reply(msg.INVALID_BUTTON)]
+        action, member_id = pressed.group(1), pressed.group(2)
+        via = self._via(turn)
+        if action == "remove_yes":
+            change = await remove_member(
+                turn.uow, self.ctx, who=turn.who, member_id=member_id, via=via
+            )
+            return [
+                Reply(
+                    msg.REMOVED.format(name=change.member.name, address=change.household.address),
+                    replace_previous=True,
+                )
+            ]
+        if action == "make_head":
+            request = await request_head(
+                turn.uow, self.ctx, who=turn.who, member_id=member_id, via=via
+            )
+            return [
+                Reply(
+                    msg.HEAD_ASKED.format(
+                        name=request.asked.name,
+                        address=request.household.address,
+                        expires=msg.when(request.expires),
+                    ),
+                    replace_previous=True,
+                )
+            ]
+        if action == "cancel_request":
+            acting = await acting_head(turn.uow, turn.who)
+            if acting.household.open_head_request(self.ctx.clock.now()) != member_id:
+                raise Refused(msg.HEAD_REQUEST_NOT_OPEN)
+            asked = await cancel_head_request(turn.uow, self.ctx, who=turn.who, via=via)
+            return [
+                Reply(
+                    msg.HEAD_REQUEST_CANCELLED.format(
+                        name=asked.name, address=acting.household.address
+                    ),
+                    replace_previous=True,
+                )
+            ]
+        # Remove (the question), Keep and Rename change nothing yet: checked all the same,
+        # so a stranger's press learns nothing about the member it names.
+        acting = await acting_head(turn.uow, turn.who)
+        member = await member_of(turn.uow, acting, member_id)
+        address = acting.household.address
+        if action == "remove":
+            if member.id == acting.member.id:
+                raise Refused(
+                    msg.HEAD_CANNOT_LEAVE.format(address=address, hoa=self.ctx.hoa_contact)
+                )
+            return [
+                Reply(
+                    msg.CONFIRM_REMOVE.format(name=member.name, address=address),
+                    buttons=(
+                        Button(
+                            msg.BTN_CONFIRM_REMOVE, f"member:remove_yes:{member.id}", Style.DANGER
+                        ),
+                        Button(msg.BTN_KEEP_MEMBER, f"member:keep:{member.id}"),
+                    ),
+                )
+            ]
+        if action == "keep":
+            return [
+                Reply(
+                    msg.KEPT_MEMBER.format(name=member.name, address=address), replace_previous=True
+                )
+            ]
+        turn.go(RENAME)
+        turn.data["member_id"] = member.id
+        return await self.prompt(turn)
+
+    async def press_household(self, turn: Turn, payload: str) -> list[Reply]:
+        """A ``household:`` button: a member's Leave (and its question), or History."""
+        pressed = _HOUSEHOLD.match(payload)
+        if pressed is None:
+            return [Reply(msg.INVALID_BUTTON)]
+        action = pressed.group(1)
+        if action == "history":
+            return await self._show_history(turn, "")
+        return await self.leave(turn, confirmed=action == "leave_yes", stay=action == "stay")
+
+    async def leave(
+        self, turn: Turn, *, confirmed: bool = False, stay: bool = False
+    ) -> list[Reply]:
+        member, household = turn.who.member, turn.who.household
+        if member is None or household is None:
+            raise Refused(msg.NOT_IN_HOUSEHOLD)
+        if stay:
+            return [Reply(msg.STAYED.format(address=household.address), replace_previous=True)]
+        if not confirmed:
+            if household.head_member_id == member.id:
+                raise Refused(
+                    msg.HEAD_CANNOT_LEAVE.format(
+                        address=household.address, hoa=self.ctx.hoa_contact
+                    )
+                )
+            head = await turn.uow.members.get(household.head_member_id or "")
+            return [
+                Reply(
+                    msg.CONFIRM_LEAVE.format(
+                        address=household.address, head=head.name if head else "your head"
+                    ),
+                    buttons=(
+                        Button(msg.BTN_CONFIRM_LEAVE, "household:leave_yes", Style.DANGER),
+                        Button(msg.BTN_STAY, "household:stay"),
+                    ),
+                )
+            ]
+        change = await leave_household(turn.uow, self.ctx, who=turn.who, via=self._via(turn))
+        turn.end()
+        return [Reply(msg.LEFT.format(address=change.household.address), replace_previous=True)]
+
+    async def press_head(self, turn: Turn, payload: str) -> list[Reply]:
+        """``head:accept`` / ``head:decline`` on the request the head sent."""
+        pressed = _HEAD.match(payload)
+        if pressed is None:
+            return [Reply(msg.INVALID_BUTTON)]
+        accept = payload.startswith(ACCEPT)
+        request = await answer_head_request(
+            turn.uow,
+            self.ctx,
+            who=turn.who,
+            household_id=pressed.group(2),
+            accept=accept,
+            via=self._via(turn),
+        )
+        text = msg.HEAD_ACCEPTED if accept else msg.HEAD_DECLINED
+        return [
+            Reply(
+                text.format(address=request.household.address, head=request.head.name),
+                replace_previous=True,
+            )
+        ]
+
+    async def prompt(self, turn: Turn) -> list[Reply]:
+        member = await turn.uow.members.get(str(turn.data.get("member_id", "")))
+        if member is None or not member.is_current:
+            turn.end()
+            return []
+        return [Reply(msg.ASK_NEW_NAME.format(name=member.name), buttons=(cancel_button(),))]
+
+    async def text(self, turn: Turn, text: str) -> list[Reply] | None:
+        try:
+            name = contacts.normalise_name(text)
+        except contacts.ContactError as error:
+            return [Reply(str(error)), *await self.prompt(turn)]
+        old, member = await rename(
+            turn.uow,
+            self.ctx,
+            who=turn.who,
+            member_id=str(turn.data.get("member_id", "")),
+            name=name,
+            via=self._via(turn),
+        )
+        turn.end()
+        return [Reply(msg.RENAMED.format(old=old, new=member.name))]
