@@ -207,7 +207,7 @@ async def link_account_by_token(
     """
     member_id = _member_id_of(ctx, token)
     member = await uow.members.get(member_id) if member_id else None
-    if member is None:
+    if member is None or not member.is_current:  # a member who left or was removed
         raise Refused(msg.ACCOUNT_LINK_NOT_VALID)
     current = await who_is(uow, actor)
     if current.member is not None:
