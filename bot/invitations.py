@@ -456,7 +456,11 @@ async def admit(
         via=actor.platform if actor is not None else history.PAGE,
     )
     await notify_head(
-        uow, ctx, invitation=invitation, text=msg.NOTIFY_ACCEPTED.format(name=member.name)
+        uow,
+        ctx,
+        invitation=invitation,
+        text=msg.NOTIFY_ACCEPTED.format(name=member.name),
+        household=household,
     )
     return Acceptance(
         invitation=invitation, member=member, household=household, community=community
@@ -500,7 +504,11 @@ async def decline(
     )
     notice = msg.NOTIFY_WRONG_NUMBER if wrong_number else msg.NOTIFY_DECLINED
     await notify_head(
-        uow, ctx, invitation=invitation, text=notice.format(name=invitation.invitee_name)
+        uow,
+        ctx,
+        invitation=invitation,
+        text=notice.format(name=invitation.invitee_name),
+        household=household,
     )
     return invitation, household
 
@@ -550,12 +558,27 @@ def _yes_no(flag: bool) -> str:
 
 
 async def notify_head(
-    uow: UnitOfWork, ctx: CoreContext, *, invitation: Invitation, text: str
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    invitation: Invitation,
+    text: str,
+    household: Household | None = None,
 ) -> None:
-    """Queue a chat message to the head, on the platform and chat they invited from."""
+    """Queue a chat message to the head: on the platform and chat they invited from, or, when
+    the head role has moved to someone else since, to the current head's chat accounts.
+    ``household`` is the invitation's, when the caller has it (else it is read)."""
+    household = household or await uow.households.get(invitation.household_id)
+    head_id = household.head_member_id if household is not None else None
     platform, chat_id = invitation.origin_platform, invitation.origin_chat_id
+    if head_id is not None and head_id != invitation.invited_by:
+        platform = chat_id = ""
     if not platform or not chat_id:
-        identities = await uow.identities.list_for_member(invitation.invited_by)
+        identities = [
+            i
+            for i in await uow.identities.list_for_member(head_id or invitation.invited_by)
+            if i.platform != "sms"
+        ]
         if not identities:
             return
         platform, chat_id = (

@@ -61,7 +61,8 @@ def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path:
     assert "Reply JOIN" in screen and "DECLINE to decline" in screen
     assert LINK.search(screen)
     assert "Maria Ruiz · SMS Text · +1 ••• ••• 0199" in screen
-    assert "[1] Copy Invite Link" in screen
+    assert "[1] History" in screen and "[2] Rename" in screen  # the head's own card first
+    assert "[3] Copy Invite Link" in screen
     log = (tmp_path / "invitebot.log").read_text()
     assert "console delivery of outbox" in log
 
@@ -173,3 +174,54 @@ def test_the_whole_sms_flow_in_two_terminals(env: dict[str, str], tmp_path: Path
     ana = chat(env, "--user", "ana", typed=["/household"], cwd=tmp_path)
     assert "Maria Ruiz accepted your invitation" in ana
     assert "Maria Ruiz · +1 ••• ••• 0199" in ana
+
+
+def test_hand_over_rename_remove_and_history_in_two_terminals(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 14 in the console: buttons are typed by label (or number), and each person sees
+    the notices meant for them when their terminal runs."""
+    screen = chat(
+        env,
+        "--demo",
+        "--user",
+        "ana",
+        "--name",
+        "Ana Lopez",
+        typed=["/invite email Maria Ruiz maria@example.org", "Send Invite"],
+        cwd=tmp_path,
+    )
+    link = LINK.search(screen)
+    assert link, screen
+    chat(env, "--user", "maria", typed=[f"/join {link.group(0)}"], cwd=tmp_path)
+
+    ana = chat(env, "--user", "ana", typed=["/household", "Make head"], cwd=tmp_path)
+    assert "[1] History" in ana and "Make head" in ana and "Remove" in ana
+    assert "Asked Maria Ruiz to become head of 1 Demo Street" in ana
+
+    maria = chat(env, "--user", "maria", typed=["/household", "Accept"], cwd=tmp_path)
+    assert "Ana Lopez asks you to become head of household at 1 Demo Street" in maria
+    assert "You are now the head of household at 1 Demo Street" in maria
+
+    maria = chat(
+        env,
+        "--user",
+        "maria",
+        typed=["/household", "Rename", "María Ruiz", "/household", "Remove", "Yes, remove"],
+        cwd=tmp_path,
+    )
+    assert "Renamed Maria Ruiz to María Ruiz" in maria
+    assert "Remove Ana Lopez from 1 Demo Street?" in maria
+    assert "Ana Lopez is no longer a member of 1 Demo Street" in maria
+
+    ana = chat(env, "--user", "ana", typed=["/household"], cwd=tmp_path)
+    assert "Maria Ruiz accepted: they are now the head of 1 Demo Street" in ana
+    assert "María Ruiz removed you from the household at 1 Demo Street" in ana
+    assert "You are not part of a household yet" in ana
+
+    maria = chat(env, "--user", "maria", typed=["/household history"], cwd=tmp_path)
+    assert "María Ruiz removed Ana Lopez." in maria
+    assert "María Ruiz renamed Maria Ruiz to María Ruiz." in maria
+    # Each event keeps the names as they were when it happened.
+    assert "Ana Lopez handed the head role to Maria Ruiz." in maria
+    assert maria.index("removed Ana Lopez") < maria.index("handed the head role")

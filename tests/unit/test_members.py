@@ -385,3 +385,24 @@ async def test_malformed_member_payloads_are_refused(world: World, payload: str)
     ana, _, _ = await ana_and_maria(world)
     await ana.press_payload(payload)
     assert "button" in ana.text.lower()
+
+
+async def test_after_a_hand_over_the_new_head_hears_about_the_old_heads_invitations(
+    world: World,
+) -> None:
+    ana, maria, _ = await ana_and_maria(world)
+    household = await household_of(world)
+    token = await invite(world, ana, "email Tom Ruiz tom@example.org")
+    maria_id = (await members(world))["Maria Ruiz"].id
+    await ana.press_payload(f"member:make_head:{maria_id}")
+    await maria.press_payload(f"head:accept:{household.id}")
+    await world.deliver()
+    world.sender.sent.clear()
+    tom = world.person("tom", "Tom")
+    await tom.say(f"/join https://hoa.example/i/{token}")
+    await world.deliver()
+    assert any("Tom Ruiz accepted" in n for n in notices_to(world, "maria"))
+    assert not any("Tom Ruiz" in n for n in notices_to(world, "ana"))
+    # And the new head manages the invitation cards Ana left.
+    await maria.say("/household")
+    assert "History" in maria.buttons()
