@@ -69,7 +69,7 @@ def notices_to(world: World, chat_id: str) -> list[str]:
 
 
 async def test_the_heads_household_shows_each_member_with_their_buttons(world: World) -> None:
-    ana, maria, _ = await ana_and_maria(world)
+    ana, _maria, _ = await ana_and_maria(world)
     await ana.say("/household")
     cards = {r.text: [b.label for b in r.buttons] for r in ana.last}
     assert cards["Household Members"] == ["History"]
@@ -148,7 +148,7 @@ async def test_remove_asks_then_takes_the_member_out_and_tells_them(world: World
 
 
 async def test_a_removed_members_account_link_no_longer_links(world: World) -> None:
-    ana, maria, _ = await ana_and_maria(world)
+    ana, _maria, _ = await ana_and_maria(world)
     member = (await members(world))["Maria Ruiz"]
     link = account_link_token(world.ctx, member.id)
     await ana.press_payload(f"member:remove_yes:{member.id}")
@@ -170,7 +170,7 @@ async def test_the_head_cannot_remove_themselves_or_leave(world: World) -> None:
 
 
 async def test_a_member_leaves_after_confirming_and_the_head_is_told(world: World) -> None:
-    ana, maria, _ = await ana_and_maria(world)
+    _ana, maria, _ = await ana_and_maria(world)
     await maria.say("/household")
     assert "Ana Lopez is the head of this household" in maria.text
     assert maria.buttons() == ["Leave household"]
@@ -333,7 +333,7 @@ async def test_history_lists_the_last_twenty_events_newest_first(world: World) -
 async def test_a_stranger_and_a_plain_member_pressing_the_heads_buttons_change_nothing(
     world: World,
 ) -> None:
-    ana, maria, _ = await ana_and_maria(world)
+    _ana, maria, _ = await ana_and_maria(world)
     household = await household_of(world)
     ids = {name: m.id for name, m in (await members(world)).items()}
     sam = world.person("sam", "Sam")
@@ -364,7 +364,7 @@ async def test_a_stranger_and_a_plain_member_pressing_the_heads_buttons_change_n
 
 
 async def test_a_head_cannot_act_on_another_households_member(world: World) -> None:
-    ana, _, _ = await ana_and_maria(world)
+    _ana, _, _ = await ana_and_maria(world)
     bob = await world.head("bob", address="3 Elm Road")
     maria_id = (await members(world))["Maria Ruiz"].id
     for payload in [
