@@ -134,7 +134,7 @@ async def remove_member(
     member = await member_of(uow, acting, member_id)
     the_head_stays_until_handed_over(acting.household, member, hoa=ctx.hoa_contact)
     community = await uow.communities.get(acting.household.community_id)
-    accounts = await _take_out(uow, ctx, acting.household, member, via=via)
+    accounts = await _take_out(uow, ctx, acting.household, member, via=via, reason="removed")
     await uow.events.append(
         history.about_member(
             HouseholdEventKind.REMOVED, member, at=ctx.clock.now(), by=acting.member, via=via
@@ -158,7 +158,7 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
     acting = await acting_member(uow, who)
     member, household = acting.member, acting.household
     the_head_stays_until_handed_over(household, member, hoa=ctx.hoa_contact)
-    await _take_out(uow, ctx, household, member, via=via)
+    await _take_out(uow, ctx, household, member, via=via, reason="left")
     await uow.events.append(
         history.about_member(
             HouseholdEventKind.LEFT, member, at=ctx.clock.now(), by=member, via=via
@@ -175,7 +175,13 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
 
 
 async def _take_out(
-    uow: UnitOfWork, ctx: CoreContext, household: Household, member: Member, *, via: str
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    household: Household,
+    member: Member,
+    *,
+    via: str,
+    reason: str,
 ) -> list[ChannelIdentity]:
     """``member`` is no longer in ``household``: marked as left (the row stays: invitations
     and the history name it), their chat accounts unlinked (so they no longer act for it),
@@ -191,7 +197,7 @@ async def _take_out(
             invitation.nonce = new_nonce()
             await uow.invitations.update(invitation)
     if household.head_request_member_id == member.id:
-        await void_head_request(uow, ctx, household, reason="left", via=via, now=now)
+        await void_head_request(uow, ctx, household, reason=reason, via=via, now=now)
     return accounts
 
 
@@ -206,7 +212,7 @@ async def void_head_request(
     by: Member | None = None,
 ) -> Member | None:
     """End ``household``'s head request without a hand-over (``reason``: ``time``,
-    ``cancelled``, ``left``), with its event; the member it named, if still known."""
+    ``cancelled``, ``left``, ``removed``), with its event; the member it named, if known."""
     asked = (
         await uow.members.get(household.head_request_member_id)
         if household.head_request_member_id

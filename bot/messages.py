@@ -419,7 +419,8 @@ SLACK_CONTINUE_IN_DM = (
 )
 SLACK_HOUSEHOLD_USAGE = (
     "Type /household to see your household and invitations, /household join CODE to claim "
-    "your household with the access code from your HOA, or /household help."
+    "your household with the access code from your HOA, /household history for what happened "
+    "lately, /household leave to leave it, or /household help."
 )
 SLACK_HOME_TITLE = "My Household"
 SLACK_HOME_MORE = "Not every invitation fits here. Type /household to see them all."

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import messages as msg
-from ..domain import EventActor, HouseholdEvent, HouseholdEventKind
+from ..domain import EventActor, HouseholdEvent, HouseholdEventKind, Method
 from ..membership import acting_head
 from ..replies import Reply
 from .common import Flow, Turn
@@ -25,6 +25,7 @@ _REASONS = {
     "time": "lapsed unanswered",
     "cancelled": "was cancelled",
     "left": "ended when they left",
+    "removed": "ended when they were removed",
 }
 
 
@@ -40,8 +41,11 @@ def _via(event: HouseholdEvent) -> str:
     return f" {_VIA[event.via]}" if event.via in _VIA else ""
 
 
+_BY = {Method.EMAIL: "email", Method.SMS: "text message"}
+
+
 def _contact(event: HouseholdEvent) -> str:
-    method = f" by {event.method.label}" if event.method is not None else ""
+    method = f" by {_BY[event.method]}" if event.method is not None else ""
     contact = f" ({event.masked_contact})" if event.masked_contact else ""
     return method + contact
 

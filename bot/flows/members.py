@@ -281,13 +281,23 @@ class MembersFlow(Flow):
             name = contacts.normalise_name(text)
         except contacts.ContactError as error:
             return [Reply(str(error)), *await self.prompt(turn)]
-        old, member = await rename(
-            turn.uow,
-            self.ctx,
-            who=turn.who,
-            member_id=str(turn.data.get("member_id", "")),
-            name=name,
-            via=self._via(turn),
-        )
+        member_id = str(turn.data.get("member_id", ""))
+        member = await turn.uow.members.get(member_id)
+        if member is not None and member.name == name:
+            return [Reply(msg.RENAME_SAME.format(name=name)), *await self.prompt(turn)]
+        try:
+            old, member = await rename(
+                turn.uow,
+                self.ctx,
+                who=turn.who,
+                member_id=member_id,
+                name=name,
+                via=self._via(turn),
+            )
+        except Refused as refusal:
+            # The rename can no longer happen (the member left, the head handed over): the
+            # question ends rather than refusing every later message. Nothing was written.
+            turn.end()
+            return [Reply(str(refusal))]
         turn.end()
         return [Reply(msg.RENAMED.format(old=old, new=member.name))]

@@ -45,9 +45,17 @@ MAX_CONFIRM_TEXT = 300
 MAX_CONFIRM_BUTTON = 30
 BUTTONS_PER_BLOCK = 25
 
-SUBCOMMANDS = {"join": "join", "decline": "decline", "cancel": "cancel", "help": "help"}
-"""``/household <word> …`` runs the engine's ``/<word> …``: Slack keeps ``/join`` for itself
-(joining a channel), and a direct message with an app only passes on the app's own commands."""
+SUBCOMMANDS = {
+    "join": "join",
+    "decline": "decline",
+    "cancel": "cancel",
+    "help": "help",
+    "history": "household history",
+    "leave": "household leave",
+}
+"""``/household <word> …`` runs the engine's ``/<word> …`` (``history`` and ``leave`` are the
+engine's own ``/household`` sub-commands): Slack keeps ``/join`` for itself (joining a
+channel), and a direct message with an app only passes on the app's own commands."""
 _ENGINE_COMMAND = re.compile(r"(?<![\w/.:-])/(join|decline|cancel|help)\b")
 
 _STYLES = {Style.PRIMARY: "primary", Style.DANGER: "danger"}

@@ -1,9 +1,12 @@
-"""Chat messages to heads in Slack (notifications from the outbox), as direct messages.
+"""Chat messages in Slack (notifications from the outbox), as direct messages.
 
-The destination is the head's direct-message channel with the app (the chat they invited
-from). Slack's errors are sorted: a channel or account that is gone, or a message Slack will
-never take, fails for good (the dispatcher stops trying); a refused or revoked token, rate
-limits, Slack's own trouble and network errors are retried later.
+The destination is the person's direct-message channel with the app (for a head, the chat
+they invited from). A notification's buttons (a head request's Accept and Decline, kept in
+its ``data`` by :func:`bot.replies.notice_data`) are rendered with it.
+
+Slack's errors are sorted: a channel or account that is gone, or a message Slack will never
+take, fails for good (the dispatcher stops trying); a refused or revoked token, rate limits,
+Slack's own trouble and network errors are retried later.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import OutboxMessage
-from bot.replies import Reply
+from bot.replies import notice_reply
 
 from . import render
 from .client import make_client
@@ -49,7 +52,8 @@ log = logging.getLogger("invitebot.slack")
 
 
 class SlackChatSender:
-    """Sends an outbox chat message to a Slack direct message with ``chat.postMessage``.
+    """Sends an outbox chat message (with its buttons, if any) to a Slack direct message
+    with ``chat.postMessage``.
 
     With ``homes`` (the adapter serving Slack in this process), a notification about an
     invitation also publishes the head's home tab again, as what it shows has just changed.
@@ -77,7 +81,7 @@ class SlackChatSender:
             raise PermanentDeliveryError("not a Slack conversation")
         try:
             sent = await self.client.chat_postMessage(
-                channel=channel, **render.message(Reply(message.body))
+                channel=channel, **render.message(notice_reply(message.body, message.data))
             )
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response is not None else ""

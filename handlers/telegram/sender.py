@@ -13,6 +13,9 @@ from aiogram.types import LinkPreviewOptions
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import OutboxMessage
+from bot.replies import notice_reply
+
+from .render import keyboard
 
 PLATFORM = "telegram"
 
@@ -28,10 +31,17 @@ class TelegramChatSender:
             chat_id = int(message.destination)
         except ValueError:
             raise PermanentDeliveryError("not a Telegram chat") from None
+        # A notification's buttons (a head request's Accept and Decline) as an inline
+        # keyboard; a message without buttons goes out as plain text, as it always has.
+        try:
+            markup = keyboard(notice_reply(message.body, message.data or {}))
+        except ValueError:  # a payload too long for callback_data: sending again cannot help
+            raise PermanentDeliveryError("a button cannot travel on Telegram") from None
         try:
             sent = await self.bot.send_message(
                 chat_id=chat_id,
                 text=message.body[:4096],
+                reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except (TelegramForbiddenError, TelegramNotFound) as error:

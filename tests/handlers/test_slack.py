@@ -243,7 +243,8 @@ async def test_the_home_tab_is_my_household(site: Site) -> None:
     await site.open_home(ANA)
     home = site.home(ANA)
     assert home.params["view"]["blocks"][0]["text"]["text"] == msg.SLACK_HOME_TITLE
-    assert labels_of_view(home) == [msg.SLACK_BTN_INVITE]
+    # + Invite, then the head's own member card (History, Rename): no invitation yet.
+    assert labels_of_view(home) == [msg.SLACK_BTN_INVITE, msg.BTN_HISTORY, msg.BTN_RENAME]
     assert msg.MEMBERS_TITLE in view_text(home) and "Ana Lopez (head)" in view_text(home)
 
     # + Invite starts the flow in the DM, and a modal says so.
@@ -261,6 +262,8 @@ async def test_the_home_tab_is_my_household(site: Site) -> None:
     assert "Maria Ruiz" in view_text(home)
     assert labels_of_view(home) == [
         msg.SLACK_BTN_INVITE,
+        msg.BTN_HISTORY,
+        msg.BTN_RENAME,
         "Copy Invite Link",
         "Resend",
         "Cancel Invite",
@@ -333,7 +336,11 @@ async def test_copy_resend_and_cancel_from_the_home_tab(site: Site) -> None:
     [invitation] = await site.invitations()
     assert invitation.status is InvitationStatus.CANCELLED
     # The home tab no longer offers the cancelled invitation's buttons.
-    assert labels_of_view(site.home(ANA)) == [msg.SLACK_BTN_INVITE]
+    assert labels_of_view(site.home(ANA)) == [
+        msg.SLACK_BTN_INVITE,
+        msg.BTN_HISTORY,
+        msg.BTN_RENAME,
+    ]
 
 
 async def test_a_press_in_a_modal_updates_it(site: Site) -> None:
@@ -541,9 +548,9 @@ async def test_a_member_who_is_not_the_head_pressing_the_heads_button_changes_no
     assert site.last_text(MARIA) == render.escape(render.slack_commands(msg.ONLY_HEAD))
     pending_after = next(i for i in await site.invitations() if i.id == pending.id)
     assert pending_after.status is InvitationStatus.PENDING
-    # Her home tab shows the household, without the head's buttons.
+    # Her home tab shows the household, without the head's buttons: only Leave household.
     await site.open_home(MARIA)
-    assert labels_of_view(site.home(MARIA)) == []
+    assert labels_of_view(site.home(MARIA)) == [msg.BTN_LEAVE]
 
 
 async def test_text_from_people_never_becomes_mentions_or_links(site: Site) -> None:

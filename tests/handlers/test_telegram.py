@@ -463,9 +463,11 @@ async def test_flood_control_is_waited_out_so_a_long_list_arrives_whole(site: Si
     site.fake.fail_next("sendMessage", "Too Many Requests: retry after 1", 429, retry_after=1)
     await site.say(ANA, "/household")
     texts = [str(c.params["text"]) for c in site.shown(ANA)[before:]]
-    # The first send was refused (429) and sent again after the wait; the card followed.
+    # The first send was refused (429) and sent again after the wait; the cards followed
+    # (the head's own member card, then the invitation).
     assert texts[0] == texts[1] and texts[0].startswith("🏠 12 Oak Lane")
-    assert "Maria Ruiz" in texts[2]
+    assert texts[2] == "• Ana Lopez (head)"
+    assert "Maria Ruiz" in texts[3]
 
 
 async def test_a_shared_contact_answers_the_phone_question(site: Site) -> None:
@@ -551,8 +553,9 @@ async def test_start_with_a_command_runs_it(site: Site) -> None:
     await site.say(ANA, "/start invite")
     assert site.last_text(ANA) == msg.ASK_METHOD
     await site.say(ANA, "/start household")
-    household, invitations = site.shown(ANA)[-2:]
+    household, own_card, invitations = site.shown(ANA)[-3:]
     assert household.params["text"].startswith("🏠 12 Oak Lane")
+    assert own_card.params["text"] == "• Ana Lopez (head)"
     assert invitations.params["text"] == msg.NO_INVITATIONS
 
 

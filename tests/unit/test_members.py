@@ -280,6 +280,8 @@ async def test_removing_the_asked_member_voids_the_request(world: World) -> None
     await ana.press_payload(f"member:make_head:{maria_id}")
     await ana.press_payload(f"member:remove_yes:{maria_id}")
     assert (await household_of(world)).head_request_member_id is None
+    await ana.say("/household history")
+    assert "The request to Maria Ruiz to become head ended when they were removed." in ana.text
     await maria.press_payload(f"head:accept:{household.id}")
     assert "You are not part of a household" in maria.text
     assert (await members(world))["Ana Lopez"].role is Role.HEAD
@@ -314,7 +316,7 @@ async def test_history_lists_the_last_twenty_events_newest_first(world: World) -
     assert ana.last[0].title == "🕘 History of 12 Oak Lane"
     assert "Ana Lopez removed Maria Ruiz." in lines[0]
     assert "Maria Ruiz accepted the invitation in the console." in lines[1]
-    assert "Ana Lopez invited Maria Ruiz by SMS Text (+1 ••• ••• 0199)." in ana.last[0].text
+    assert "Ana Lopez invited Maria Ruiz by text message (+1 ••• ••• 0199)." in ana.last[0].text
     assert lines[-1].endswith("Ana Lopez claimed the household as head.")
     ana_id = (await members(world))["Ana Lopez"].id
     for n in range(25):
