@@ -58,8 +58,16 @@ def about_invitation(
     )
 
 
-def claimed(household: Household, head: Member, *, at: datetime, via: str) -> HouseholdEvent:
-    """``head`` claimed ``household`` with its access code, from the chat platform ``via``."""
+def claimed(
+    household: Household,
+    head: Member,
+    *,
+    at: datetime,
+    via: str,
+    replaced: Member | None = None,
+) -> HouseholdEvent:
+    """``head`` claimed ``household`` with its access code, from the chat platform ``via``;
+    ``replaced``: the head before, when a new code from the board handed the household over."""
     return HouseholdEvent(
         household_id=household.id,
         kind=HouseholdEventKind.CLAIMED,
@@ -70,6 +78,7 @@ def claimed(household: Household, head: Member, *, at: datetime, via: str) -> Ho
         subject_member_id=head.id,
         subject_name=head.name,
         via=via,
+        details={"replaced": replaced.name} if replaced is not None else {},
     )
 
 

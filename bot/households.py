@@ -9,6 +9,7 @@ from .contacts import ContactError, normalise_name
 from .context import CoreContext
 from .domain import ChannelIdentity, Community, Household, Member, Role
 from .invitations import link_account, who_is
+from .membership import tell_member, void_head_request
 from .ports import UnitOfWork
 from .replies import Actor
 from .rules import Refused, WrongSecret
@@ -20,41 +21,84 @@ class Claim:
     household: Household
     community: Community | None
     head: Member
+    replaced: Member | None = None
+    """The head before, when the board's new access code handed the household to someone
+    else (who is head now; the one before stays a member)."""
+
+
+USED_CODE = "used:"
+"""What a household keeps in place of its access code's hash once the code admitted a head:
+no typed code hashes to it, so a code admits one head, once."""
 
 
 async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) -> Claim:
     """Make the chat user the head of the household whose access code they typed. A code
-    admits one head, once; a used, unknown or malformed code gets the same answer."""
+    admits one head, once; a used, unknown or malformed code gets the same answer.
+
+    A new code the board issued for a claimed household (``invitebot admin household
+    reset-code``) hands it over: whoever types it becomes head (a member of it, or someone in
+    no household), and the head before stays a member, told of the change. That is how a
+    head who cannot hand over (alone, or with members the bot cannot reach in chat) leaves,
+    and how the board takes a household back from a head who is gone."""
     current = await who_is(uow, actor)
-    if current.household is not None:
-        raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
     normalised = normalise_access_code(code)
     household = (
         await uow.households.get_by_code_hash(ctx.code_hash(normalised)) if normalised else None
     )
+    if current.household is not None and (
+        household is None or household.id != current.household.id
+    ):
+        # Checked before the code's verdict, so a member learns nothing about other codes.
+        raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
     if household is not None:
         # Locked, then checked: of two people sending the same code at once, one is head.
         household = await uow.households.get(household.id, for_update=True)
-    if household is None or household.claimed:
+    if household is None or household.access_code_hash != ctx.code_hash(normalised or ""):
         raise WrongSecret(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
     community = await uow.communities.get(household.community_id)
     now = ctx.clock.now()
-    email = household.head_contact if "@" in household.head_contact else None
-    phone = household.head_contact if household.head_contact.startswith("+") else None
-    head = Member(
-        household_id=household.id,
-        name=household.head_name or _usable_name(actor.display_name),
-        role=Role.HEAD,
-        email=email,
-        phone=phone,
-        joined_at=now,
-    )
-    await uow.members.add(head)
-    await link_account(uow, actor=actor, member=head, now=now)
+    replaced = await uow.members.get(household.head_member_id) if household.claimed else None
+    if replaced is not None and current.member is not None and current.member.id == replaced.id:
+        # The head typing a new code of their own household: it is spent, nothing changes.
+        household.access_code_hash = USED_CODE + household.id
+        await uow.households.update(household)
+        return Claim(household=household, community=community, head=replaced)
+    if current.member is not None:
+        head = current.member
+        head.role = Role.HEAD
+        await uow.members.update(head)
+    else:
+        email = household.head_contact if "@" in household.head_contact else None
+        phone = household.head_contact if household.head_contact.startswith("+") else None
+        head = Member(
+            household_id=household.id,
+            name=(household.head_name if replaced is None else "")
+            or _usable_name(actor.display_name),
+            role=Role.HEAD,
+            email=email if replaced is None else None,
+            phone=phone if replaced is None else None,
+            joined_at=now,
+        )
+        await uow.members.add(head)
+        await link_account(uow, actor=actor, member=head, now=now)
+    if replaced is not None:
+        replaced.role = Role.MEMBER
+        await uow.members.update(replaced)
+        if household.head_request_member_id is not None:
+            await void_head_request(
+                uow, ctx, household, reason="replaced", via=actor.platform, now=now
+            )
+        await tell_member(
+            uow,
+            ctx,
+            replaced.id,
+            msg.NOTIFY_HEAD_REPLACED.format(name=head.name, address=household.address),
+        )
     household.head_member_id = head.id
-    household.claimed_at = now
+    household.claimed_at = household.claimed_at or now
+    household.access_code_hash = USED_CODE + household.id
     await uow.households.update(household)
-    return Claim(household=household, community=community, head=head)
+    return Claim(household=household, community=community, head=head, replaced=replaced)
 
 
 def _usable_name(display_name: str) -> str:

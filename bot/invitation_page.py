@@ -207,6 +207,11 @@ async def link_account_by_token(
     """
     member_id = _member_id_of(ctx, token)
     member = await uow.members.get(member_id) if member_id else None
+    if member is not None:
+        # Locked, then read again: a removal committing meanwhile is seen, never undone by
+        # linking an account to the member it took out.
+        await uow.households.get(member.household_id, for_update=True)
+        member = await uow.members.get(member.id)
     if member is None or not member.is_current:  # a member who left or was removed
         raise Refused(msg.ACCOUNT_LINK_NOT_VALID)
     current = await who_is(uow, actor)

@@ -41,7 +41,8 @@ from .sms import compose_invitation_sms
 async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
     """Resolve a chat account to its member and household, if it has one."""
     found = await uow.identities.get_with_owner(platform=actor.platform, external_id=actor.user_id)
-    if found is None:
+    if found is None or (found.member is not None and not found.member.is_current):
+        # (A member who left has no chat account linked: this is only a second guard.)
         return Who()
     return Who(identity=found.identity, member=found.member, household=found.household)
 
@@ -63,18 +64,19 @@ async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: da
 
 
 async def check_invite_quota(uow: UnitOfWork, ctx: CoreContext, *, head: Member) -> None:
-    """Per-head quota: at most N invitation messages an hour and M a day. Every message that
-    goes out to an invitee counts, a resend as much as a first send: otherwise two
-    invitations resent over and over would text or mail far past the quota."""
+    """The head's quota: at most N invitation messages an hour and M a day from their
+    household. Every message that goes out to an invitee counts, a resend as much as a first
+    send: otherwise two invitations resent over and over would text or mail far past the
+    quota. Counted per household, so handing the head role back and forth gains nothing."""
     now = ctx.clock.now()
     limits = ctx.limits
-    last_hour = await uow.outbox.count_invitations_sent_by(
-        member_id=head.id, since=now - timedelta(hours=1)
+    last_hour = await uow.outbox.count_invitations_sent_for(
+        household_id=head.household_id, since=now - timedelta(hours=1)
     )
     if last_hour >= limits.invites_per_hour:
         raise Refused(msg.QUOTA_HOUR.format(count=last_hour))
-    last_day = await uow.outbox.count_invitations_sent_by(
-        member_id=head.id, since=now - timedelta(days=1)
+    last_day = await uow.outbox.count_invitations_sent_for(
+        household_id=head.household_id, since=now - timedelta(days=1)
     )
     if last_day >= limits.invites_per_day:
         raise Refused(msg.QUOTA_DAY.format(count=last_day))
@@ -276,8 +278,9 @@ async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Househol
 
 
 async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:
-    """The invitation a button names, re-authorised: only its household's head gets it."""
-    only_a_head_may_manage_invitations(who)
+    """The invitation a button names, re-authorised: only its household's head gets it (the
+    head as the locked household row says now, so a head who just handed over does not)."""
+    await _locked_household(uow, who)
     invitation = await uow.invitations.get(invitation_id, for_update=True)
     return only_in_their_own_household(who, invitation)
 

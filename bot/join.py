@@ -93,7 +93,13 @@ async def _claim(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) 
     """Claim the household ``code`` names, and record it in the household's history."""
     claim = await claim_household(uow, ctx, actor=actor, code=code)
     await uow.events.append(
-        claimed(claim.household, claim.head, at=ctx.clock.now(), via=actor.platform)
+        claimed(
+            claim.household,
+            claim.head,
+            at=ctx.clock.now(),
+            via=actor.platform,
+            replaced=claim.replaced,
+        )
     )
     return claim
 

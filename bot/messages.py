@@ -203,6 +203,10 @@ HEAD_CANNOT_LEAVE = (
     "You are the head of {address}, so you can't leave or remove yourself. Hand the head role "
     "to another member first (Make head on /household), or ask {hoa} for a new access code."
 )
+NOTIFY_HEAD_REPLACED = (
+    "With a new access code from the HOA board, {name} is now the head of {address}; you are "
+    "a member of the household (you can leave it with /household)."
+)
 NOT_YOUR_MEMBER = "That is not a member of your household, so nothing was changed."
 NOT_A_MEMBER_NOW = "{name} is no longer a member of your household, so nothing was changed."
 ASK_NEW_NAME = "What is {name}'s full name? (It is shown to your household and the HOA.)"

@@ -505,15 +505,16 @@ class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
             .where(OutboxRow.destination == destination, col(OutboxRow.created_at) >= since)
         )
 
-    async def count_invitations_sent_by(self, *, member_id: str, since: datetime) -> int:
-        """One count over a join: the member's invitations (``invited_by`` index) to their
-        messages (``invitation_id`` index). Chat notifications to the head do not count."""
+    async def count_invitations_sent_for(self, *, household_id: str, since: datetime) -> int:
+        """One count over a join: the household's invitations (the index on
+        ``household_id, contact, status``) to their messages (``invitation_id`` index). Chat
+        notifications to the head do not count."""
         return await self._count(
             select(func.count())
             .select_from(OutboxRow)
             .join(InvitationRow, col(InvitationRow.id) == col(OutboxRow.invitation_id))
             .where(
-                InvitationRow.invited_by == member_id,
+                InvitationRow.household_id == household_id,
                 col(OutboxRow.channel) != Channel.CHAT.value,
                 col(OutboxRow.created_at) >= since,
             )

@@ -304,7 +304,7 @@ class MemoryOutbox(_Repo):
             if m.destination == destination and m.created_at >= since
         )
 
-    async def count_invitations_sent_by(self, *, member_id: str, since: datetime) -> int:
+    async def count_invitations_sent_for(self, *, household_id: str, since: datetime) -> int:
         invitations = self._s.invitations
         return sum(
             1
@@ -312,7 +312,7 @@ class MemoryOutbox(_Repo):
             if m.channel is not Channel.CHAT
             and m.created_at >= since
             and m.invitation_id in invitations
-            and invitations[m.invitation_id].invited_by == member_id
+            and invitations[m.invitation_id].household_id == household_id
         )
 
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]:

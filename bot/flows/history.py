@@ -26,6 +26,7 @@ _REASONS = {
     "cancelled": "was cancelled",
     "left": "ended when they left",
     "removed": "ended when they were removed",
+    "replaced": "ended when the board gave the head role to someone else",
 }
 
 
@@ -87,7 +88,14 @@ _SENTENCES: dict[HouseholdEventKind, Callable[[HouseholdEvent], str]] = {
         f"{_who(e)} renamed {e.details.get('previous_name', 'a member')} to {e.subject_name}"
     ),
     HouseholdEventKind.ACCESS_CODE_RESET: lambda e: "The HOA board issued a new access code",
-    HouseholdEventKind.CLAIMED: lambda e: f"{e.subject_name} claimed the household as head",
+    HouseholdEventKind.CLAIMED: lambda e: (
+        f"{e.subject_name} claimed the household as head"
+        + (
+            f" with a new access code from the board ({e.details['replaced']} was head before)"
+            if e.details.get("replaced")
+            else ""
+        )
+    ),
 }
 
 

@@ -270,8 +270,18 @@ class MembersFlow(Flow):
         ]
 
     async def prompt(self, turn: Turn) -> list[Reply]:
+        """The rename question, while it can still be answered: the asker is still the head
+        and the member still in the household (else the question ends)."""
         member = await turn.uow.members.get(str(turn.data.get("member_id", "")))
-        if member is None or not member.is_current:
+        household = turn.who.household
+        if (
+            member is None
+            or not member.is_current
+            or household is None
+            or turn.who.member is None
+            or household.head_member_id != turn.who.member.id
+            or member.household_id != household.id
+        ):
             turn.end()
             return []
         return [Reply(msg.ASK_NEW_NAME.format(name=member.name), buttons=(cancel_button(),))]
@@ -284,7 +294,9 @@ class MembersFlow(Flow):
         member_id = str(turn.data.get("member_id", ""))
         member = await turn.uow.members.get(member_id)
         if member is not None and member.name == name:
-            return [Reply(msg.RENAME_SAME.format(name=name)), *await self.prompt(turn)]
+            question = await self.prompt(turn)  # ends the question if it can't be answered
+            if question:
+                return [Reply(msg.RENAME_SAME.format(name=name)), *question]
         try:
             old, member = await rename(
                 turn.uow,

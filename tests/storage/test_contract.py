@@ -998,7 +998,7 @@ async def test_forgetting_and_purging_throttles(uow_factory: UnitOfWorkFactory) 
         await uow.commit()
 
 
-async def test_count_invitations_sent_by_counts_every_message_to_an_invitee(
+async def test_count_invitations_sent_for_counts_every_message_to_an_invitee(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     async with uow_factory() as uow:
@@ -1023,12 +1023,12 @@ async def test_count_invitations_sent_by_counts_every_message_to_an_invitee(
         await uow.outbox.add(message(created_at=at(58)))  # no invitation at all
         await uow.commit()
     async with uow_factory() as uow:
-        count = uow.outbox.count_invitations_sent_by
-        assert await count(member_id=s.head.id, since=T0) == 4
-        assert await count(member_id=s.head.id, since=at(30)) == 3
-        assert await count(member_id=s.head.id, since=at(60)) == 0
-        assert await count(member_id=other.head.id, since=T0) == 1
-        assert await count(member_id="0" * 32, since=T0) == 0
+        count = uow.outbox.count_invitations_sent_for
+        assert await count(household_id=s.household.id, since=T0) == 4
+        assert await count(household_id=s.household.id, since=at(30)) == 3
+        assert await count(household_id=s.household.id, since=at(60)) == 0
+        assert await count(household_id=other.household.id, since=T0) == 1
+        assert await count(household_id="0" * 32, since=T0) == 0
 
 
 async def test_lock_new_adds_a_conversation_only_when_there_is_none(

@@ -562,3 +562,33 @@ async def test_downgrading_0005_drops_only_its_columns(database: Database) -> No
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_upgrading_to_0005_spends_the_codes_claimed_households_still_hold(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0004")
+    s = await seed_before_0005(database)
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            plain_insert(
+                "households",
+                {"id": "f" * 32, "community_id": s.community.id, "address": "3 Elm Road"}
+                | {"access_code_hash": "hash-of-3 Elm Road", "head_name": "", "head_contact": ""},
+            )
+        )
+        await connection.execute(
+            text("UPDATE households SET head_member_id = :head WHERE id = :id").bindparams(
+                head=s.head.id, id=s.household.id
+            )
+        )
+
+    await database.upgrade()
+
+    async with database.uow() as uow:
+        claimed = await uow.households.get(s.household.id)
+        unclaimed = await uow.households.get("f" * 32)
+        assert claimed is not None and claimed.access_code_hash == "used:" + s.household.id
+        assert await uow.households.get_by_code_hash("hash-of-12 Oak Lane") is None
+        assert unclaimed is not None and unclaimed.access_code_hash == "hash-of-3 Elm Road"

@@ -408,3 +408,74 @@ async def test_after_a_hand_over_the_new_head_hears_about_the_old_heads_invitati
     # And the new head manages the invitation cards Ana left.
     await maria.say("/household")
     assert "History" in maria.buttons()
+
+
+async def test_a_new_access_code_from_the_board_hands_the_household_over(world: World) -> None:
+    """A head who cannot hand over (here: alone) is told to ask the board for a new code;
+    whoever types it becomes head, and the head before stays a member, told, free to leave."""
+    from bot import admin
+    from tests.unit.conftest import SECRET
+
+    ana = await world.head()
+    await ana.say("/household leave")
+    assert "ask the Oak Ridge HOA board for a new access code" in ana.text
+    issued = await admin.reset_access_code(
+        world.uow_factory,
+        community_name="Oak Ridge HOA",
+        address="12 Oak Lane",
+        secret_key=SECRET,
+        clock=world.clock,
+    )
+    bob = world.person("bob", "Bob Stone")
+    await bob.say(f"/join {issued.code}")
+    assert "You are now the head" in bob.text, bob.text
+    found = await members(world)
+    assert found["Bob Stone"].role is Role.HEAD and found["Ana Lopez"].role is Role.MEMBER
+    await world.deliver()
+    assert any("Bob Stone is now the head of 12 Oak Lane" in n for n in notices_to(world, "ana"))
+    # The code is spent: nobody else gets in with it.
+    sam = world.person("sam", "Sam")
+    await sam.say(f"/join {issued.code}")
+    assert "You are now the head" not in sam.text
+    await bob.say("/household history")
+    assert (
+        "Bob Stone claimed the household as head with a new access code from the board "
+        "(Ana Lopez was head before)." in bob.text
+    )
+    await ana.say("/household leave")
+    await ana.press("Yes, leave")
+    assert "You have left the household at 12 Oak Lane" in ana.text
+
+
+async def test_a_member_who_types_the_boards_new_code_becomes_head(world: World) -> None:
+    from bot import admin
+    from tests.unit.conftest import SECRET
+
+    ana, maria, _ = await ana_and_maria(world)
+    household = await household_of(world)
+    maria_id = (await members(world))["Maria Ruiz"].id
+    await ana.press_payload(f"member:make_head:{maria_id}")  # an open request, voided below
+    issued = await admin.reset_access_code(
+        world.uow_factory,
+        community_name="Oak Ridge HOA",
+        address="12 Oak Lane",
+        secret_key=SECRET,
+        clock=world.clock,
+    )
+    await ana.say(f"/join {issued.code}")  # the head herself: the code is spent, no change
+    assert (await members(world))["Ana Lopez"].role is Role.HEAD
+    issued = await admin.reset_access_code(
+        world.uow_factory,
+        community_name="Oak Ridge HOA",
+        address="12 Oak Lane",
+        secret_key=SECRET,
+        clock=world.clock,
+    )
+    await maria.say(f"/join {issued.code}")
+    found = await members(world)
+    assert found["Maria Ruiz"].role is Role.HEAD and found["Ana Lopez"].role is Role.MEMBER
+    after = await household_of(world)
+    assert after.head_member_id == maria_id and after.head_request_member_id is None
+    assert len(found) == 2  # nobody new: Maria's own member row took the role
+    await maria.press_payload(f"head:accept:{household.id}")
+    assert "no longer open" in maria.text

@@ -11,6 +11,9 @@ and PostgreSQL):
 
 - Three nullable columns, added in place (no table copy on SQLite); existing members are
   current (``left_at`` NULL) and no household has a head request.
+- A claimed household's access code is spent (its hash replaced by ``used:<id>``, which no
+  code hashes to): from 0005 on, a code the board issues for a claimed household hands the
+  household over to whoever types it, so the old, used codes must admit no one.
 - ``ix_households_head_request_at`` serves the dispatcher's sweep of lapsed requests.
 - ``head_request_member_id`` is not a foreign key (like the event log's member ids): it is
   cleared whenever the member it names leaves.
@@ -39,6 +42,12 @@ def upgrade() -> None:
         "households", sa.Column("head_request_at", sa.DateTime(timezone=True), nullable=True)
     )
     op.create_index(op.f("ix_households_head_request_at"), "households", ["head_request_at"])
+    # An access code is spent once it admitted a head (bot/households.py USED_CODE): from
+    # now on a code the board issues for a claimed household hands it over, so the codes
+    # claimed households still hold must stop working.
+    op.execute(
+        "UPDATE households SET access_code_hash = 'used:' || id WHERE head_member_id IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
