@@ -225,3 +225,41 @@ def test_hand_over_rename_remove_and_history_in_two_terminals(
     # Each event keeps the names as they were when it happened.
     assert "Ana Lopez handed the head role to Maria Ruiz." in maria
     assert maria.index("removed Ana Lopez") < maria.index("handed the head role")
+
+
+def test_decline_the_head_role_then_leave_in_two_terminals(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    screen = chat(
+        env,
+        "--demo",
+        "--user",
+        "ana",
+        "--name",
+        "Ana Lopez",
+        typed=["/invite email Maria Ruiz maria@example.org", "Send Invite"],
+        cwd=tmp_path,
+    )
+    link = LINK.search(screen)
+    assert link, screen
+    chat(env, "--user", "maria", typed=[f"/join {link.group(0)}"], cwd=tmp_path)
+    chat(env, "--user", "ana", typed=["/household", "Make head"], cwd=tmp_path)
+
+    maria = chat(
+        env,
+        "--user",
+        "maria",
+        typed=["/household", "Decline", "/household", "Leave household", "Yes, leave"],
+        cwd=tmp_path,
+    )
+    assert "You declined to become head of 1 Demo Street; Ana Lopez stays head" in maria
+    assert "[1] Leave household" in maria
+    assert "You have left the household at 1 Demo Street" in maria
+
+    ana = chat(env, "--user", "ana", typed=["/household"], cwd=tmp_path)
+    assert "Maria Ruiz declined to become head of 1 Demo Street; you stay head" in ana
+    assert "Maria Ruiz has left your household at 1 Demo Street" in ana
+    assert "• Maria Ruiz" not in ana
+
+    sam = chat(env, "--user", "sam", typed=["/household history", "/household leave"], cwd=tmp_path)
+    assert sam.count("You are not part of a household yet") == 2
