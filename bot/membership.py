@@ -28,7 +28,7 @@ from .domain import (
     OutboxMessage,
 )
 from .ports import UnitOfWork
-from .replies import Button, notice_data
+from .replies import NOTICE_RECIPIENT, Button, notice_data
 from .rules import (
     Refused,
     Who,
@@ -105,7 +105,7 @@ async def tell(
                 platform=account.platform,
                 destination=account.chat_id or account.external_id,
                 body=text,
-                data=notice_data(buttons),
+                data=notice_data(buttons) | {NOTICE_RECIPIENT: account.external_id},
                 created_at=now,
                 next_attempt_at=now,
             )

@@ -113,6 +113,9 @@ class Reply:
 
 NOTICE_BUTTONS = "buttons"
 """The key in a chat notification's ``OutboxMessage.data`` that holds its buttons."""
+NOTICE_RECIPIENT = "recipient"
+"""The key that holds the platform's user id of the person a notice is for (its destination
+is their chat), so an adapter can bring what else it shows them up to date (a home tab)."""
 
 
 def notice_data(buttons: tuple[Button, ...]) -> dict[str, str]:

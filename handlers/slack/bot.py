@@ -410,6 +410,14 @@ class SlackAdapter:
                 self._remember_dm(account.external_id, account.chat_id)
             await self._start(account.external_id, self._refresh(account.external_id), "home")
 
+    async def refresh_home_of(self, user_id: str, chat_id: str) -> None:
+        """Publish again the home tab of the person a notice just went to (a member removed,
+        or asked to become head): queued behind that person's own events. A user id that is
+        not Slack's refreshes nothing."""
+        if chat_id:
+            self._remember_dm(user_id, chat_id)
+        await self._start(user_id, self._refresh(user_id), "home")
+
     async def _refresh(self, user_id: str) -> None:
         await self.refresh_home(await self.actor(user_id))
 

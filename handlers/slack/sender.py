@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import OutboxMessage
-from bot.replies import notice_reply
+from bot.replies import NOTICE_RECIPIENT, notice_reply
 
 from . import render
 from .client import make_client
@@ -92,9 +92,13 @@ class SlackChatSender:
             raise DeliveryError(
                 f"Slack did not take the message ({type(error).__name__})"
             ) from error
-        if self.homes is not None and message.invitation_id:
+        recipient = message.data.get(NOTICE_RECIPIENT, "")
+        if self.homes is not None and (message.invitation_id or recipient):
             try:
-                await self.homes.refresh_homes_for(message.invitation_id)
+                if message.invitation_id:
+                    await self.homes.refresh_homes_for(message.invitation_id)
+                else:  # a notice to a member (removed, asked to become head, ...)
+                    await self.homes.refresh_home_of(recipient, channel)
             except Exception:  # the DM went out: a stale home tab must not resend it
                 log.exception("could not refresh the home tab after a notification")
         return str(sent.get("ts", ""))

@@ -338,6 +338,9 @@ async def test_removing_a_member_with_the_confirmed_press(site: MemberSite) -> N
         msg.NOTIFY_REMOVED.format(head="Ana Lopez", address=ADDRESS, community=COMMUNITY)
     )
     assert labels(told) == []
+    # And her home tab is published again: no household, only how to join one.
+    assert "/household join ACCESS-CODE" in view_text(site.home(MARIA))
+    assert "Maria Ruiz" not in view_text(site.home(MARIA))
 
     # Her old link, pasted again, is not valid; she is in no household.
     await site.say(MARIA, f"<{ids.link}>")
