@@ -1,4 +1,5 @@
-"""Claiming a household: the head proves they are the head with the board's access code."""
+"""Claiming a household (the head proves they are the head with the board's access code, or
+takes it over with a new one), and what a household looks like (`household_view`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from dataclasses import dataclass
 from . import messages as msg
 from .contacts import ContactError, normalise_name
 from .context import CoreContext
-from .domain import ChannelIdentity, Community, Household, Member, Role
+from .domain import (
+    ChannelIdentity,
+    Community,
+    Household,
+    Invitation,
+    InvitationStatus,
+    Member,
+    Role,
+)
 from .invitations import link_account, who_is
 from .membership import tell_member, void_head_request
 from .ports import UnitOfWork
@@ -122,3 +131,30 @@ async def head_accounts_for_invitation(
     head_id = household.head_member_id if household is not None else None
     accounts = await uow.identities.list_for_member(head_id or invitation.invited_by)
     return [account for account in accounts if account.platform == platform]
+
+
+# --- what a household looks like -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    household: Household
+    community: Community | None
+    members: list[Member]
+    open_invitations: list[Invitation]
+    closed_invitations: list[Invitation]
+
+
+async def household_view(
+    uow: UnitOfWork, ctx: CoreContext, *, household: Household
+) -> HouseholdView:
+    now = ctx.clock.now()
+    invitations = await uow.invitations.list_for_household(household.id)
+    open_statuses = (InvitationStatus.PENDING, InvitationStatus.EXPIRED)
+    return HouseholdView(
+        household=household,
+        community=await uow.communities.get(household.community_id),
+        members=list(await uow.members.list_for_household(household.id)),
+        open_invitations=[i for i in invitations if i.effective_status(now) in open_statuses],
+        closed_invitations=[i for i in invitations if i.effective_status(now) not in open_statuses],
+    )

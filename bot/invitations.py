@@ -600,30 +600,3 @@ async def notify_head(
             next_attempt_at=now,
         )
     )
-
-
-# --- what a household looks like -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HouseholdView:
-    household: Household
-    community: Community | None
-    members: list[Member]
-    open_invitations: list[Invitation]
-    closed_invitations: list[Invitation]
-
-
-async def household_view(
-    uow: UnitOfWork, ctx: CoreContext, *, household: Household
-) -> HouseholdView:
-    now = ctx.clock.now()
-    invitations = await uow.invitations.list_for_household(household.id)
-    open_statuses = (InvitationStatus.PENDING, InvitationStatus.EXPIRED)
-    return HouseholdView(
-        household=household,
-        community=await uow.communities.get(household.community_id),
-        members=list(await uow.members.list_for_household(household.id)),
-        open_invitations=[i for i in invitations if i.effective_status(now) in open_statuses],
-        closed_invitations=[i for i in invitations if i.effective_status(now) not in open_statuses],
-    )

@@ -13,9 +13,9 @@ from .. import contacts
 from .. import messages as msg
 from ..context import CoreContext
 from ..domain import Conversation, Household, Invitation, InvitationStatus
+from ..households import household_view
 from ..invitations import (
     cancel_invitation,
-    household_view,
     link_of,
     managed_invitation,
     resend_invitation,
