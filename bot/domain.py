@@ -90,6 +90,17 @@ class Community:
     created_at: datetime | None = None
 
 
+class HouseholdStatus(StrEnum):
+    """A household as the board's roster shows it."""
+
+    ACTIVE = "active"
+    """Claimed by its head."""
+    NOT_ACTIVATED = "not activated"
+    """Its access code has not been used yet."""
+    INACTIVE = "inactive"
+    """Deactivated by the board."""
+
+
 @dataclass
 class Household:
     community_id: str
@@ -105,10 +116,19 @@ class Household:
     """The member the head asked to take over the head role, until they answer, the head
     cancels, either leaves, or the request lapses (``HEAD_REQUEST_TTL`` after it was made)."""
     head_request_at: datetime | None = None
+    deactivated_at: datetime | None = None
+    """When the board deactivated the household (``None`` while it is active): its open
+    invitations were cancelled, its head cannot invite, its access code admits no one."""
 
     @property
     def claimed(self) -> bool:
         return self.head_member_id is not None
+
+    @property
+    def status(self) -> HouseholdStatus:
+        if self.deactivated_at is not None:
+            return HouseholdStatus.INACTIVE
+        return HouseholdStatus.ACTIVE if self.claimed else HouseholdStatus.NOT_ACTIVATED
 
     def open_head_request(self, now: datetime) -> str | None:
         """The member an unanswered, unexpired head request names, if any."""

@@ -112,6 +112,7 @@ class HouseholdRow(TableBase, table=True):
     # most and is cleared when either of them leaves (bot/handover.py).
     head_request_member_id: str | None = Field(sa_type=ID)
     head_request_at: datetime | None = Field(sa_type=UTCDateTime, index=True)
+    deactivated_at: datetime | None = Field(sa_type=UTCDateTime)
 
 
 class MemberRow(TableBase, table=True):

@@ -88,9 +88,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0005"
+    assert await empty_database.current_revision() == Database.head_revision() == "0006"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0005"
+    assert await empty_database.current_revision() == "0006"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -135,7 +135,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0005 (head)" in shown.stdout
+    assert "0006 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -190,12 +190,17 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
         "UPDATE alembic_version SET version_num='0005' WHERE alembic_version.version_num = '0004'"
         in rendered
     )
+    assert "ALTER TABLE households ADD COLUMN deactivated_at TIMESTAMP WITH TIME ZONE" in rendered
+    assert (
+        "UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005'"
+        in rendered
+    )
     assert rendered.rstrip().endswith("COMMIT;")
 
 
 async def seed_before_0005(database: Database) -> Seed:
-    """:func:`seed`'s rows in plain SQL, for a database at a revision before 0005 (whose
-    households and members lack the columns the models have now)."""
+    """:func:`seed`'s rows in plain SQL, for a database at a revision before 0006 (whose
+    households and members lack columns the models have now)."""
     community = Community(name="Oak Ridge HOA", contact="board@oak.example", created_at=T0)
     household = Household(
         community_id=community.id, address="12 Oak Lane", access_code_hash="hash-of-12 Oak Lane"
@@ -526,7 +531,7 @@ async def test_upgrading_from_0004_keeps_every_member_current_and_no_head_reques
 
     await database.upgrade()
 
-    assert await database.current_revision() == "0005"
+    assert await database.current_revision() == Database.head_revision()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
         assert "ix_households_head_request_at" in await connection.run_sync(index_names)
@@ -592,3 +597,38 @@ async def test_upgrading_to_0005_spends_the_codes_claimed_households_still_hold(
         assert claimed is not None and claimed.access_code_hash == "used:" + s.household.id
         assert await uow.households.get_by_code_hash("hash-of-12 Oak Lane") is None
         assert unclaimed is not None and unclaimed.access_code_hash == "hash-of-3 Elm Road"
+
+
+# --- 0006: deactivated households ------------------------------------------------------------
+
+
+async def test_upgrading_from_0005_leaves_every_household_active_and_downgrading_drops_it(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0005")
+    s = await seed_before_0005(database)
+    await database.upgrade()
+    assert await database.current_revision() == "0006"
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.uow() as uow:
+        household = await uow.households.get(s.household.id)
+        assert household is not None and household.deactivated_at is None
+        assert household.status.value == "not activated"
+        household.deactivated_at = T0
+        await uow.households.update(household)
+        await uow.commit()
+    async with database.uow() as uow:
+        again = await uow.households.get(s.household.id)
+        assert again is not None and again.status.value == "inactive"
+
+    await downgrade(database, "0005")
+
+    async with database.engine.connect() as connection:
+        assert "deactivated_at" not in await connection.run_sync(
+            lambda sync: columns(sync, "households")
+        )
+    await database.upgrade()
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
