@@ -291,9 +291,9 @@ def household_reset_code(
         when = issued.household.claimed_at
         console.print(
             "[yellow]Note: this household was already claimed by its head"
-            f"{f' on {when.date().isoformat()}' if when else ''}. The bot accepts an access "
-            "code only for a household that has not been claimed, so this code will not "
-            "work while the household stays claimed.[/]",
+            f"{f' on {when.date().isoformat()}' if when else ''}. Whoever types this code in "
+            "chat becomes its head (a member of it, or someone new); the head before stays a "
+            "member and is told.[/]",
         )
 
 

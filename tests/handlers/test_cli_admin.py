@@ -285,6 +285,7 @@ def test_resetting_a_claimed_household_says_so(run: Admin) -> None:
     assert result.exit_code == 0
     assert CODE.search(result.stdout)
     assert "already claimed by its head on 2026-11-24" in result.stdout
+    assert "Whoever types this code in chat becomes its head" in result.stdout
 
 
 def test_resetting_an_unknown_household_is_refused(run: Admin) -> None:
