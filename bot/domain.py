@@ -259,6 +259,9 @@ class HouseholdEventKind(StrEnum):
     RENAMED = "renamed"
     ACCESS_CODE_RESET = "access_code_reset"
     CLAIMED = "claimed"
+    DEACTIVATED = "deactivated"
+    """The board deactivated the household (its open invitations cancelled with it)."""
+    ACTIVATED = "activated"
 
 
 class EventActor(StrEnum):

@@ -79,7 +79,7 @@ async def request_head(
     expires = now + HEAD_REQUEST_TTL
     await tell(
         uow,
-        ctx,
+        ctx.clock.now(),
         accounts,
         msg.HEAD_REQUEST.format(
             head=acting.member.name,
@@ -122,7 +122,9 @@ async def answer_head_request(
         notice = msg.NOTIFY_HEAD_DECLINED
     await uow.households.update(household)
     await uow.events.append(event)
-    await tell_member(uow, ctx, head.id, notice.format(name=member.name, address=household.address))
+    await tell_member(
+        uow, ctx.clock.now(), head.id, notice.format(name=member.name, address=household.address)
+    )
     community = await uow.communities.get(household.community_id)
     return HeadRequest(member, head, household, community, expires)
 
@@ -134,13 +136,13 @@ async def cancel_head_request(uow: UnitOfWork, ctx: CoreContext, *, who: Who, vi
     if household.open_head_request(now) is None:
         raise Refused(msg.HEAD_REQUEST_NOT_OPEN)
     asked = await void_head_request(
-        uow, ctx, household, reason="cancelled", via=via, now=now, by=acting.member
+        uow, household, reason="cancelled", via=via, now=now, by=acting.member
     )
     if asked is None:
         raise Refused(msg.HEAD_REQUEST_NOT_OPEN)
     await tell_member(
         uow,
-        ctx,
+        ctx.clock.now(),
         asked.id,
         msg.NOTIFY_HEAD_REQUEST_CANCELLED.format(
             head=acting.member.name, address=household.address
@@ -166,10 +168,10 @@ async def _lapse_if_due(
 ) -> None:
     if household.head_request_at is None or household.open_head_request(now) is not None:
         return
-    asked = await void_head_request(uow, ctx, household, reason="time", via="", now=now)
+    asked = await void_head_request(uow, household, reason="time", via="", now=now)
     await tell_member(
         uow,
-        ctx,
+        ctx.clock.now(),
         household.head_member_id,
         msg.NOTIFY_HEAD_REQUEST_LAPSED.format(
             name=asked.name if asked else "", address=household.address

@@ -100,16 +100,18 @@ def about_member(
     at: datetime,
     by: Member | None,
     via: str,
+    board: bool = False,
     **details: str,
 ) -> HouseholdEvent:
     """An event about ``member`` (removed, left, renamed, asked to become head, ...), done by
-    the member ``by`` (themselves when they left or answered), or by invitebot itself when
-    ``by`` is ``None`` (a request that lapsed)."""
+    the member ``by`` (themselves when they left or answered), by the HOA board (``board``),
+    or by invitebot itself when ``by`` is ``None`` (a request that lapsed)."""
+    actor = EventActor.MEMBER if by is not None else EventActor.SYSTEM
     return HouseholdEvent(
         household_id=member.household_id,
         kind=kind,
         at=at,
-        actor=EventActor.MEMBER if by is not None else EventActor.SYSTEM,
+        actor=EventActor.BOARD if board else actor,
         actor_member_id=by.id if by is not None else None,
         actor_name=by.name if by is not None else "",
         subject_member_id=member.id,
@@ -117,3 +119,8 @@ def about_member(
         via=via,
         details=details,
     )
+
+
+def by_the_board(kind: HouseholdEventKind, household: Household, *, at: datetime) -> HouseholdEvent:
+    """The board deactivated or activated ``household``."""
+    return HouseholdEvent(household_id=household.id, kind=kind, at=at, actor=EventActor.BOARD)

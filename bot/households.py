@@ -65,6 +65,9 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
     if household is None or household.access_code_hash != ctx.code_hash(normalised or ""):
         raise WrongSecret(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
     community = await uow.communities.get(household.community_id)
+    if household.deactivated_at is not None:  # the code is right: it may say why not
+        hoa = (community.contact if community else "") or ctx.hoa_contact
+        raise Refused(msg.CLAIM_INACTIVE.format(address=household.address, hoa=hoa))
     now = ctx.clock.now()
     replaced = await uow.members.get(household.head_member_id) if household.claimed else None
     if replaced is not None and current.member is not None and current.member.id == replaced.id:
@@ -94,12 +97,10 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
         replaced.role = Role.MEMBER
         await uow.members.update(replaced)
         if household.head_request_member_id is not None:
-            await void_head_request(
-                uow, ctx, household, reason="replaced", via=actor.platform, now=now
-            )
+            await void_head_request(uow, household, reason="replaced", via=actor.platform, now=now)
         await tell_member(
             uow,
-            ctx,
+            ctx.clock.now(),
             replaced.id,
             msg.NOTIFY_HEAD_REPLACED.format(name=head.name, address=household.address),
         )

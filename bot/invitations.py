@@ -274,7 +274,18 @@ async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Househol
         raise Refused(msg.NOT_IN_HOUSEHOLD)
     if locked.head_member_id != head.id:  # handed over while this message waited
         raise Refused(msg.ONLY_HEAD)
+    await check_active(uow, locked)
     return head, locked
+
+
+async def check_active(uow: UnitOfWork, household: Household, *, hoa: str = "") -> None:
+    """A household the board deactivated sends and manages no invitations: refused with a
+    sentence naming the HOA's contact (the community's, else ``hoa``)."""
+    if household.deactivated_at is None:
+        return
+    community = await uow.communities.get(household.community_id)
+    contact = (community.contact if community else "") or hoa or "your HOA board"
+    raise Refused(msg.HOUSEHOLD_INACTIVE.format(address=household.address, hoa=contact))
 
 
 async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:

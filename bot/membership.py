@@ -90,13 +90,12 @@ def chat_accounts(accounts: Sequence[ChannelIdentity]) -> list[ChannelIdentity]:
 
 async def tell(
     uow: UnitOfWork,
-    ctx: CoreContext,
+    now: datetime,
     accounts: Sequence[ChannelIdentity],
     text: str,
     buttons: tuple[Button, ...] = (),
 ) -> int:
     """Queue ``text`` (with ``buttons``) to each chat account in ``accounts``; how many."""
-    now = ctx.clock.now()
     reachable = chat_accounts(accounts)
     for account in reachable:
         await uow.outbox.add(
@@ -115,26 +114,28 @@ async def tell(
 
 async def tell_member(
     uow: UnitOfWork,
-    ctx: CoreContext,
+    now: datetime,
     member_id: str | None,
     text: str,
     buttons: tuple[Button, ...] = (),
 ) -> int:
     if member_id is None:
         return 0
-    return await tell(uow, ctx, await uow.identities.list_for_member(member_id), text, buttons)
+    return await tell(uow, now, await uow.identities.list_for_member(member_id), text, buttons)
 
 
 async def remove_member(
     uow: UnitOfWork, ctx: CoreContext, *, who: Who, member_id: str, via: str
 ) -> Change:
-    """The head takes ``member_id`` out of the household: see :func:`_take_out`. The member
+    """The head takes ``member_id`` out of the household: see :func:`take_out`. The member
     is told on their chat accounts."""
     acting = await acting_head(uow, who)
     member = await member_of(uow, acting, member_id)
     the_head_stays_until_handed_over(acting.household, member, hoa=ctx.hoa_contact)
     community = await uow.communities.get(acting.household.community_id)
-    accounts = await _take_out(uow, ctx, acting.household, member, via=via, reason="removed")
+    accounts = await take_out(
+        uow, acting.household, member, via=via, reason="removed", now=ctx.clock.now()
+    )
     await uow.events.append(
         history.about_member(
             HouseholdEventKind.REMOVED, member, at=ctx.clock.now(), by=acting.member, via=via
@@ -142,7 +143,7 @@ async def remove_member(
     )
     await tell(
         uow,
-        ctx,
+        ctx.clock.now(),
         accounts,
         msg.NOTIFY_REMOVED.format(
             head=acting.member.name,
@@ -158,7 +159,7 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
     acting = await acting_member(uow, who)
     member, household = acting.member, acting.household
     the_head_stays_until_handed_over(household, member, hoa=ctx.hoa_contact)
-    await _take_out(uow, ctx, household, member, via=via, reason="left")
+    await take_out(uow, household, member, via=via, reason="left", now=ctx.clock.now())
     await uow.events.append(
         history.about_member(
             HouseholdEventKind.LEFT, member, at=ctx.clock.now(), by=member, via=via
@@ -166,7 +167,7 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
     )
     await tell_member(
         uow,
-        ctx,
+        ctx.clock.now(),
         household.head_member_id,
         msg.NOTIFY_LEFT.format(name=member.name, address=household.address),
     )
@@ -174,20 +175,20 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
     return Change(member=member, household=household, community=community)
 
 
-async def _take_out(
+async def take_out(
     uow: UnitOfWork,
-    ctx: CoreContext,
     household: Household,
     member: Member,
     *,
     via: str,
     reason: str,
+    now: datetime,
 ) -> list[ChannelIdentity]:
     """``member`` is no longer in ``household``: marked as left (the row stays: invitations
     and the history name it), their chat accounts unlinked (so they no longer act for it),
     every link of the invitation they accepted voided (a new nonce), and a head request naming
-    them void. Returns the accounts they had, to tell them."""
-    now = ctx.clock.now()
+    them void. Returns the accounts they had, to tell them. The caller holds the household
+    row locked."""
     accounts = list(await uow.identities.list_for_member(member.id))
     await uow.identities.unlink_member(member.id)
     member.left_at = now
@@ -197,13 +198,12 @@ async def _take_out(
             invitation.nonce = new_nonce()
             await uow.invitations.update(invitation)
     if household.head_request_member_id == member.id:
-        await void_head_request(uow, ctx, household, reason=reason, via=via, now=now)
+        await void_head_request(uow, household, reason=reason, via=via, now=now)
     return accounts
 
 
 async def void_head_request(
     uow: UnitOfWork,
-    ctx: CoreContext,
     household: Household,
     *,
     reason: str,

@@ -207,6 +207,23 @@ NOTIFY_HEAD_REPLACED = (
     "With a new access code from the HOA board, {name} is now the head of {address}; you are "
     "a member of the household (you can leave it with /household)."
 )
+HOUSEHOLD_INACTIVE = (
+    "The HOA board has deactivated the household at {address}, so invitations can't be sent "
+    "from it. Please contact {hoa}."
+)
+CLAIM_INACTIVE = (
+    "The household at {address} has been deactivated by the HOA board, so it can't be claimed "
+    "now. Please contact {hoa}."
+)
+NOTIFY_DEACTIVATED = (
+    "The HOA board has deactivated your household at {address}: its open invitations were "
+    "cancelled, and you can't invite anyone until it is active again. Questions: {hoa}."
+)
+NOTIFY_ACTIVATED = "The HOA board has activated your household at {address} again."
+NOTIFY_REMOVED_BY_BOARD = (
+    "The HOA board removed you from the household at {address} ({community}). Questions: {hoa}."
+)
+NOTIFY_BOARD_REMOVED = "The HOA board removed {name} from your household at {address}."
 NOT_YOUR_MEMBER = "That is not a member of your household, so nothing was changed."
 NOT_A_MEMBER_NOW = "{name} is no longer a member of your household, so nothing was changed."
 ASK_NEW_NAME = "What is {name}'s full name? (It is shown to your household and the HOA.)"

@@ -88,6 +88,8 @@ _SENTENCES: dict[HouseholdEventKind, Callable[[HouseholdEvent], str]] = {
         f"{_who(e)} renamed {e.details.get('previous_name', 'a member')} to {e.subject_name}"
     ),
     HouseholdEventKind.ACCESS_CODE_RESET: lambda e: "The HOA board issued a new access code",
+    HouseholdEventKind.DEACTIVATED: lambda e: "The HOA board deactivated the household",
+    HouseholdEventKind.ACTIVATED: lambda e: "The HOA board activated the household again",
     HouseholdEventKind.CLAIMED: lambda e: (
         f"{e.subject_name} claimed the household as head"
         + (

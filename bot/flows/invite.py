@@ -14,6 +14,7 @@ from .. import contacts
 from .. import messages as msg
 from ..domain import Method
 from ..invitations import (
+    check_active,
     check_contact,
     check_invite_quota,
     check_phone_may_be_texted,
@@ -56,7 +57,8 @@ class InviteFlow(Flow):
     states = frozenset({METHOD, NAME, CONTACT, SUMMARY, EDIT, DUPLICATE})
 
     async def command(self, turn: Turn, args: str) -> list[Reply]:
-        head, _ = only_a_head_may_manage_invitations(turn.who)
+        head, household = only_a_head_may_manage_invitations(turn.who)
+        await check_active(turn.uow, household, hoa=self.ctx.hoa_contact)
         await check_invite_quota(turn.uow, self.ctx, head=head)
         turn.end()
         method, name, contact = split_invite_args(args)
