@@ -460,3 +460,7 @@ def _print_import_summary(
         if codes_out is not None:
             console.print(f"The codes are also in {escape(str(codes_out))} (readable only by you).")
         console.print(f"[yellow]{_code_warning(len(created))}[/]", soft_wrap=True)
+
+
+# The board's other commands register themselves on the apps above.
+from handlers import cli_board  # noqa: E402, F401  (household deactivate/activate, member remove)
