@@ -111,6 +111,8 @@ class HouseholdRow:
     household: Household
     community_name: str
     members: int
+    member_names: tuple[str, ...] = ()
+    """The current members' names, head first (what the roster's search looks at)."""
 
 
 class RowStatus(StrEnum):
@@ -236,7 +238,8 @@ async def add_household(
 async def list_households(
     uow_factory: UnitOfWorkFactory, *, community_name: str | None = None
 ) -> list[HouseholdRow]:
-    """Households with their community's name and member count, by community then address.
+    """Households with their community's name, member count and members' names, by
+    community then address.
 
     Raises :class:`UnknownCommunity` when ``community_name`` names no community.
     """
@@ -249,14 +252,17 @@ async def list_households(
             communities = list(await uow.communities.list())
             households = list(await uow.households.list())
         names = {c.id: c.name for c in communities}
-        rows = [
-            HouseholdRow(
-                household=h,
-                community_name=names.get(h.community_id, ""),
-                members=len(await uow.members.list_for_household(h.id)),
+        rows = []
+        for h in households:
+            members = await uow.members.list_for_household(h.id)
+            rows.append(
+                HouseholdRow(
+                    household=h,
+                    community_name=names.get(h.community_id, ""),
+                    members=len(members),
+                    member_names=tuple(m.name for m in members),
+                )
             )
-            for h in households
-        ]
     rows.sort(key=lambda r: (r.community_name.casefold(), r.household.address.casefold()))
     return rows
 

@@ -27,13 +27,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
-from bot import admin
+from bot import admin, roster
 from bot.admin import AdminError, IssuedCode, RowOutcome, RowStatus
 from bot.contacts import display_contact
 from bot.context import SystemClock
-from bot.domain import Household
+from bot.domain import Household, HouseholdStatus
 from bot.ports import Clock, UnitOfWorkFactory
 
 from .settings import Settings
@@ -70,6 +70,13 @@ community_app = typer.Typer(help="Communities (one per HOA).", no_args_is_help=T
 household_app = typer.Typer(help="Households and their heads' access codes.", no_args_is_help=True)
 admin_app.add_typer(community_app, name="community")
 admin_app.add_typer(household_app, name="household")
+
+
+STATUS_COLOURS = {
+    HouseholdStatus.ACTIVE: "green",
+    HouseholdStatus.NOT_ACTIVATED: "yellow",
+    HouseholdStatus.INACTIVE: "red",
+}
 
 
 def _code_warning(count: int) -> str:
@@ -238,19 +245,39 @@ def household_add(
 def household_list(
     ctx: typer.Context,
     community: Annotated[str | None, typer.Option(help="Only this community's households.")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only households with this status: active, not-activated or inactive."),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            help="Only households whose address, head or member names contain TEXT "
+            "(any case, with or without accents).",
+            metavar="TEXT",
+        ),
+    ] = None,
 ) -> None:
-    """List households: community, address, expected head, claimed or not, members."""
+    """List households: community, address, status, expected head, claimed or not, members."""
+    try:
+        wanted = roster.parse_status(status) if status is not None else None
+    except AdminError as exc:
+        _fail(exc.message, code=2)
     settings = load_settings()
     rows = _run(
         ctx,
         settings,
-        lambda uow, clock: admin.list_households(uow, community_name=community),
+        lambda uow, clock: roster.list_households(
+            uow, community_name=community, status=wanted, search=search or ""
+        ),
     )
     console = _out()
     if not rows:
-        console.print("No households yet.")
+        filtered = wanted is not None or (search or "").strip()
+        console.print("No households match." if filtered else "No households yet.")
         return
-    table = Table("Community", "Address", "Expected head", "Claimed", "Members")
+    status_column = Column("Status", no_wrap=True)
+    table = Table("Community", "Address", status_column, "Expected head", "Claimed", "Members")
     for row in rows:
         household = row.household
         claimed = "no"
@@ -261,6 +288,7 @@ def household_list(
         table.add_row(
             escape(row.community_name),
             escape(household.address),
+            f"[{STATUS_COLOURS[household.status]}]{household.status.value}[/]",
             escape(_expected_head(household)),
             claimed,
             str(row.members),
@@ -463,4 +491,7 @@ def _print_import_summary(
 
 
 # The board's other commands register themselves on the apps above.
-from handlers import cli_board  # noqa: E402, F401  (household deactivate/activate, member remove)
+from handlers import (  # noqa: E402
+    cli_board,  # noqa: F401  (household deactivate/activate, member remove)
+    cli_roster,  # noqa: F401  (household show, export)
+)
