@@ -5,7 +5,7 @@ step, the state change and the outbound messages it causes land in one transacti
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from . import history
 from . import messages as msg
@@ -24,6 +24,13 @@ from .domain import (
     Method,
     OutboxMessage,
     Role,
+)
+from .invite_checks import (
+    check_active,
+    check_contact,
+    check_destination_cap,
+    check_invite_quota,
+    check_phone_may_be_texted,
 )
 from .ports import UnitOfWork
 from .replies import Actor
@@ -60,75 +67,7 @@ async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: da
     )
 
 
-# --- limits -------------------------------------------------------------------------------
-
-
-async def check_invite_quota(uow: UnitOfWork, ctx: CoreContext, *, head: Member) -> None:
-    """The head's quota: at most N invitation messages an hour and M a day from their
-    household. Every message that goes out to an invitee counts, a resend as much as a first
-    send: otherwise two invitations resent over and over would text or mail far past the
-    quota. Counted per household, so handing the head role back and forth gains nothing."""
-    now = ctx.clock.now()
-    limits = ctx.limits
-    last_hour = await uow.outbox.count_invitations_sent_for(
-        household_id=head.household_id, since=now - timedelta(hours=1)
-    )
-    if last_hour >= limits.invites_per_hour:
-        raise Refused(msg.QUOTA_HOUR.format(count=last_hour))
-    last_day = await uow.outbox.count_invitations_sent_for(
-        household_id=head.household_id, since=now - timedelta(days=1)
-    )
-    if last_day >= limits.invites_per_day:
-        raise Refused(msg.QUOTA_DAY.format(count=last_day))
-
-
-async def check_destination_cap(
-    uow: UnitOfWork, ctx: CoreContext, *, contact: str, shown_as: str
-) -> None:
-    """Per-destination cap across the whole system: no one gets flooded by invitations."""
-    sent = await uow.outbox.count_to_destination(
-        destination=contact, since=ctx.clock.now() - timedelta(days=1)
-    )
-    if sent >= ctx.limits.messages_per_destination_per_day:
-        raise Refused(
-            msg.DESTINATION_CAP.format(
-                contact=shown_as, limit=ctx.limits.messages_per_destination_per_day
-            )
-        )
-
-
-async def check_phone_may_be_texted(uow: UnitOfWork, *, phone: str, shown_as: str) -> None:
-    """Refuse to text a number that opted out (STOP) or said it is the wrong number."""
-    status = await uow.phones.get(phone)
-    if status is None:
-        return
-    if status.opted_out:
-        raise Refused(msg.PHONE_OPTED_OUT.format(contact=shown_as))
-    if status.wrong_number:
-        raise Refused(msg.PHONE_WRONG_NUMBER.format(contact=shown_as))
-
-
 # --- creating and sending ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContactCheck:
-    """What a contact means for this household: free, already a member, or already invited."""
-
-    member: Member | None = None
-    pending: Invitation | None = None
-
-
-async def check_contact(
-    uow: UnitOfWork, ctx: CoreContext, *, household: Household, contact: str
-) -> ContactCheck:
-    member = await uow.members.find_by_contact(household_id=household.id, contact=contact)
-    if member is not None:
-        return ContactCheck(member=member)
-    pending = await uow.invitations.find_pending(household_id=household.id, contact=contact)
-    if pending is not None and pending.is_open(ctx.clock.now()):
-        return ContactCheck(pending=pending)
-    return ContactCheck(pending=pending)
 
 
 async def create_invitation(
@@ -276,16 +215,6 @@ async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Househol
         raise Refused(msg.ONLY_HEAD)
     await check_active(uow, locked)
     return head, locked
-
-
-async def check_active(uow: UnitOfWork, household: Household, *, hoa: str = "") -> None:
-    """A household the board deactivated sends and manages no invitations: refused with a
-    sentence naming the HOA's contact (the community's, else ``hoa``)."""
-    if household.deactivated_at is None:
-        return
-    community = await uow.communities.get(household.community_id)
-    contact = (community.contact if community else "") or hoa or "your HOA board"
-    raise Refused(msg.HOUSEHOLD_INACTIVE.format(address=household.address, hoa=contact))
 
 
 async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:

@@ -13,13 +13,12 @@ import re
 from .. import contacts
 from .. import messages as msg
 from ..domain import Method
-from ..invitations import (
+from ..invitations import create_invitation, resend_invitation
+from ..invite_checks import (
     check_active,
     check_contact,
     check_invite_quota,
     check_phone_may_be_texted,
-    create_invitation,
-    resend_invitation,
 )
 from ..replies import Button, Reply, Style
 from ..rules import Refused, only_a_head_may_manage_invitations
