@@ -1,4 +1,4 @@
-"""Invitation use cases: create, resend, cancel, accept, decline, expire, and the view a head
+"""Invitation use cases: create, resend, cancel, accept, decline, expire, and telling the head.
 sees. Each takes an open unit of work and leaves the commit to its caller, so a conversation
 step, the state change and the outbound messages it causes land in one transaction."""
 
