@@ -1,5 +1,5 @@
-"""Invitation use cases: create, resend, cancel, accept, decline, expire, and telling the head.
-sees. Each takes an open unit of work and leaves the commit to its caller, so a conversation
+"""Invitation use cases: create, resend, cancel, accept, decline, expire, and telling the
+head. Each takes an open unit of work and leaves the commit to its caller, so a conversation
 step, the state change and the outbound messages it causes land in one transaction."""
 
 from __future__ import annotations
