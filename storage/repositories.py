@@ -188,7 +188,7 @@ class SqlHouseholds(SqlRepository[Household, HouseholdRow]):
             .where(col(HouseholdRow.head_request_at) < made_before)
             .order_by(col(HouseholdRow.head_request_at), col(HouseholdRow.id))
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
 
     async def list(self, *, community_id: str | None = None) -> Sequence[Household]:
@@ -362,7 +362,7 @@ class SqlInvitations(SqlRepository[Invitation, InvitationRow]):
                 )
                 .order_by(table.c.created_at, table.c.id)
             )
-            return statement.with_for_update() if for_update else statement
+            return statement.with_for_update(key_share=True) if for_update else statement
 
         name = "pending_for_contact_for_update" if for_update else "pending_for_contact"
         return await self._all(self._statement(name, build), {"contact": contact})
@@ -391,7 +391,7 @@ class SqlInvitations(SqlRepository[Invitation, InvitationRow]):
                 )
                 .order_by(table.c.created_at, table.c.id)
             )
-            return statement.with_for_update(of=table) if for_update else statement
+            return statement.with_for_update(of=table, key_share=True) if for_update else statement
 
         name = "pending_with_households" + ("_for_update" if for_update else "")
         result = await self._execute(self._statement(name, build), {"contact": contact})
@@ -476,7 +476,7 @@ class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
             )
             .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.created_at), col(OutboxRow.id))
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
         rows = [dict(row) | {"next_attempt_at": lease_until} for row in result.mappings()]
         if rows:

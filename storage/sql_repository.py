@@ -108,10 +108,16 @@ class SqlRepository(Generic[E, R]):
         return found[0] if found else None
 
     async def _get(self, key: object, *, for_update: bool = False) -> E | None:
+        """``for_update`` locks the row until the transaction ends (PostgreSQL), as ``FOR NO
+        KEY UPDATE``: two lockers of a row wait for each other, but a transaction inserting
+        a row that refers to it (a member of a household, an event, an outbox message of an
+        invitation; PostgreSQL takes ``KEY SHARE`` for the foreign key) does not wait, so
+        locking a household and then an invitation never deadlocks with an acceptance that
+        holds the invitation and adds a member (no key is ever updated)."""
         if for_update:
             statement = self._statement(
                 "get_for_update",
-                lambda t: core_select(t).where(*self._by_key(t)).with_for_update(),
+                lambda t: core_select(t).where(*self._by_key(t)).with_for_update(key_share=True),
             )
         else:
             statement = self._statement("get", lambda t: core_select(t).where(*self._by_key(t)))
