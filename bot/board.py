@@ -9,7 +9,6 @@ what the people concerned are told.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 from . import history
@@ -33,6 +32,7 @@ from .domain import (
 )
 from .membership import take_out, tell, tell_member
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
+from .roster import folded
 from .secrets import new_nonce
 
 
@@ -110,8 +110,11 @@ async def deactivate_household(
         household.deactivated_at = now
         await uow.households.update(household)
         cancelled = 0
-        for invitation in await uow.invitations.list_for_household(household.id):
-            if invitation.effective_status(now) not in (
+        for listed in await uow.invitations.list_for_household(household.id):
+            # Locked and read again: an acceptance holding the invitation commits first, and
+            # then it is no longer open (never an accepted invitation marked cancelled).
+            invitation = await uow.invitations.get(listed.id, for_update=True)
+            if invitation is None or invitation.effective_status(now) not in (
                 InvitationStatus.PENDING,
                 InvitationStatus.EXPIRED,
             ):
@@ -179,13 +182,6 @@ async def activate_household(
     return Activation(household=household, community=community, issued=issued)
 
 
-def _folded(text: str) -> str:
-    """A name as the board may type it: case, accents and spacing do not matter."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.casefold().split())
-
-
 async def remove_member_by_board(
     uow_factory: UnitOfWorkFactory,
     *,
@@ -201,11 +197,11 @@ async def remove_member_by_board(
     issues a new access code to hand the household over (``reset-code``)."""
     async with uow_factory() as uow:
         household, community = await _locked_household(uow, community_name, address)
-        wanted = _folded(name)
+        wanted = folded(name)
         matches = [
             m
             for m in await uow.members.list_for_household(household.id)
-            if _folded(m.name) == wanted
+            if folded(m.name) == wanted
         ]
         if not matches:
             raise UnknownMember(

@@ -83,7 +83,7 @@ async def create_invitation(
 ) -> Invitation:
     """Record an invitation and queue its message. ``name`` and ``contact`` are already
     normalised (see ``bot.contacts``)."""
-    head, household = await _locked_household(uow, who)
+    head, household = await _locked_household(uow, who, hoa=ctx.hoa_contact)
     check = await check_contact(uow, ctx, household=household, contact=contact)
     if check.member is not None:
         raise Refused(msg.ALREADY_MEMBER.format(name=check.member.name))
@@ -204,7 +204,9 @@ async def _queue_invitation_message(
     await uow.invitations.update(invitation)
 
 
-async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Household]:
+async def _locked_household(
+    uow: UnitOfWork, who: Who, *, hoa: str = ""
+) -> tuple[Member, Household]:
     """The head's household, locked until commit: two presses of Send Invite at once are
     decided one after the other, so neither the duplicate check nor the quota is raced."""
     head, household = only_a_head_may_manage_invitations(who)
@@ -213,14 +215,16 @@ async def _locked_household(uow: UnitOfWork, who: Who) -> tuple[Member, Househol
         raise Refused(msg.NOT_IN_HOUSEHOLD)
     if locked.head_member_id != head.id:  # handed over while this message waited
         raise Refused(msg.ONLY_HEAD)
-    await check_active(uow, locked)
+    await check_active(uow, locked, hoa=hoa)
     return head, locked
 
 
-async def managed_invitation(uow: UnitOfWork, who: Who, invitation_id: str) -> Invitation:
+async def managed_invitation(
+    uow: UnitOfWork, who: Who, invitation_id: str, *, hoa: str = ""
+) -> Invitation:
     """The invitation a button names, re-authorised: only its household's head gets it (the
     head as the locked household row says now, so a head who just handed over does not)."""
-    await _locked_household(uow, who)
+    await _locked_household(uow, who, hoa=hoa)
     invitation = await uow.invitations.get(invitation_id, for_update=True)
     return only_in_their_own_household(who, invitation)
 
@@ -236,8 +240,8 @@ async def resend_invitation(
 ) -> Invitation:
     """Send a pending or expired invitation again. An expired one gets a new period; with
     ``new_link`` the nonce changes, so every earlier link stops working."""
-    head, household = await _locked_household(uow, who)
-    invitation = await managed_invitation(uow, who, invitation_id)
+    head, household = await _locked_household(uow, who, hoa=ctx.hoa_contact)
+    invitation = await managed_invitation(uow, who, invitation_id, hoa=ctx.hoa_contact)
     now = ctx.clock.now()
     status = invitation.effective_status(now)
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
@@ -285,7 +289,7 @@ async def cancel_invitation(
     uow: UnitOfWork, ctx: CoreContext, *, who: Who, invitation_id: str
 ) -> Invitation:
     """Void an invitation: its status and a fresh nonce make every earlier link useless."""
-    invitation = await managed_invitation(uow, who, invitation_id)
+    invitation = await managed_invitation(uow, who, invitation_id, hoa=ctx.hoa_contact)
     status = invitation.effective_status(ctx.clock.now())
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
         raise Refused(

@@ -8,6 +8,7 @@ log: the ``via`` of their ACCEPTED (an invitation) or CLAIMED (an access code) e
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -59,8 +60,12 @@ _JOINS = (HouseholdEventKind.ACCEPTED, HouseholdEventKind.CLAIMED)
 # The longest a change takes between writing a member and the event of it (one unit of work).
 _SAME_CHANGE = timedelta(minutes=1)
 
-# A cell a spreadsheet would read as a formula (OWASP, "CSV Injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell a spreadsheet would read as a formula (OWASP, "CSV Injection"; the full-width forms
+# are read as formulas by Excel in some locales).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+# A separator inside a cell followed by one of those: a spreadsheet that splits the line at
+# its own list separator (';' in much of Europe) would start a new cell there.
+_SEPARATED_FORMULA = re.compile("([;,\t])(?=[=+\\-@\t\r\n＝＋－＠])")
 
 
 class UnknownStatus(AdminError):
@@ -82,12 +87,18 @@ def parse_status(text: str) -> HouseholdStatus:
     )
 
 
+# Letters whose accent is part of the letter (no decomposition takes it off).
+_BARE_LETTERS = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "æ": "ae", "œ": "oe", "þ": "th", "ı": "i", "ħ": "h"}
+)
+
+
 def folded(text: str) -> str:
     """``text`` as the search compares it: without accents, case or repeated spaces
-    ("José  Núñez" → "jose nunez")."""
+    ("José  Núñez" → "jose nunez", "Łukasz" → "lukasz")."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(bare.casefold().split())
+    return " ".join(bare.casefold().translate(_BARE_LETTERS).split())
 
 
 def matches(row: HouseholdRow, search: str) -> bool:
@@ -252,7 +263,11 @@ async def export_rows(
 
 def spreadsheet_safe(cell: str) -> str:
     """``cell`` with a ``'`` in front when a spreadsheet would run it as a formula (it begins
-    with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return), so it shows as typed."""
+    with ``=``, ``+``, ``-``, ``@``, a tab, a carriage return, a line feed, or a full-width
+    ``＝``, ``＋``, ``－``, ``＠``), and after any ``;``, ``,`` or tab inside it that one of
+    those follows (a spreadsheet splitting at its own separator would start a cell there),
+    so it shows as typed."""
+    cell = _SEPARATED_FORMULA.sub(r"\1'", cell)
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 

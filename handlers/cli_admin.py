@@ -91,11 +91,11 @@ def _code_warning(count: int) -> str:
 
 
 def _out() -> Console:
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)
 
 
 def _fail(message: str, *, code: int = 1) -> NoReturn:
-    Console(stderr=True, highlight=False).print(
+    Console(stderr=True, highlight=False, emoji=False).print(
         f"[bold red]Error:[/] [red]{escape(message)}[/]", soft_wrap=True
     )
     raise typer.Exit(code)

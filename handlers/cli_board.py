@@ -85,6 +85,12 @@ def household_activate(
     if done.issued is not None:
         _print_code(console, done.issued, title="New access code")
         console.print("The previous code no longer works.")
+        if done.issued.household.claimed:
+            console.print(
+                "[yellow]Note: this household is claimed by its head. Whoever types this code "
+                "in chat becomes its head (a member of it, or someone new); the head before "
+                "stays a member and is told.[/]",
+            )
 
 
 @member_app.command("remove")

@@ -218,9 +218,13 @@ def export(
 
 def _check_writable(path: Path) -> None:
     """Fail before reading anything when ``path`` surely cannot be written."""
-    if path.is_dir():
+    try:
+        is_dir, parent_is_dir = path.is_dir(), path.parent.is_dir()
+    except OSError as exc:  # a name too long, a directory that may not be searched
+        _fail(f"Cannot write {path}: {exc.strerror or exc}.")
+    if is_dir:
         _fail(f"Cannot write {path}: it is a directory.")
-    if not path.parent.is_dir():
+    if not parent_is_dir:
         _fail(f"Cannot write {path}: there is no directory {path.parent}.")
 
 

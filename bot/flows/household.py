@@ -90,11 +90,15 @@ class HouseholdFlow(Flow):
         action, invitation_id = card.group(1), card.group(2)
         ctx = self.ctx
         if action == "ok":
-            invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+            invitation = await managed_invitation(
+                turn.uow, turn.who, invitation_id, hoa=self.ctx.hoa_contact
+            )
             return [Reply(sent_text(invitation), replace_previous=True)]
         if action in ("resend", "resend_same", "resend_new"):
             return await self._resend(turn, action, invitation_id)
-        invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+        invitation = await managed_invitation(
+            turn.uow, turn.who, invitation_id, hoa=self.ctx.hoa_contact
+        )
         status = invitation.effective_status(ctx.clock.now())
         name = invitation.invitee_name
         if action == "copy":
@@ -132,7 +136,9 @@ class HouseholdFlow(Flow):
 
     async def _resend(self, turn: Turn, action: str, invitation_id: str) -> list[Reply]:
         """Resend; an expired invitation first asks whether to keep its link or make a new one."""
-        invitation = await managed_invitation(turn.uow, turn.who, invitation_id)
+        invitation = await managed_invitation(
+            turn.uow, turn.who, invitation_id, hoa=self.ctx.hoa_contact
+        )
         status = invitation.effective_status(self.ctx.clock.now())
         if action == "resend" and status is InvitationStatus.EXPIRED:
             return [
