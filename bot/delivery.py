@@ -69,12 +69,25 @@ class Sender(Protocol):
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """When a failed send is tried again: exponential backoff from ``base_delay``, or the
+    waits of ``schedule`` one after another (then ``max_attempts`` is one more than its
+    length)."""
+
     base_delay: timedelta = timedelta(seconds=5)
     max_delay: timedelta = timedelta(hours=1)
     max_attempts: int = 8
+    schedule: tuple[timedelta, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.schedule:
+            object.__setattr__(self, "max_attempts", len(self.schedule) + 1)
 
     def delay(self, attempts: int, rng: random.Random) -> timedelta:
-        """Full jitter: a random wait up to base·2^(attempts-1), capped."""
+        """The wait after the ``attempts``-th failure. Backoff: full jitter, a random wait
+        up to base·2^(attempts-1), capped. Schedule: its step, within ±10 %."""
+        if self.schedule:
+            step = self.schedule[min(max(attempts, 1), len(self.schedule)) - 1]
+            return step * rng.uniform(0.9, 1.1)
         ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempts - 1, 0)))
         return ceiling * rng.uniform(0.5, 1.0)
 
@@ -87,6 +100,7 @@ class Dispatcher:
         ctx: CoreContext,
         senders: Mapping[Route, Sender],
         retry: RetryPolicy | None = None,
+        retries: Mapping[Channel, RetryPolicy] | None = None,
         batch_size: int = 20,
         lease: timedelta = timedelta(minutes=2),
         rng: random.Random | None = None,
@@ -95,6 +109,8 @@ class Dispatcher:
         self.ctx = ctx
         self.senders = dict(senders)
         self.retry = retry or RetryPolicy()
+        self.retries = dict(retries or {})
+        """A channel's own policy (webhooks retry on the Standard Webhooks schedule)."""
         self.batch_size = batch_size
         self.lease = lease
         self.rng = rng or random.Random()
@@ -111,6 +127,9 @@ class Dispatcher:
             return None
         best = max(candidates, key=lambda r: (r.destination is not None, r.platform is not None))
         return self.senders[best]
+
+    def _retry_for(self, message: OutboxMessage) -> RetryPolicy:
+        return self.retries.get(message.channel, self.retry)
 
     async def run_once(self) -> int:
         """Expire what ran out, then send one batch of due messages (and, once an hour,
@@ -237,7 +256,7 @@ class Dispatcher:
                     invitation.provider_message_id = provider_id
             elif (
                 isinstance(error, PermanentDeliveryError)
-                or message.attempts >= self.retry.max_attempts
+                or message.attempts >= self._retry_for(message).max_attempts
             ):
                 message.status = OutboxStatus.FAILED
                 message.last_error = str(error)[:500]
@@ -271,7 +290,8 @@ class Dispatcher:
                     )
             else:
                 message.last_error = str(error)[:500]
-                message.next_attempt_at = now + self.retry.delay(message.attempts, self.rng)
+                delay = self._retry_for(message).delay(message.attempts, self.rng)
+                message.next_attempt_at = now + delay
                 log.info("outbox message %s will be retried: %s", message.id, error)
             await uow.outbox.update(message)
             if invitation is not None:

@@ -75,11 +75,13 @@ class OutboxStatus(StrEnum):
 
 
 class Channel(StrEnum):
-    """Where an outbox message goes: to an invitee by SMS or email, or to a chat user."""
+    """Where an outbox message goes: to an invitee by SMS or email, to a chat user, or to
+    the HOA's other systems (a signed webhook, see :mod:`bot.webhooks`)."""
 
     SMS = "sms"
     EMAIL = "email"
     CHAT = "chat"
+    WEBHOOK = "webhook"
 
 
 @dataclass
@@ -234,6 +236,11 @@ class OutboxMessage:
     """Structured fields a sender may render richly (an email's HTML part): for an
     invitation, ``kind="invitation"`` with name, inviter, address, community, link, expires,
     hoa; the plain ``body`` always says the same in text."""
+    ordering_key: str = ""
+    """Messages with the same key go out one at a time, in the order their transactions
+    committed (a household's webhooks); "" for a message that waits for nothing."""
+    sequence: int | None = None
+    """The place in its key's order, given by the storage when the transaction commits."""
     id: str = field(default_factory=new_id)
 
 

@@ -64,10 +64,15 @@ def claimed(
     *,
     at: datetime,
     via: str,
+    joined: bool,
     replaced: Member | None = None,
 ) -> HouseholdEvent:
     """``head`` claimed ``household`` with its access code, from the chat platform ``via``;
+    ``joined``: the head is new to the household (not a member who took the head role);
     ``replaced``: the head before, when a new code from the board handed the household over."""
+    details = {"joined": "yes" if joined else "no"}
+    if replaced is not None:
+        details |= {"replaced": replaced.name, "replaced_id": replaced.id}
     return HouseholdEvent(
         household_id=household.id,
         kind=HouseholdEventKind.CLAIMED,
@@ -78,7 +83,7 @@ def claimed(
         subject_member_id=head.id,
         subject_name=head.name,
         via=via,
-        details={"replaced": replaced.name} if replaced is not None else {},
+        details=details,
     )
 
 

@@ -33,6 +33,8 @@ class Claim:
     replaced: Member | None = None
     """The head before, when the board's new access code handed the household to someone
     else (who is head now; the one before stays a member)."""
+    joined: bool = False
+    """Whether the head is new to the household (not a member who took the head role)."""
 
 
 USED_CODE = "used:"
@@ -108,7 +110,13 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
     household.claimed_at = household.claimed_at or now
     household.access_code_hash = USED_CODE + household.id
     await uow.households.update(household)
-    return Claim(household=household, community=community, head=head, replaced=replaced)
+    return Claim(
+        household=household,
+        community=community,
+        head=head,
+        replaced=replaced,
+        joined=current.member is None,
+    )
 
 
 def _usable_name(display_name: str) -> str:

@@ -98,6 +98,7 @@ async def _claim(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) 
             claim.head,
             at=ctx.clock.now(),
             via=actor.platform,
+            joined=claim.joined,
             replaced=claim.replaced,
         )
     )

@@ -231,6 +231,14 @@ class HouseholdEventRepository(Protocol):
         ...
 
 
+class EventListener(Protocol):
+    async def __call__(self, uow: UnitOfWork, event: HouseholdEvent) -> None:
+        """Called by ``uow.events.append`` for each event, in the event's unit of work: what
+        it writes commits or rolls back with the event (the webhooks of
+        :mod:`bot.webhooks`)."""
+        ...
+
+
 class ConversationRepository(Protocol):
     async def get(
         self, *, platform: str, user_id: str, for_update: bool = False

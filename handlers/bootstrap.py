@@ -13,6 +13,7 @@ from bot.delivery import Dispatcher, Sender
 from bot.domain import Channel, Route
 from bot.engine import Engine
 from bot.ports import Clock
+from bot.webhooks import WEBHOOK_RETRY, WebhookPublisher
 from storage.database import Database
 
 from .outbound import LoggingSender
@@ -59,11 +60,15 @@ def make_database(settings: Settings) -> Database:
     """The configured database, not connected yet."""
     if settings.sqlite_path is not None:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    return Database(
+    database = Database(
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
     )
+    if settings.webhooks_enabled:
+        # Every household event writes its webhooks into the outbox, in its transaction.
+        database.on_event = WebhookPublisher()
+    return database
 
 
 async def prepare_database(settings: Settings, database: Database) -> None:
@@ -90,6 +95,12 @@ def invitee_senders(settings: Settings) -> dict[Route, Sender]:
         telegram = bot_from_settings(settings)
         if telegram is not None:  # notifications to heads who invited from Telegram
             senders[Route(Channel.CHAT, PLATFORM)] = TelegramChatSender(telegram)
+    if settings.webhooks_enabled:
+        from .webhooks import webhook_sender_from_settings
+
+        webhooks = webhook_sender_from_settings(settings)
+        if webhooks is not None:  # the household events, to the HOA's other systems
+            senders[Route(Channel.WEBHOOK)] = webhooks
     if settings.slack_bot_token is not None:
         # Imported only when configured, like aiogram.
         from .slack.wiring import PLATFORM as SLACK
@@ -125,6 +136,7 @@ def build_dispatcher(
         uow_factory=database.uow,
         ctx=core_context(settings, clock=clock),
         senders=senders,
+        retries={Channel.WEBHOOK: WEBHOOK_RETRY},
         batch_size=batch_size_for(settings, lease=lease),
         lease=lease,
     )

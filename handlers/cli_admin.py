@@ -109,6 +109,8 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         problems = "; ".join(
             f"INVITEBOT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+            if error["loc"]
+            else str(error["msg"]).removeprefix("Value error, ")  # one about several settings
             for error in exc.errors()
         )
         _fail(f"The configuration is not valid: {problems}")
@@ -494,4 +496,5 @@ def _print_import_summary(
 from handlers import (  # noqa: E402
     cli_board,  # noqa: F401  (household deactivate/activate, member remove)
     cli_roster,  # noqa: F401  (household show, export)
+    cli_webhooks,  # noqa: F401  (webhook test, secret)
 )

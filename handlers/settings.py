@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -10,9 +11,10 @@ import stat
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain import Limits
@@ -20,6 +22,7 @@ from storage.database import MAX_OVERFLOW, POOL_SIZE
 
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./invitebot.db"
+WEBHOOK_SECRET_PREFIX = "whsec_"
 MIN_SECRET_KEY_BYTES = 32
 """The shortest secret key accepted: it signs every invite link and hashes every access code,
 so it must not be guessable offline from one link or a database dump (256 bits)."""
@@ -101,6 +104,14 @@ class Settings(BaseSettings):
     twilio_messaging_service_sid: str | None = None
     twilio_api_base: str | None = None
     twilio_messages_per_second: float = Field(default=1.0, gt=0, le=1000)
+    webhook_url: str | None = None
+    """Where every household event is POSTed, signed (Standard Webhooks); with
+    ``webhook_secret``. ``https://`` in production: the body names members and contacts."""
+    webhook_secret: SecretStr | None = None
+    """``whsec_`` and the base64 of 24 to 64 random bytes (``invitebot admin webhook
+    secret`` makes one); the receiver verifies each request with the same secret."""
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    """How long a receiver has to answer a webhook before the attempt counts as failed."""
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
@@ -120,6 +131,49 @@ class Settings(BaseSettings):
         if value is not None and not _TELEGRAM_SECRET.fullmatch(value.get_secret_value()):
             raise ValueError("must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        # A typo here would drop every webhook, retried for a day: refuse it at start-up.
+        if value is None or not value.strip():
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if any(ord(c) < 33 or ord(c) == 127 for c in value.strip()):
+            raise ValueError("must not contain spaces or control characters")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        text = value.get_secret_value().strip()
+        try:
+            key = base64.b64decode(text.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+        except ValueError:
+            key = b""
+        if not text.startswith(WEBHOOK_SECRET_PREFIX) or not 24 <= len(key) <= 64:
+            raise ValueError(
+                "must be whsec_ and the base64 of 24 to 64 random bytes "
+                "(make one with: invitebot admin webhook secret)"
+            )
+        return SecretStr(text)
+
+    @model_validator(mode="after")
+    def _webhook_url_and_secret_together(self) -> Self:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            missing = "WEBHOOK_SECRET" if self.webhook_secret is None else "WEBHOOK_URL"
+            raise ValueError(
+                f"INVITEBOT_{missing} must be set too: webhooks need a URL and a secret"
+            )
+        return self
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return self.webhook_url is not None and self.webhook_secret is not None
 
     @field_validator("secret_key")
     @classmethod

@@ -27,6 +27,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from bot.ports import EventListener
+
 from .repositories import SqlUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -216,13 +218,16 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
         )
+        self.on_event: EventListener | None = None
+        """Given to every unit of work: told of each household event it appends (the
+        composition root sets it to publish webhooks)."""
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction) on this database."""
-        return SqlUnitOfWork(self.engine)
+        return SqlUnitOfWork(self.engine, on_event=self.on_event)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Migrates the schema to ``revision`` (the newest by default), as ``alembic upgrade``.

@@ -28,6 +28,9 @@ class SqlHouseholdEvents(SqlRepository[HouseholdEvent, HouseholdEventRow]):
 
     async def append(self, event: HouseholdEvent) -> None:
         await self._add(event)
+        listener = self._uow.on_event
+        if listener is not None:
+            await listener(self._uow, event)
 
     async def list_for_household(
         self, household_id: str, *, limit: int = 20

@@ -53,6 +53,7 @@ from bot.domain import (
 from bot.ports import (
     CommunityRepository,
     ConversationRepository,
+    EventListener,
     HouseholdEventRepository,
     HouseholdRepository,
     IdentityRepository,
@@ -69,6 +70,7 @@ from bot.ports import (
 from .events import SqlHouseholdEvents
 from .executors import Connection, Params, Rows, open_connection
 from .mapping import RowMapper
+from .ordering import assign_sequences, first_of_its_key
 from .sql_repository import SeenKey, SqlRepository, prefixed, remembered
 from .tables import (
     ChannelIdentityRow,
@@ -430,6 +432,15 @@ class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
     _mapper = RowMapper(OutboxMessage, OutboxRow)
 
     async def add(self, message: OutboxMessage) -> None:
+        """A message with an ordering key is inserted when the unit of work commits, with
+        its sequence (:mod:`storage.ordering`); any other with the next statement."""
+        if message.ordering_key and message.sequence is None:
+            self._uow.sequenced.append(message)
+            return
+        await self._add(message)
+
+    async def add_sequenced(self, message: OutboxMessage) -> None:
+        """The insert of a message :meth:`add` held back, once it has its sequence."""
         await self._add(message)
 
     async def update(self, message: OutboxMessage) -> None:
@@ -473,6 +484,7 @@ class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
                 OutboxRow.status == OutboxStatus.PENDING.value,
                 col(OutboxRow.next_attempt_at) <= now,
                 or_(*(self._on_route(route) for route in routes)),
+                first_of_its_key(),
             )
             .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.created_at), col(OutboxRow.id))
             .limit(limit)
@@ -688,8 +700,10 @@ class SqlUnitOfWork:
     is after the database restarted: nothing of the transaction had run.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, on_event: EventListener | None = None) -> None:
         self._engine = engine
+        self.on_event = on_event
+        """Told of each household event appended (see :class:`bot.ports.EventListener`)."""
         self.dialect = engine.dialect.name
         self._open = False
         self._connection: Connection | None = None
@@ -697,6 +711,8 @@ class SqlUnitOfWork:
         """Each row as this transaction last read or wrote it (see ``_update``)."""
         self._writes: list[_Write] = []
         self._written: set[SeenKey] = set()
+        self.sequenced: list[OutboxMessage] = []
+        """Outbox messages with an ordering key, inserted at the commit (see ``commit``)."""
         # Typed as the ports, so that the type checker holds each repository to its port.
         self.communities: CommunityRepository = SqlCommunities(self)
         self.households: HouseholdRepository = SqlHouseholds(self)
@@ -772,6 +788,7 @@ class SqlUnitOfWork:
             self._seen.clear()
             self._writes.clear()
             self._written.clear()
+            self.sequenced.clear()
         if connection is not None:
             await connection.close()  # back to the pool, rolling back what was not committed
 
@@ -788,6 +805,8 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         if not self._open:
             raise RuntimeError("the unit of work is used outside 'async with uow:'")
+        if self.sequenced:
+            await assign_sequences(self, self.sequenced)
         if self._writes:
             await self._send_writes()
         connection = self._connection

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -180,6 +181,8 @@ class OutboxRow(TableBase, table=True):
         Index(None, "status", "next_attempt_at"),
         Index(None, "destination", "created_at"),
         Index(None, "provider_id"),  # get_by_provider_id: delivery receipts
+        # claim_due: is an earlier message of the same key still pending?
+        Index(None, "ordering_key", "sequence"),
     )
 
     id: str = Field(primary_key=True, sa_type=ID)
@@ -197,6 +200,18 @@ class OutboxRow(TableBase, table=True):
     sent_at: datetime | None = Field(sa_type=UTCDateTime)
     provider_id: str = Field(sa_type=String(255))
     data: dict[str, str] = Field(sa_type=JSON, sa_column_kwargs={"server_default": "{}"})
+    ordering_key: str = Field(sa_type=ID, sa_column_kwargs={"server_default": ""})
+    sequence: int | None = Field(sa_type=BigInteger)
+
+
+class OutboxSequenceRow(TableBase, table=True):
+    """The last sequence given to an outbox ordering key (see ``OutboxMessage.ordering_key``):
+    a transaction takes its numbers when it commits, holding the row until it has."""
+
+    __tablename__ = "outbox_sequences"
+
+    ordering_key: str = Field(primary_key=True, sa_type=ID)
+    last: int = Field(sa_type=BigInteger)
 
 
 class ConversationRow(TableBase, table=True):

@@ -26,7 +26,7 @@ from bot.domain import (
     Route,
     ThrottleCount,
 )
-from bot.ports import IdentityWithOwner, InvitationWithHousehold
+from bot.ports import EventListener, IdentityWithOwner, InvitationWithHousehold
 
 
 class FakeClock:
@@ -53,6 +53,7 @@ class MemoryStore:
     receipts: dict[tuple[str, str], InboundReceipt] = field(default_factory=dict)
     throttles: dict[str, ThrottleCount] = field(default_factory=dict)
     events: list[HouseholdEvent] = field(default_factory=list)
+    sequences: dict[str, int] = field(default_factory=dict)
 
 
 class _Repo:
@@ -260,6 +261,10 @@ class MemoryInvitations(_Repo):
 
 class MemoryOutbox(_Repo):
     async def add(self, message: OutboxMessage) -> None:
+        if message.ordering_key and message.sequence is None:
+            # One transaction at a time here: the order of writing is the order of commits.
+            last = self._s.sequences.get(message.ordering_key, 0) + 1
+            self._s.sequences[message.ordering_key] = message.sequence = last
         self._s.outbox[message.id] = _copy(message)
 
     async def update(self, message: OutboxMessage) -> None:
@@ -285,12 +290,16 @@ class MemoryOutbox(_Repo):
         def routed(m: OutboxMessage) -> bool:
             return any(route.matches(m) for route in routes)
 
+        pending = [m for m in self._s.outbox.values() if m.status is OutboxStatus.PENDING]
+
+        def first_of_its_key(m: OutboxMessage) -> bool:
+            return not m.ordering_key or not any(
+                o.ordering_key == m.ordering_key and (o.sequence or 0) < (m.sequence or 0)
+                for o in pending
+            )
+
         due = sorted(
-            (
-                m
-                for m in self._s.outbox.values()
-                if m.status is OutboxStatus.PENDING and m.next_attempt_at <= now and routed(m)
-            ),
+            (m for m in pending if m.next_attempt_at <= now and routed(m) and first_of_its_key(m)),
             key=lambda m: (m.next_attempt_at, m.created_at),
         )[:limit]
         for m in due:
@@ -373,6 +382,8 @@ class MemoryThrottles(_Repo):
 class MemoryEvents(_Repo):
     async def append(self, event: HouseholdEvent) -> None:
         self._s.events.append(_copy(event))
+        if self._uow.on_event is not None:
+            await self._uow.on_event(self._uow, event)
 
     async def list_for_household(
         self, household_id: str, *, limit: int = 20
@@ -398,8 +409,9 @@ class MemoryConversations(_Repo):
 class MemoryUnitOfWork:
     """A transaction over a :class:`MemoryStore`: changes land only on ``commit``."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, *, on_event: EventListener | None = None) -> None:
         self.store = store
+        self.on_event = on_event
         self.working: MemoryStore | None = None
         self.communities = MemoryCommunities(self)
         self.households = MemoryHouseholds(self)
@@ -430,8 +442,9 @@ class MemoryUnitOfWork:
 
 
 class MemoryUnitOfWorkFactory:
-    def __init__(self) -> None:
+    def __init__(self, *, on_event: EventListener | None = None) -> None:
         self.store = MemoryStore()
+        self.on_event = on_event
 
     def __call__(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.store)
+        return MemoryUnitOfWork(self.store, on_event=self.on_event)

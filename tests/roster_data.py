@@ -76,7 +76,7 @@ async def join(
         household.head_member_id = member.id
         household.claimed_at = at
         await tx.households.update(household)
-        await tx.events.append(history.claimed(household, member, at=at, via=via))
+        await tx.events.append(history.claimed(household, member, at=at, via=via, joined=True))
         return member
     assert household.head_member_id is not None, "the head joins first"
     invitation = Invitation(

@@ -31,6 +31,7 @@ from bot.domain import (
     OutboxStatus,
     PhoneStatus,
     Role,
+    Route,
 )
 from storage import Database
 from storage.database import alembic_config
@@ -88,9 +89,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0006"
+    assert await empty_database.current_revision() == Database.head_revision() == "0007"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0006"
+    assert await empty_database.current_revision() == "0007"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -135,7 +136,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0006 (head)" in shown.stdout
+    assert "0007 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -193,6 +194,11 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
     assert "ALTER TABLE households ADD COLUMN deactivated_at TIMESTAMP WITH TIME ZONE" in rendered
     assert (
         "UPDATE alembic_version SET version_num='0006' WHERE alembic_version.version_num = '0005'"
+        in rendered
+    )
+    assert "CREATE TABLE outbox_sequences (" in rendered
+    assert (
+        "UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006'"
         in rendered
     )
     assert rendered.rstrip().endswith("COMMIT;")
@@ -309,6 +315,7 @@ async def test_upgrading_from_0001_keeps_the_rows_and_fills_in_the_new_columns(
     await database.upgrade("0002")
 
     assert await database.current_revision() == "0002"
+    await database.upgrade()  # read back through today's models, which know later columns
     async with database.uow() as uow:
         got_invite = await uow.invitations.get(invite.id)
         assert got_invite is not None and got_invite.provider_message_id == ""
@@ -609,7 +616,7 @@ async def test_upgrading_from_0005_leaves_every_household_active_and_downgrading
     await database.upgrade("0005")
     s = await seed_before_0005(database)
     await database.upgrade()
-    assert await database.current_revision() == "0006"
+    assert await database.current_revision() == "0007"
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
     async with database.uow() as uow:
@@ -629,6 +636,58 @@ async def test_upgrading_from_0005_leaves_every_household_active_and_downgrading
         assert "deactivated_at" not in await connection.run_sync(
             lambda sync: columns(sync, "households")
         )
+    await database.upgrade()
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+
+
+# --- 0007: webhooks in order ---------------------------------------------------------------
+
+
+async def test_upgrading_to_0007_keeps_pending_messages_unordered_and_downgrading_drops_it(
+    empty_database: Database,
+) -> None:
+    database = empty_database
+    await database.upgrade("0006")
+    pending = message()
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            plain_insert(
+                "outbox",
+                {
+                    "id": pending.id,
+                    "channel": pending.channel.value,
+                    "destination": pending.destination,
+                    "body": pending.body,
+                    "created_at": pending.created_at,
+                    "next_attempt_at": pending.next_attempt_at,
+                    "subject": "",
+                    "platform": "",
+                    "status": pending.status.value,
+                    "attempts": 0,
+                    "last_error": "",
+                    "provider_id": "",
+                },
+            )
+        )
+    await database.upgrade()
+    assert await database.current_revision() == "0007"
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.uow() as uow:
+        got = await uow.outbox.get(pending.id)
+        assert got is not None and got.ordering_key == "" and got.sequence is None
+        due = await uow.outbox.claim_due(
+            now=pending.next_attempt_at,
+            routes=[Route(pending.channel)],
+            limit=10,
+            lease_until=pending.next_attempt_at,
+        )
+        assert [m.id for m in due] == [pending.id]  # waits for nothing
+
+    await downgrade(database, "0006")
+    async with database.engine.connect() as connection:
+        assert "ordering_key" not in await connection.run_sync(lambda sync: columns(sync, "outbox"))
     await database.upgrade()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []

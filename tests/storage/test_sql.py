@@ -192,7 +192,8 @@ def test_every_table_has_a_repository_whose_mapper_checked_it() -> None:
     uow = SqlUnitOfWork(Database("sqlite+aiosqlite://").engine)
     mappers = [getattr(repository, "_mapper", None) for repository in vars(uow).values()]
     mapped = {mapper.row_type.__tablename__ for mapper in mappers if isinstance(mapper, RowMapper)}
-    assert mapped == set(metadata.tables)
+    # But the counters of storage.ordering: no entity, read and written by one statement.
+    assert mapped == set(metadata.tables) - {"outbox_sequences"}
 
 
 @pytest.mark.parametrize("method", ["list_pending_for_contact", "list_pending_with_households"])

@@ -210,7 +210,7 @@ async def test_a_member_who_claimed_later_joined_by_their_invitation(
         assert house is not None
         for n in range(130):  # more than the export reads at first
             await join(tx, house, f"Guest {n:03d}", via="slack", at=day(9) + timedelta(minutes=n))
-        await tx.events.append(history.claimed(house, luis, at=day(2), via="console"))
+        await tx.events.append(history.claimed(house, luis, at=day(2), via="console", joined=False))
         await tx.commit()
     details = await roster.show_household(
         uow_factory, community_name="Oak Ridge HOA", address="12 Oak Lane", now=NOW
