@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot import board
-from bot.delivery import Dispatcher
-from bot.domain import Channel, Route
+from bot.delivery import DeliveryError, Dispatcher, PermanentDeliveryError
+from bot.domain import Channel, OutboxMessage, Route
 from bot.domain import HouseholdEventKind as Kind
 from bot.history import by_the_board
 from bot.invitations import decline_invitation
@@ -30,6 +30,7 @@ from handlers.webhooks import WebhookSender
 from storage.database import Database
 from tests.handlers.webhook_receiver import Hang, WebhookReceiver
 from tests.storage.databases import SQL_BACKENDS, fresh_database
+from tests.storage.test_contract import T0
 from tests.unit.conftest import World
 from tests.unit.test_household_events import invite
 
@@ -246,3 +247,28 @@ async def test_a_change_rolled_back_publishes_nothing(database: Database) -> Non
         await uow.events.append(by_the_board(Kind.DEACTIVATED, household, at=world.clock.now()))
         await uow.commit()
     assert await webhooks_due(world) == ["household.deactivated"]
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_a_failure_to_retry(
+    receiver: WebhookReceiver,
+) -> None:
+    receiver.respond_next(Hang(seconds=5))
+    sender = WebhookSender(url=receiver.url, secret=receiver.secret, timeout=0.3)
+    message = OutboxMessage(
+        channel=Channel.WEBHOOK,
+        destination="ping",
+        body='{"type":"ping"}',
+        created_at=T0,
+        next_attempt_at=T0,
+        data={"webhook_id": "ping.1"},
+    )
+    try:
+        with pytest.raises(DeliveryError, match=r"did not answer within 0\.3 s") as failed:
+            await sender.send(message)
+        assert not isinstance(failed.value, PermanentDeliveryError)
+        with pytest.raises(PermanentDeliveryError):  # not a webhook: a bug, never retried
+            await sender.send(OutboxMessage(**{**vars(message), "channel": Channel.SMS}))
+        assert await sender.send(message) == "ping.1"  # the next attempt is taken
+    finally:
+        await sender.close()
+    assert [r.webhook_id for r in receiver.received] == ["ping.1", "ping.1"]

@@ -2,7 +2,8 @@
 request with the ``standardwebhooks`` package (the specification's reference library, not
 our code) and keeps what it was sent.
 
-``respond_next`` queues how the next requests are answered (a status, or hanging); every
+``respond_next`` queues how the next requests are answered (a status, a :class:`Reply`, or
+hanging); every
 other request gets 204. A request that fails verification gets 401 and is kept apart.
 """
 
@@ -32,6 +33,15 @@ class Hang:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """An answer of its own: a status, a body, and a ``Location`` (for a redirect)."""
+
+    status: int
+    text: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
 class Received:
     """One verified request: its headers of note, the parsed body, and the answer given."""
 
@@ -52,7 +62,7 @@ class WebhookReceiver:
     secret: str = SECRET
     received: list[Received] = field(default_factory=list)
     refused: list[bytes] = field(default_factory=list)
-    _queue: list[int | Hang] = field(default_factory=list)
+    _queue: list[int | Hang | Reply] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: LoopbackServer | None = None
     _stopping: asyncio.Event | None = None
@@ -62,7 +72,7 @@ class WebhookReceiver:
         assert self._server is not None
         return f"{self._server.url}/hooks/invitebot"
 
-    def respond_next(self, *answers: int | Hang) -> None:
+    def respond_next(self, *answers: int | Hang | Reply) -> None:
         with self._lock:
             self._queue.extend(answers)
 
@@ -87,7 +97,7 @@ class WebhookReceiver:
                 self.refused.append(raw)
             return web.Response(status=401, text="bad signature")
         with self._lock:
-            answer: int | Hang = self._queue.pop(0) if self._queue else 204
+            answer: int | Hang | Reply = self._queue.pop(0) if self._queue else 204
         if isinstance(answer, Hang):
             self._keep(request, raw, body, None)
             assert self._stopping is not None
@@ -96,6 +106,10 @@ class WebhookReceiver:
             except TimeoutError:
                 pass
             return web.Response(status=503)
+        if isinstance(answer, Reply):
+            self._keep(request, raw, body, answer.status)
+            headers = {"Location": answer.location} if answer.location else {}
+            return web.Response(status=answer.status, text=answer.text, headers=headers)
         self._keep(request, raw, body, answer)
         return web.Response(status=answer, text=json.dumps({"ok": answer < 300}))
 
