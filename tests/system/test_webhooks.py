@@ -21,9 +21,9 @@ from sqlmodel import col
 
 from bot.domain import Channel, OutboxStatus, Route
 from bot.webhooks import ALL_TYPES, WebhookPublisher
+from storage.tables import OutboxRow
 from tests.fakes import FakeClock
 from tests.handlers.test_webhooks import ELM_STREET, OAK_LANE, a_household_life
-from storage.tables import OutboxRow
 from tests.handlers.webhook_receiver import Hang, WebhookReceiver
 from tests.system.cluster import Cluster, SystemDatabase, until
 from tests.unit.conftest import World
@@ -89,9 +89,7 @@ async def test_a_worker_killed_mid_webhook_leaves_it_to_the_next_and_all_arrive_
         what="every webhook delivered by the next worker",
     )
     # The receiver's answer comes before the worker records it: wait for the last record.
-    await until(
-        lambda: _all_sent(db, expected), within=15, what="every webhook recorded as sent"
-    )
+    await until(lambda: _all_sent(db, expected), within=15, what="every webhook recorded as sent")
     assert await webhooks_claimable(db) == []
 
     assert receiver.refused == []  # every request verified by the standardwebhooks package
