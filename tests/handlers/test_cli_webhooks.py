@@ -7,13 +7,17 @@ from __future__ import annotations
 import base64
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from bot.domain import Channel, Route
+from bot.ports import UnitOfWorkFactory
 from handlers.cli_admin import admin_app
 from handlers.settings import Settings
+from tests.handlers.board_cli import open_board
 from tests.handlers.test_cli_admin import one_error_line
 from tests.handlers.webhook_receiver import Reply, WebhookReceiver
 
@@ -146,3 +150,28 @@ def test_a_new_secret_is_random_and_accepted(monkeypatch: pytest.MonkeyPatch) ->
 
 def _secret(key: bytes) -> str:
     return "whsec_" + base64.b64encode(key).decode()
+
+
+def test_the_boards_commands_publish_when_webhooks_are_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the composition root, as the installed command runs: the board's change writes
+    its webhook in its own transaction."""
+    point_at(monkeypatch, "https://portal.example/hooks", GOOD)
+    board = next(open_board("sqlite", tmp_path, monkeypatch))
+    place = ["--community", "Oak Ridge HOA", "--address", "12 Oak Lane"]
+    assert board("community", "add", "Oak Ridge HOA").exit_code == 0
+    assert board("household", "add", *place, "--head-name", "Ana Lopez").exit_code == 0
+    assert board("household", "deactivate", *place).exit_code == 0
+
+    async def webhooks(uow_factory: UnitOfWorkFactory) -> list[str]:
+        async with uow_factory() as uow:
+            due = await uow.outbox.claim_due(
+                now=datetime(2100, 1, 1, tzinfo=UTC),
+                routes=[Route(Channel.WEBHOOK)],
+                limit=10,
+                lease_until=datetime(2100, 1, 1, tzinfo=UTC),
+            )
+        return [m.destination for m in due]
+
+    assert board.seed(webhooks) == ["household.deactivated"]
