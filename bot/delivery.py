@@ -140,13 +140,40 @@ class Dispatcher:
             await expire_due(uow, self.ctx)
             await lapse_head_requests(uow, self.ctx)
             now = self.ctx.clock.now()
+            lease_until = now + self.lease
             claimed = await uow.outbox.claim_due(
-                now=now, routes=self.routes, limit=self.batch_size, lease_until=now + self.lease
+                now=now, routes=self.routes, limit=self.batch_size, lease_until=lease_until
             )
             await uow.commit()
-        for message in claimed:
-            await self._deliver(message)
+        # Webhooks go at once, each on its own (one per household: see ``claim_due``), beside
+        # the rest, which go one after the other: a receiver that does not answer holds up
+        # neither an invitation nor another household's webhook.
+        webhooks = [m for m in claimed if m.channel is Channel.WEBHOOK]
+        others = [m for m in claimed if m.channel is not Channel.WEBHOOK]
+        outcomes = await asyncio.gather(
+            self._in_turn(others, lease_until),
+            *(self._deliver_within(m, lease_until) for m in webhooks),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return len(claimed)
+
+    async def _in_turn(self, messages: Sequence[OutboxMessage], lease_until: datetime) -> None:
+        for message in messages:
+            await self._deliver_within(message, lease_until)
+
+    async def _deliver_within(self, message: OutboxMessage, lease_until: datetime) -> None:
+        """Send ``message`` only while at least half of the lease is left, so that the send
+        (a sender's timeout is at most half a lease) ends before another dispatcher may take
+        it; later, it is left to whoever takes it when the lease is over."""
+        if self.ctx.clock.now() > lease_until - self.lease / 2:
+            log.info(
+                "outbox message %s left for the next round: its lease is running out", message.id
+            )
+            return
+        await self._deliver(message)
 
     async def _purge_receipts(self) -> None:
         now = self.ctx.clock.now()

@@ -140,7 +140,8 @@ class InvitationRepository(Protocol):
 
     async def count_created_by(self, *, member_id: str, since: datetime) -> int: ...
     async def list_expiring(self, *, now: datetime, limit: int) -> Sequence[Invitation]:
-        """Pending invitations whose time ran out at or before ``now``."""
+        """Pending invitations whose time ran out at or before ``now``, locked until the unit
+        of work ends (rows another transaction holds are skipped)."""
         ...
 
 

@@ -49,6 +49,8 @@ INVITATION_ACCEPTED = "invitation.accepted"
 INVITATION_DECLINED = "invitation.declined"
 INVITATION_CANCELLED = "invitation.cancelled"
 INVITATION_EXPIRED = "invitation.expired"
+INVITATION_RENEWED = "invitation.renewed"
+"""An expired invitation sent again: open once more, until its new expiry."""
 PING = "ping"
 
 WEBHOOK_RETRY = RetryPolicy(
@@ -78,8 +80,8 @@ WEBHOOK_TYPES: Mapping[HouseholdEventKind, tuple[str, ...]] = {
     HouseholdEventKind.DEACTIVATED: (HOUSEHOLD_DEACTIVATED,),
 }
 """The webhooks each kind of event makes; a kind not here (a resend, a delivery report, a
-rename, a head request, a new access code) makes none. A claim is decided by its details:
-see :func:`webhook_types`."""
+rename, a head request, a new access code) makes none. A claim and a resend are decided by
+their details: see :func:`webhook_types`."""
 
 ALL_TYPES = (
     MEMBER_JOINED,
@@ -93,6 +95,7 @@ ALL_TYPES = (
     INVITATION_DECLINED,
     INVITATION_CANCELLED,
     INVITATION_EXPIRED,
+    INVITATION_RENEWED,
 )
 
 
@@ -101,8 +104,11 @@ def webhook_types(event: HouseholdEvent) -> tuple[str, ...]:
 
     A claim makes ``member.joined`` when the head is new to the household, and
     ``household.head_changed`` when the head is someone else than before (the first claim
-    included); the head typing a new code of their own household makes none.
+    included); the head typing a new code of their own household makes none. A resend makes
+    ``invitation.renewed`` when it opened an expired invitation again, and none otherwise.
     """
+    if event.kind is HouseholdEventKind.RESENT:
+        return (INVITATION_RENEWED,) if event.details.get("renewed") == "yes" else ()
     if event.kind is HouseholdEventKind.CLAIMED:
         joined = event.details.get("joined") == "yes"
         replaced = bool(event.details.get("replaced_id"))

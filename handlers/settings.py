@@ -12,10 +12,10 @@ from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
 from bot.domain import Limits
 from storage.database import MAX_OVERFLOW, POOL_SIZE
@@ -30,6 +30,14 @@ _KEY_ADVICE = (
     f"at least {MIN_SECRET_KEY_BYTES} bytes of random text is needed; generate one with "
     'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 )
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class Settings(BaseSettings):
@@ -135,15 +143,27 @@ class Settings(BaseSettings):
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url_shape(cls, value: str | None) -> str | None:
-        # A typo here would drop every webhook, retried for a day: refuse it at start-up.
+        # A URL that cannot work would drop every webhook, retried for a day: refuse it at
+        # start-up, as the sender (aiohttp, on yarl) would read it.
         if value is None or not value.strip():
             return None
-        parsed = urlsplit(value.strip())
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        if any(ord(c) < 33 or ord(c) == 127 for c in value.strip()):
+        value = value.strip()
+        if any(ord(c) < 33 or ord(c) == 127 for c in value):
             raise ValueError("must not contain spaces or control characters")
-        return value.strip()
+        try:
+            url = URL(value)
+            port = url.port
+            host = url.host or ""
+            if host and not _is_ip(host):
+                host.encode("idna")  # an empty or too long label fails here, as it would later
+        except (ValueError, UnicodeError):
+            raise ValueError("is not a URL the sender can use") from None
+        if url.scheme not in ("http", "https") or not host or port is None:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if url.user is not None or url.password is not None:
+            # It would be printed (``webhook test``, the log); the signature authenticates.
+            raise ValueError("must not carry a user name or password")
+        return value
 
     @field_validator("webhook_secret")
     @classmethod
@@ -168,6 +188,13 @@ class Settings(BaseSettings):
             missing = "WEBHOOK_SECRET" if self.webhook_secret is None else "WEBHOOK_URL"
             raise ValueError(
                 f"INVITEBOT_{missing} must be set too: webhooks need a URL and a secret"
+            )
+        if self.webhook_timeout_seconds * 2 > self.outbox_lease_seconds:
+            # A send must end within half a lease (bot.delivery), or a second dispatcher
+            # could take the same webhook while the first is still sending it.
+            raise ValueError(
+                "INVITEBOT_WEBHOOK_TIMEOUT_SECONDS must be at most half of "
+                "INVITEBOT_OUTBOX_LEASE_SECONDS"
             )
         return self
 

@@ -106,7 +106,7 @@ class WebhookSender:
             raise DeliveryError(
                 f"the webhook receiver did not answer within {self.timeout:g} s"
             ) from error
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, ValueError) as error:  # ValueError: a URL aiohttp refused
             raise DeliveryError(
                 f"could not reach the webhook receiver: {type(error).__name__}"
             ) from error

@@ -415,6 +415,9 @@ class SqlInvitations(SqlRepository[Invitation, InvitationRow]):
         )
 
     async def list_expiring(self, *, now: datetime, limit: int) -> Sequence[Invitation]:
+        """Locked, skipping rows another transaction holds (PostgreSQL): two dispatchers
+        never expire one invitation twice, and one that a transaction holding it closed
+        meanwhile (cancelled by a deactivation, accepted) is read again and left out."""
         return await self._all(
             select(InvitationRow)
             .where(
@@ -423,6 +426,7 @@ class SqlInvitations(SqlRepository[Invitation, InvitationRow]):
             )
             .order_by(col(InvitationRow.expires_at), col(InvitationRow.id))
             .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True)
         )
 
 

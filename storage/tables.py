@@ -181,8 +181,9 @@ class OutboxRow(TableBase, table=True):
         Index(None, "status", "next_attempt_at"),
         Index(None, "destination", "created_at"),
         Index(None, "provider_id"),  # get_by_provider_id: delivery receipts
-        # claim_due: is an earlier message of the same key still pending?
-        Index(None, "ordering_key", "sequence"),
+        # claim_due: is an earlier message of the same key still pending? (one range of the
+        # index, however many of the key's messages were sent before)
+        Index(None, "ordering_key", "status", "sequence"),
     )
 
     id: str = Field(primary_key=True, sa_type=ID)

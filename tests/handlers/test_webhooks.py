@@ -82,8 +82,9 @@ OAK_LANE = [
     "invitation.cancelled",  # Sam's, by the deactivation
     "household.deactivated",
     "household.activated",
-    "invitation.created",  # Kim, invited by Maria, never answers
+    "invitation.created",  # Kim, invited by Maria, does not answer in time
     "invitation.expired",
+    "invitation.renewed",  # Maria sends it again
 ]
 ELM_STREET = ["member.joined", "household.head_changed"]  # Ben claims 3 Elm Street
 
@@ -123,6 +124,14 @@ async def a_household_life(world: World) -> dict[str, str]:
     await invite(world, maria, "sms Kim Park +12025550126")
     world.clock.advance(days=8)
     await world.deliver()  # the dispatcher finds Kim's invitation expired
+    async with world.uow_factory() as uow:
+        kim = next(
+            i
+            for i in await uow.invitations.list_for_household(household.id)
+            if i.invitee_name == "Kim Park"
+        )
+    await maria.press_payload(f"card:resend_new:{kim.id}")  # open again, with a new link
+    assert "Sent Kim Park a new invitation link" in maria.text, maria.text
     return people
 
 

@@ -31,7 +31,11 @@ def upgrade() -> None:
         sa.Column("ordering_key", sa.String(length=32), server_default="", nullable=False),
     )
     op.add_column("outbox", sa.Column("sequence", sa.BigInteger(), nullable=True))
-    op.create_index(op.f("ix_outbox_ordering_key_sequence"), "outbox", ["ordering_key", "sequence"])
+    op.create_index(
+        op.f("ix_outbox_ordering_key_status_sequence"),
+        "outbox",
+        ["ordering_key", "status", "sequence"],
+    )
     op.create_table(
         "outbox_sequences",
         sa.Column("ordering_key", sa.String(length=32), nullable=False),
@@ -42,6 +46,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("outbox_sequences")
-    op.drop_index(op.f("ix_outbox_ordering_key_sequence"), table_name="outbox")
+    op.drop_index(op.f("ix_outbox_ordering_key_status_sequence"), table_name="outbox")
     op.drop_column("outbox", "sequence")
     op.drop_column("outbox", "ordering_key")
