@@ -90,6 +90,11 @@ class Community:
     contact: str = ""
     id: str = field(default_factory=new_id)
     created_at: datetime | None = None
+    telegram_group: str = ""
+    """The residents' Telegram group (its numeric chat id), which admits the members of the
+    community's active households and no one else; "" for none."""
+    slack_channel: str = ""
+    """The residents' Slack channel (its id), the same for Slack; "" for none."""
 
 
 class HouseholdStatus(StrEnum):

@@ -189,7 +189,7 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"INVITEBOT_{missing} must be set too: webhooks need a URL and a secret"
             )
-        if self.webhook_timeout_seconds * 2 > self.outbox_lease_seconds:
+        if self.webhooks_enabled and self.webhook_timeout_seconds * 2 > self.outbox_lease_seconds:
             # A send must end within half a lease (bot.delivery), or a second dispatcher
             # could take the same webhook while the first is still sending it.
             raise ValueError(

@@ -92,6 +92,8 @@ class CommunityRow(TableBase, table=True):
     name: str = Field(sa_type=NAME)
     contact: str = Field(sa_type=CONTACT)
     created_at: datetime | None = Field(sa_type=UTCDateTime)
+    telegram_group: str = Field(sa_type=EXTERNAL_ID, sa_column_kwargs={"server_default": ""})
+    slack_channel: str = Field(sa_type=EXTERNAL_ID, sa_column_kwargs={"server_default": ""})
 
 
 class HouseholdRow(TableBase, table=True):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.delivery import Dispatcher, Sender
@@ -160,6 +161,14 @@ async def test_two_dispatchers_expiring_one_invitation_publish_it_once(tmp_path:
 # --- 2. a dispatcher whose lease ran out still sends its stale batch --------------------------
 
 
+async def sent_webhooks(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT count(*) FROM outbox WHERE channel = 'webhook' AND status = 'sent'")
+        )
+        return int(rows.scalar_one())
+
+
 async def test_a_dispatcher_whose_lease_ran_out_does_not_send_what_another_delivered(
     database: Database, receiver: WebhookReceiver
 ) -> None:
@@ -174,6 +183,10 @@ async def test_a_dispatcher_whose_lease_ran_out_does_not_send_what_another_deliv
     try:
         stuck = asyncio.create_task(slow.run_once())
         await wait_for(lambda: len(receiver.received) == 3)  # all three go at once
+        for _ in range(500):  # and two are taken, and recorded so by A
+            if await sent_webhooks(database) == 2:
+                break
+            await asyncio.sleep(0.01)
         # A's lease runs out while it is still on its first send; B takes over and delivers
         # the three webhooks, then the households' next ones.
         world.clock.advance(minutes=3)

@@ -89,9 +89,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0007"
+    assert await empty_database.current_revision() == Database.head_revision() == "0008"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0007"
+    assert await empty_database.current_revision() == "0008"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -136,7 +136,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0007 (head)" in shown.stdout
+    assert "0008 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -197,6 +197,10 @@ def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None
         in rendered
     )
     assert "CREATE TABLE outbox_sequences (" in rendered
+    assert (
+        "ALTER TABLE communities ADD COLUMN telegram_group VARCHAR(320) DEFAULT '' NOT NULL"
+        in rendered
+    )
     assert (
         "UPDATE alembic_version SET version_num='0007' WHERE alembic_version.version_num = '0006'"
         in rendered
@@ -616,7 +620,7 @@ async def test_upgrading_from_0005_leaves_every_household_active_and_downgrading
     await database.upgrade("0005")
     s = await seed_before_0005(database)
     await database.upgrade()
-    assert await database.current_revision() == "0007"
+    assert await database.current_revision() == Database.head_revision()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
     async with database.uow() as uow:
@@ -671,7 +675,7 @@ async def test_upgrading_to_0007_keeps_pending_messages_unordered_and_downgradin
             )
         )
     await database.upgrade()
-    assert await database.current_revision() == "0007"
+    assert await database.current_revision() == Database.head_revision()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
     async with database.uow() as uow:

@@ -182,6 +182,8 @@ def test_the_mapper_refuses_a_table_that_does_not_mirror_its_entity() -> None:
         title: str
         contact: str
         created_at: datetime | None
+        telegram_group: str
+        slack_channel: str
 
     with pytest.raises(TypeError, match=r"missing columns \['title'\], extra columns \['name'\]"):
         RowMapper(Renamed, CommunityRow)
