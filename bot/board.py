@@ -30,6 +30,7 @@ from .domain import (
     InvitationStatus,
     Member,
 )
+from .group_access import take_out_of_group
 from .membership import take_out, tell, tell_member
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .roster import folded
@@ -132,6 +133,11 @@ async def deactivate_household(
         await uow.events.append(
             history.by_the_board(HouseholdEventKind.DEACTIVATED, household, at=now)
         )
+        for member in await uow.members.list_for_household(household.id):
+            accounts = list(await uow.identities.list_for_member(member.id))
+            await take_out_of_group(
+                uow, community, household, accounts, now=now, why=msg.GROUP_REMOVED_DEACTIVATED
+            )
         await tell_member(
             uow,
             now,

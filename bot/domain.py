@@ -82,6 +82,8 @@ class Channel(StrEnum):
     EMAIL = "email"
     CHAT = "chat"
     WEBHOOK = "webhook"
+    GROUP = "group"
+    """A change to who is in a community's residents' group (see :mod:`bot.group_access`)."""
 
 
 @dataclass

@@ -27,6 +27,7 @@ from .domain import (
     Member,
     OutboxMessage,
 )
+from .group_access import take_out_of_group
 from .ports import UnitOfWork
 from .replies import NOTICE_RECIPIENT, Button, notice_data
 from .rules import (
@@ -186,9 +187,9 @@ async def take_out(
 ) -> list[ChannelIdentity]:
     """``member`` is no longer in ``household``: marked as left (the row stays: invitations
     and the history name it), their chat accounts unlinked (so they no longer act for it),
-    every link of the invitation they accepted voided (a new nonce), and a head request naming
-    them void. Returns the accounts they had, to tell them. The caller holds the household
-    row locked."""
+    every link of the invitation they accepted voided (a new nonce), a head request naming
+    them void, and they are taken out of the community's residents' group. Returns the
+    accounts they had, to tell them. The caller holds the household row locked."""
     accounts = list(await uow.identities.list_for_member(member.id))
     await uow.identities.unlink_member(member.id)
     member.left_at = now
@@ -199,6 +200,14 @@ async def take_out(
             await uow.invitations.update(invitation)
     if household.head_request_member_id == member.id:
         await void_head_request(uow, household, reason=reason, via=via, now=now)
+    await take_out_of_group(
+        uow,
+        await uow.communities.get(household.community_id),
+        household,
+        accounts,
+        now=now,
+        why=msg.GROUP_REMOVED_LEFT if reason == "left" else msg.GROUP_REMOVED_REMOVED,
+    )
     return accounts
 
 

@@ -224,6 +224,23 @@ NOTIFY_REMOVED_BY_BOARD = (
     "The HOA board removed you from the household at {address} ({community}). Questions: {hoa}."
 )
 NOTIFY_BOARD_REMOVED = "The HOA board removed {name} from your household at {address}."
+GROUP_REQUEST_DECLINED = (
+    "The {community} residents' group is for the members of its households. To get in, ask "
+    "the head of your household to invite you (or open the link from your invitation), then "
+    "ask to join again. Questions: {hoa}."
+)
+GROUP_REMOVED_LEFT = (
+    "You have left the household at {address}, so you are no longer in the {community} "
+    "residents' group."
+)
+GROUP_REMOVED_REMOVED = (
+    "You are no longer a member of the household at {address}, so you have been taken out of "
+    "the {community} residents' group."
+)
+GROUP_REMOVED_DEACTIVATED = (
+    "The HOA board has deactivated the household at {address}, so you have been taken out of "
+    "the {community} residents' group. You can ask to join again once it is active."
+)
 NOT_YOUR_MEMBER = "That is not a member of your household, so nothing was changed."
 NOT_A_MEMBER_NOW = "{name} is no longer a member of your household, so nothing was changed."
 ASK_NEW_NAME = "What is {name}'s full name? (It is shown to your household and the HOA.)"

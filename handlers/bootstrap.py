@@ -94,7 +94,11 @@ def invitee_senders(settings: Settings) -> dict[Route, Sender]:
 
         telegram = bot_from_settings(settings)
         if telegram is not None:  # notifications to heads who invited from Telegram
+            from .telegram.group import TelegramGroupSender
+
             senders[Route(Channel.CHAT, PLATFORM)] = TelegramChatSender(telegram)
+            # and who is in each community's residents' group
+            senders[Route(Channel.GROUP, PLATFORM)] = TelegramGroupSender(telegram)
     if settings.webhooks_enabled:
         from .webhooks import webhook_sender_from_settings
 

@@ -105,6 +105,9 @@ class SqlCommunities(SqlRepository[Community, CommunityRow]):
     async def add(self, community: Community) -> None:
         await self._add(community)
 
+    async def update(self, community: Community) -> None:
+        await self._update(community)
+
     async def get(self, community_id: str) -> Community | None:
         return await self._get(community_id)
 

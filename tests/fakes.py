@@ -77,6 +77,9 @@ class MemoryCommunities(_Repo):
     async def add(self, community: Community) -> None:
         self._s.communities[community.id] = _copy(community)
 
+    async def update(self, community: Community) -> None:
+        self._s.communities[community.id] = _copy(community)
+
     async def get(self, community_id: str) -> Community | None:
         return _copy(self._s.communities.get(community_id))
 

@@ -23,6 +23,7 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
     CallbackQuery,
+    ChatJoinRequest,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
@@ -33,6 +34,7 @@ from aiogram.types import (
 
 from bot import messages as msg
 from bot.engine import Engine
+from bot.group_access import answer_join_request
 from bot.replies import Actor, Event, Reply
 
 from ..inbound import loads_cleaned
@@ -127,6 +129,7 @@ class TelegramAdapter:
         self.router.message.register(self.on_private_message, InPrivateChat())
         self.router.message.register(self.on_group_message, LooksLikeCommand())
         self.router.callback_query.register(self.on_button)
+        self.router.chat_join_request.register(self.on_join_request)
         # No aiogram FSM: conversations live in the database (the engine's), and aiogram's
         # in-memory FSM storage would keep a record for every chat for the process's life.
         self.dispatcher = Dispatcher(disable_fsm=True)
@@ -190,6 +193,25 @@ class TelegramAdapter:
             ),
             link_preview_options=_NO_PREVIEW,
         )
+
+    async def on_join_request(self, request: ChatJoinRequest) -> None:
+        """Someone asks to join a group the bot administers: the core approves a resident of
+        the group's community and declines anyone else (through the outbox); a group that is
+        no community's is left alone."""
+        try:
+            async with self.engine.uow_factory() as uow:
+                await answer_join_request(
+                    uow,
+                    self.engine.ctx,
+                    platform=PLATFORM,
+                    group=str(request.chat.id),
+                    user_id=str(request.from_user.id),
+                    user_chat_id=str(request.user_chat_id),
+                )
+                await uow.commit()
+        except Exception:
+            # Not answered: it waits in the group's list of requests for an admin.
+            log.exception("answering a join request to Telegram group %s failed", request.chat.id)
 
     async def on_button(self, query: CallbackQuery) -> None:
         """A button press. The query is answered first, so the button stops spinning at

@@ -26,8 +26,9 @@ log = logging.getLogger("invitebot.telegram")
 
 SOURCE = "telegram"
 """The ``InboundReceipt.source`` of Telegram updates."""
-ALLOWED_UPDATES = ["message", "callback_query"]
-"""The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``)."""
+ALLOWED_UPDATES = ["message", "callback_query", "chat_join_request"]
+"""The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``): messages,
+button presses, and requests to join a community's residents' group."""
 
 
 class UpdateIntake:

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.handlers.fake_telegram_groups import FakeGroup, Groups
 from tests.handlers.loopback import LoopbackServer
 
 TOKEN = "123456789:AAFakeTelegramTokenForTests_0123456789"
@@ -62,6 +63,9 @@ class FakeTelegram:
     _arrived: asyncio.Event | None = field(default=None, init=False, repr=False)
     webhook: dict[str, Any] = field(default_factory=dict, init=False)
     """What the last setWebhook set (empty when none is)."""
+    groups: Groups = field(default_factory=Groups, init=False)
+    """Groups and their members, join requests and the bot's rights
+    (:mod:`tests.handlers.fake_telegram_groups`)."""
 
     # The test's API
 
@@ -98,6 +102,15 @@ class FakeTelegram:
         """Updates not yet confirmed by a getUpdates offset."""
         with self._lock:
             return list(self._updates)
+
+    def add_group(self, group: FakeGroup) -> FakeGroup:
+        with self._lock:
+            return self.groups.add(group)
+
+    def join_request(self, group: FakeGroup, user_id: int, *, update_id: int) -> dict[str, Any]:
+        """``user_id`` asks to join ``group``: the update for the bot (post it, or push it)."""
+        with self._lock:
+            return self.groups.join_request(group, user_id, update_id=update_id)
 
     def clear(self) -> None:
         with self._lock:
@@ -154,6 +167,10 @@ class FakeTelegram:
             )
         if failure is not None:
             return _error(*failure)
+        if method in Groups.METHODS:
+            with self._lock:
+                status, result = self.groups.answer(method, params, BOT_ID)
+            return _ok(result) if status == 200 else _error(status, str(result))
         if method == "getMe":
             return _ok(_bot_user() | {"can_join_groups": True, "supports_inline_queries": False})
         if method in ("answerCallbackQuery", "setMyCommands", "deleteMessage"):

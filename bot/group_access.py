@@ -1,0 +1,174 @@
+"""Membership opens the residents' group: who gets into a community's Telegram group, and who
+is taken out of it.
+
+A community may name its residents' group (``Community.telegram_group``). The group admits
+people through join requests: the bot approves a request from a chat account linked to a
+current member or head of an active household of that community, and declines any other,
+telling that person privately how to get in. Someone who stops belonging (removed, left, the
+household deactivated) is taken out of the group, without a lasting ban, and told why.
+
+Every approval, refusal and removal is an outbox message (channel ``group``) written in the
+transaction that decides it: retried, never lost, and in order per person (its ordering key
+is the person's account), so a quick leave and join again ends with the person in. The
+platform adapter's sender carries it out. Nothing here ever puts a contact in the group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from . import messages as msg
+from .context import CoreContext
+from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage
+from .ports import UnitOfWork
+from .replies import NOTICE_RECIPIENT
+
+TELEGRAM = "telegram"
+
+
+class GroupAction(StrEnum):
+    """What a ``group`` outbox message asks the platform to do (its ``data["action"]``)."""
+
+    APPROVE = "approve"
+    """Approve the person's join request."""
+    DECLINE = "decline"
+    """Decline the person's join request."""
+    REMOVE = "remove"
+    """Take the person out of the group, free to come back once they belong again."""
+
+
+ACTION = "action"
+USER = "user_id"
+
+
+@dataclass(frozen=True)
+class JoinRequestAnswer:
+    """What the bot answered a join request: approved, or declined and why."""
+
+    approved: bool
+    community: Community
+
+
+def ordering_key(platform: str, user_id: str) -> str:
+    """One person's order: their account on the platform."""
+    return f"{platform}:{user_id}"
+
+
+async def answer_join_request(
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    *,
+    platform: str,
+    group: str,
+    user_id: str,
+    user_chat_id: str,
+) -> JoinRequestAnswer | None:
+    """Approve or decline ``user_id``'s request to join ``group``; ``None`` for a group that
+    is no community's (the bot may administer others: their requests are not ours to answer).
+
+    Approved: the account is linked to a current member of a household of the group's
+    community, and that household is active. Declined otherwise, and the person is told in
+    their private chat with the bot (``user_chat_id``: Telegram lets a bot write there within
+    five minutes of the request) how to get in."""
+    community = await community_of_group(uow, platform=platform, group=group)
+    if community is None:
+        return None
+    now = ctx.clock.now()
+    approved = await belongs(uow, community, platform=platform, user_id=user_id)
+    action = GroupAction.APPROVE if approved else GroupAction.DECLINE
+    await uow.outbox.add(group_message(platform, group, user_id, action, now=now))
+    if not approved:
+        hoa = community.contact or ctx.hoa_contact
+        await uow.outbox.add(
+            OutboxMessage(
+                channel=Channel.CHAT,
+                platform=platform,
+                destination=user_chat_id,
+                body=msg.GROUP_REQUEST_DECLINED.format(community=community.name, hoa=hoa),
+                data={NOTICE_RECIPIENT: user_id},
+                created_at=now,
+                next_attempt_at=now,
+                ordering_key=ordering_key(platform, user_id),
+            )
+        )
+    return JoinRequestAnswer(approved=approved, community=community)
+
+
+async def community_of_group(uow: UnitOfWork, *, platform: str, group: str) -> Community | None:
+    """The community whose residents' group ``group`` is (communities are few: one per
+    HOA)."""
+    if platform != TELEGRAM or not group:
+        return None
+    for community in await uow.communities.list():
+        if community.telegram_group == group:
+            return community
+    return None
+
+
+async def belongs(uow: UnitOfWork, community: Community, *, platform: str, user_id: str) -> bool:
+    """Whether the account is a current member (or head) of an active household of
+    ``community``."""
+    found = await uow.identities.get_with_owner(platform=platform, external_id=user_id)
+    if found is None or found.member is None or found.household is None:
+        return False
+    return (
+        found.member.is_current
+        and found.household.community_id == community.id
+        and found.household.deactivated_at is None
+    )
+
+
+async def take_out_of_group(
+    uow: UnitOfWork,
+    community: Community | None,
+    household: Household,
+    accounts: list[ChannelIdentity],
+    *,
+    now: datetime,
+    why: str,
+) -> int:
+    """Remove each of ``accounts`` (a person who no longer belongs to ``household``) from the
+    community's group, and tell them ``why`` (a sentence of :mod:`bot.messages` with
+    ``{community}`` and ``{address}``); how many removals were queued."""
+    if community is None or not community.telegram_group:
+        return 0
+    queued = 0
+    for account in accounts:
+        if account.platform != TELEGRAM:
+            continue
+        await uow.outbox.add(
+            group_message(
+                TELEGRAM, community.telegram_group, account.external_id, GroupAction.REMOVE, now=now
+            )
+        )
+        await uow.outbox.add(
+            OutboxMessage(
+                channel=Channel.CHAT,
+                platform=TELEGRAM,
+                destination=account.chat_id or account.external_id,
+                body=why.format(community=community.name, address=household.address),
+                data={NOTICE_RECIPIENT: account.external_id},
+                created_at=now,
+                next_attempt_at=now,
+                ordering_key=ordering_key(TELEGRAM, account.external_id),
+            )
+        )
+        queued += 1
+    return queued
+
+
+def group_message(
+    platform: str, group: str, user_id: str, action: GroupAction, *, now: datetime
+) -> OutboxMessage:
+    return OutboxMessage(
+        channel=Channel.GROUP,
+        platform=platform,
+        destination=group,
+        body="",
+        data={ACTION: action.value, USER: user_id},
+        created_at=now,
+        next_attempt_at=now,
+        ordering_key=ordering_key(platform, user_id),
+    )

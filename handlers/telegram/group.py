@@ -1,0 +1,145 @@
+"""The residents' Telegram group: carrying out the outbox's ``group`` messages
+(:mod:`bot.group_access`) with the Bot API, and reading what the bot may do in a group.
+
+Approving or declining a join request needs the administrator right ``can_invite_users``;
+taking someone out (``banChatMember``, then ``unbanChatMember`` with ``only_if_banned``, so
+no ban lasts and they may come back once they belong again) needs ``can_restrict_members``.
+Refusals the Bot API documents for a request that is already settled (``HIDE_REQUESTER_MISSING``:
+handled by an admin, withdrawn or expired; ``USER_ALREADY_PARTICIPANT``) leave nothing to do:
+the message counts as sent. A bot that lost its rights or the group fails the message for
+good, with an error in the log for the board (``invitebot admin community show`` checks the
+rights again); flood control and network errors are tried again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import ChatMemberAdministrator, ChatMemberOwner
+
+from bot.delivery import DeliveryError, PermanentDeliveryError
+from bot.domain import Channel, OutboxMessage
+from bot.group_access import ACTION, USER, GroupAction
+
+log = logging.getLogger("invitebot.telegram")
+
+SETTLED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT", "USER_NOT_PARTICIPANT")
+"""Bad Request descriptions that mean the change is already in effect (or moot)."""
+NO_RIGHTS = ("not enough rights", "CHAT_ADMIN_REQUIRED", "administrator")
+
+RIGHTS = {
+    "can_invite_users": "Invite users via link (to approve and decline join requests)",
+    "can_restrict_members": "Ban users (to take out someone who no longer belongs)",
+}
+"""The administrator rights the bot needs in a residents' group, as Telegram's apps name them."""
+
+
+class TelegramGroupSender:
+    """Approves, declines and removes in a Telegram group; the destination is its chat id."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, message: OutboxMessage) -> str:
+        if message.channel is not Channel.GROUP:
+            raise PermanentDeliveryError(f"not a group change ({message.channel})")
+        try:
+            chat_id = int(message.destination)
+            user_id = int(message.data.get(USER, ""))
+            action = GroupAction(message.data.get(ACTION, ""))
+        except ValueError:
+            raise PermanentDeliveryError("not a Telegram group change") from None
+        try:
+            if action is GroupAction.APPROVE:
+                await self.bot.approve_chat_join_request(chat_id=chat_id, user_id=user_id)
+            elif action is GroupAction.DECLINE:
+                await self.bot.decline_chat_join_request(chat_id=chat_id, user_id=user_id)
+            else:
+                await self.bot.ban_chat_member(chat_id=chat_id, user_id=user_id)
+                await self.bot.unban_chat_member(
+                    chat_id=chat_id, user_id=user_id, only_if_banned=True
+                )
+        except TelegramRetryAfter as error:
+            raise DeliveryError(f"Telegram asked to wait {error.retry_after} s") from error
+        except TelegramBadRequest as error:
+            if any(code in error.message for code in SETTLED):
+                return ""  # already so: nothing left to do
+            if any(code.lower() in error.message.lower() for code in NO_RIGHTS):
+                log.error(
+                    "the bot may not %s in the Telegram group %s: %s; give it the rights "
+                    "`invitebot admin community show` lists",
+                    action.value,
+                    chat_id,
+                    error.message,
+                )
+                raise PermanentDeliveryError("the bot lacks rights in the group") from error
+            raise PermanentDeliveryError(f"Telegram refused it: {error.message}") from error
+        except (TelegramForbiddenError, TelegramNotFound) as error:
+            log.error("the bot is not in the Telegram group %s any more: %s", chat_id, error)
+            raise PermanentDeliveryError("the bot is not in the group") from error
+        except TelegramUnauthorizedError as error:
+            raise DeliveryError("the Telegram bot token was refused") from error
+        except Exception as error:  # network errors, 5xx: try again later
+            raise DeliveryError(
+                f"Telegram did not take the change ({type(error).__name__})"
+            ) from error
+        return ""
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """What the bot found in a group: its id and title, and the rights it lacks there."""
+
+    chat_id: int
+    title: str
+    missing: tuple[str, ...]
+    problem: str = ""
+    """Why the group cannot be used at all (not found, not a group, the bot not an admin)."""
+
+    @property
+    def usable(self) -> bool:
+        return not self.problem and not self.missing
+
+
+async def check_group(bot: Bot, group: str) -> GroupCheck:
+    """Look ``group`` up (a chat id, or ``@username`` of a public group) and read the bot's
+    rights in it."""
+    target: int | str = group.strip()
+    try:
+        target = int(str(target))
+    except ValueError:
+        if not str(target).startswith("@"):
+            target = f"@{target}"
+    try:
+        chat = await bot.get_chat(chat_id=target)
+    except TelegramAPIError as error:
+        return GroupCheck(0, "", (), f"Telegram cannot find the group {group!r}: {error.message}")
+    title = chat.title or str(chat.id)
+    if chat.type not in ("group", "supergroup"):
+        return GroupCheck(chat.id, title, (), f"{title} is a {chat.type}, not a group")
+    try:
+        me = await bot.me()
+        member = await bot.get_chat_member(chat_id=chat.id, user_id=me.id)
+    except TelegramAPIError as error:
+        return GroupCheck(chat.id, title, (), f"cannot read the bot's rights: {error.message}")
+    if isinstance(member, ChatMemberOwner):
+        return GroupCheck(chat.id, title, ())
+    if not isinstance(member, ChatMemberAdministrator):
+        return GroupCheck(
+            chat.id, title, tuple(RIGHTS), f"the bot is not an administrator of {title}"
+        )
+    missing = tuple(right for right in RIGHTS if not getattr(member, right, False))
+    return GroupCheck(chat.id, title, missing)

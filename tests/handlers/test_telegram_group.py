@@ -1,0 +1,249 @@
+"""The community's residents' Telegram group, gated by household membership (issue 16):
+join requests answered through the real adapter and webhook, and the outbox's ``group``
+messages carried out by :class:`TelegramGroupSender` against the fake Bot API, whose groups
+keep who is in them, who asked, and what the bot may do there."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot import messages as msg
+from bot.delivery import Dispatcher, RetryPolicy
+from bot.domain import Channel, OutboxStatus, Route
+from handlers.telegram.bot import make_bot
+from handlers.telegram.group import TelegramGroupSender
+from handlers.telegram.sender import TelegramChatSender
+from tests.chat import deliver_all, recording_routes
+from tests.handlers import test_telegram
+from tests.handlers.fake_telegram_groups import FakeGroup
+from tests.handlers.test_telegram import ANA, MARIA, SAM, Site
+from tests.handlers.test_telegram_members import home_of_two
+
+fake = test_telegram.fake  # the fixtures of the webhook tests
+site = test_telegram.site
+
+GROUP_ID = -1001234567890
+_updates = itertools.count(900_000)
+
+
+@pytest.fixture
+async def outbox(site: Site) -> AsyncIterator[Dispatcher]:
+    """The dispatcher: chat notices and group changes to the fake Bot API through the real
+    senders, invitations to the recording sender."""
+    chat = TelegramChatSender(make_bot(site.fake.token, api_base=site.fake.url))
+    group = TelegramGroupSender(make_bot(site.fake.token, api_base=site.fake.url))
+    dispatcher = Dispatcher(
+        uow_factory=site.database.uow,
+        ctx=site.world.ctx,
+        senders={
+            **recording_routes(site.world.sender),
+            Route(Channel.CHAT, "telegram"): chat,
+            Route(Channel.GROUP, "telegram"): group,
+        },
+        retry=RetryPolicy(max_attempts=3),
+    )
+    try:
+        yield dispatcher
+    finally:
+        await chat.close()
+        await group.close()
+
+
+async def with_group(site: Site, *, rights: set[str] | None = None) -> FakeGroup:
+    """The residents' group of Oak Ridge HOA (the community of every household here)."""
+    group = site.fake.add_group(FakeGroup(GROUP_ID, username="oakridge_residents"))
+    if rights is not None:
+        group.rights = rights
+    async with site.database.uow() as uow:
+        [community] = await uow.communities.list()
+        community.telegram_group = str(GROUP_ID)
+        await uow.communities.update(community)
+        await uow.commit()
+    return group
+
+
+async def ask_to_join(site: Site, group: FakeGroup, user_id: int) -> None:
+    update = site.fake.join_request(group, user_id, update_id=next(_updates))
+    response = await site.post(update)
+    assert response.status_code == 200
+
+
+def group_calls(site: Site, method: str) -> list[dict[str, object]]:
+    return [call.params for call in site.fake.calls_of(method)]
+
+
+async def test_a_member_is_let_in_and_a_stranger_is_told_how_to_get_in(
+    site: Site, outbox: Dispatcher
+) -> None:
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    await ask_to_join(site, group, MARIA)
+    await ask_to_join(site, group, SAM)
+    await deliver_all(outbox)
+
+    assert group.members == {MARIA}
+    assert group.requests == set()
+    assert [p["user_id"] for p in group_calls(site, "approveChatJoinRequest")] == [str(MARIA)]
+    assert [p["user_id"] for p in group_calls(site, "declineChatJoinRequest")] == [str(SAM)]
+    told = site.last_text(SAM)
+    assert told == msg.GROUP_REQUEST_DECLINED.format(
+        community="Oak Ridge HOA", hoa="board@oakridge.example"
+    )
+    assert not any("declined" in str(c.params["text"]) for c in site.shown(MARIA))
+
+
+async def test_the_head_is_let_in_too(site: Site, outbox: Dispatcher) -> None:
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    await ask_to_join(site, group, ANA)
+    await deliver_all(outbox)
+    assert group.members == {ANA}
+
+
+async def test_a_group_no_community_names_is_left_alone(site: Site, outbox: Dispatcher) -> None:
+    await home_of_two(site, outbox)
+    other = site.fake.add_group(FakeGroup(-100999, title="Book club"))
+    await ask_to_join(site, other, MARIA)
+    await deliver_all(outbox)
+    assert other.requests == {MARIA}  # for the book club's own admins to answer
+    assert group_calls(site, "approveChatJoinRequest") == []
+    assert group_calls(site, "declineChatJoinRequest") == []
+
+
+async def test_leaving_takes_the_member_out_without_a_ban(site: Site, outbox: Dispatcher) -> None:
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    await ask_to_join(site, group, MARIA)
+    await deliver_all(outbox)
+    assert group.members == {MARIA}
+
+    await site.say(MARIA, "/household leave")
+    await site.press(MARIA, "Yes, leave")
+    await deliver_all(outbox)
+    assert group.members == set() and group.banned == set()
+    [unban] = group_calls(site, "unbanChatMember")
+    assert unban["only_if_banned"] in (True, "true")
+    assert msg.GROUP_REMOVED_LEFT.format(address="12 Oak Lane", community="Oak Ridge HOA") in [
+        str(c.params["text"]) for c in site.shown(MARIA)
+    ]
+
+
+async def test_removal_by_the_head_and_deactivation_take_people_out(
+    site: Site, outbox: Dispatcher
+) -> None:
+    from bot import board
+
+    home = await home_of_two(site, outbox)
+    group = await with_group(site)
+    for person in (ANA, MARIA):
+        await ask_to_join(site, group, person)
+    await deliver_all(outbox)
+    assert group.members == {ANA, MARIA}
+
+    await site.say(ANA, "/household")
+    await site.press(ANA, "Remove")
+    await site.press(ANA, "Yes, remove")
+    await deliver_all(outbox)
+    assert group.members == {ANA}
+    assert msg.GROUP_REMOVED_REMOVED.format(address="12 Oak Lane", community="Oak Ridge HOA") in [
+        str(c.params["text"]) for c in site.shown(MARIA)
+    ]
+
+    await board.deactivate_household(
+        site.database.uow,
+        community_name="Oak Ridge HOA",
+        address="12 Oak Lane",
+        clock=site.world.clock,
+    )
+    await deliver_all(outbox)
+    assert group.members == set() and group.banned == set()
+    # While inactive, Ana's request is declined; the household's members are told why.
+    await ask_to_join(site, group, ANA)
+    await deliver_all(outbox)
+    assert group.members == set()
+    assert home.household_id  # (the household stays, inactive)
+
+
+async def test_leave_and_join_again_ends_in_the_group(site: Site, outbox: Dispatcher) -> None:
+    """Nothing is delivered until the end: the removal and the later approval of one person
+    go out in the order they were decided."""
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    await ask_to_join(site, group, MARIA)
+    await deliver_all(outbox)
+    await site.say(MARIA, "/household leave")
+    await site.press(MARIA, "Yes, leave")
+    await site.say(ANA, "/invite email Maria Ruiz maria@example.com")
+    await site.press(ANA, "Send Invite")
+    async with site.database.uow() as uow:  # her new link, as the email will carry it
+        [household] = await uow.households.list()
+        invitations = await uow.invitations.list_for_household(household.id)
+    again = next(i for i in invitations if i.status.value == "pending")
+    token = site.world.ctx.tokens.make(again.id, again.nonce)
+    await site.say(MARIA, f"/start {token}")
+    assert "Welcome" in site.last_text(MARIA), site.last_text(MARIA)
+    await ask_to_join(site, group, MARIA)
+    await deliver_all(outbox)
+    methods = [
+        c.method
+        for c in site.fake.calls
+        if c.method in ("banChatMember", "unbanChatMember", "approveChatJoinRequest")
+    ]
+    assert methods == [
+        "approveChatJoinRequest",
+        "banChatMember",
+        "unbanChatMember",
+        "approveChatJoinRequest",
+    ]
+    assert group.members == {MARIA}
+
+
+async def test_a_bot_without_rights_fails_for_good_and_says_so(
+    site: Site, outbox: Dispatcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    await home_of_two(site, outbox)
+    group = await with_group(site, rights=set())
+    await ask_to_join(site, group, MARIA)
+    await deliver_all(outbox)
+    assert group.members == set() and group.requests == {MARIA}
+    assert "the bot may not approve in the Telegram group" in caplog.text
+    async with site.database.uow() as uow:
+        gone = await uow.outbox.claim_due(
+            now=site.world.clock.now(),
+            routes=[Route(Channel.GROUP, "telegram")],
+            limit=10,
+            lease_until=site.world.clock.now(),
+        )
+    assert gone == []  # failed, not retried
+
+
+async def test_a_request_settled_meanwhile_or_flood_control(site: Site, outbox: Dispatcher) -> None:
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    await ask_to_join(site, group, MARIA)
+    group.requests.discard(MARIA)  # an admin approved her by hand first
+    group.members.add(MARIA)
+    await deliver_all(outbox)  # HIDE_REQUESTER_MISSING: nothing left to do, counted as done
+    assert group.members == {MARIA}
+
+    await ask_to_join(site, group, ANA)
+    site.fake.fail_next(
+        "approveChatJoinRequest", "Too Many Requests: retry after 2", 429, retry_after=2
+    )
+    await deliver_all(outbox)
+    assert ANA not in group.members  # flood control: tried again later
+    site.world.clock.advance(minutes=1)
+    await deliver_all(outbox)
+    assert group.members == {MARIA, ANA}
+    assert OutboxStatus.FAILED not in await _statuses(site)
+
+
+async def _statuses(site: Site) -> set[OutboxStatus]:
+    from sqlalchemy import text
+
+    async with site.database.engine.connect() as connection:
+        rows = await connection.execute(text("SELECT DISTINCT status FROM outbox"))
+        return {OutboxStatus(r[0]) for r in rows}
