@@ -526,6 +526,12 @@ async def _fresh_code(uow: UnitOfWork, *, secret_key: bytes) -> tuple[str, str]:
     raise RuntimeError("could not draw an unused access code")  # pragma: no cover
 
 
+async def community_named(uow: UnitOfWork, name: str) -> Community:
+    """The community called ``name`` (as typed: checked and normalised first), or
+    :class:`UnknownCommunity` naming the ones there are."""
+    return await _community_named(uow, _community_name(name))
+
+
 async def _community_named(uow: UnitOfWork, name: str) -> Community:
     community = await uow.communities.get_by_name(name)
     if community is None:

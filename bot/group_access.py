@@ -20,9 +20,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from . import messages as msg
+from .admin import AdminError, community_named
 from .context import CoreContext
 from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage
-from .ports import UnitOfWork
+from .ports import UnitOfWork, UnitOfWorkFactory
 from .replies import NOTICE_RECIPIENT
 
 TELEGRAM = "telegram"
@@ -172,3 +173,22 @@ def group_message(
         next_attempt_at=now,
         ordering_key=ordering_key(platform, user_id),
     )
+
+
+async def set_telegram_group(
+    uow_factory: UnitOfWorkFactory, *, community_name: str, group: str
+) -> Community:
+    """Make ``group`` (a Telegram chat id the caller has checked the bot's rights in) the
+    community's residents' group, or with "" stop gating one. A group is one community's."""
+    async with uow_factory() as uow:
+        community = await community_named(uow, community_name)
+        for other in await uow.communities.list():
+            if group and other.id != community.id and other.telegram_group == group:
+                raise AdminError(
+                    f"That group is already the residents' group of “{other.name}”; a group "
+                    "admits the residents of one community."
+                )
+        community.telegram_group = group
+        await uow.communities.update(community)
+        await uow.commit()
+    return community

@@ -495,6 +495,7 @@ def _print_import_summary(
 # The board's other commands register themselves on the apps above.
 from handlers import (  # noqa: E402
     cli_board,  # noqa: F401  (household deactivate/activate, member remove)
+    cli_community,  # noqa: F401  (community set)
     cli_roster,  # noqa: F401  (household show, export)
     cli_webhooks,  # noqa: F401  (webhook test, secret)
 )

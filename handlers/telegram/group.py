@@ -126,15 +126,20 @@ async def check_group(bot: Bot, group: str) -> GroupCheck:
     try:
         chat = await bot.get_chat(chat_id=target)
     except TelegramAPIError as error:
-        return GroupCheck(0, "", (), f"Telegram cannot find the group {group!r}: {error.message}")
+        problem = f"Telegram cannot find the group {group!r} ({error.message})"
+        return GroupCheck(0, "", (), problem)
+    except Exception as error:  # unreachable, or an answer aiogram cannot read
+        problem = f"Telegram did not answer about the group ({type(error).__name__})"
+        return GroupCheck(0, "", (), problem)
     title = chat.title or str(chat.id)
     if chat.type not in ("group", "supergroup"):
-        return GroupCheck(chat.id, title, (), f"{title} is a {chat.type}, not a group")
+        return GroupCheck(chat.id, title, (), f"“{title}” is a {chat.type}, not a group")
     try:
         me = await bot.me()
         member = await bot.get_chat_member(chat_id=chat.id, user_id=me.id)
-    except TelegramAPIError as error:
-        return GroupCheck(chat.id, title, (), f"cannot read the bot's rights: {error.message}")
+    except Exception as error:
+        detail = error.message if isinstance(error, TelegramAPIError) else type(error).__name__
+        return GroupCheck(chat.id, title, (), f"cannot read the bot's rights ({detail})")
     if isinstance(member, ChatMemberOwner):
         return GroupCheck(chat.id, title, ())
     if not isinstance(member, ChatMemberAdministrator):
@@ -143,3 +148,16 @@ async def check_group(bot: Bot, group: str) -> GroupCheck:
         )
     missing = tuple(right for right in RIGHTS if not getattr(member, right, False))
     return GroupCheck(chat.id, title, missing)
+
+
+async def join_request_link(bot: Bot, chat_id: int, *, name: str) -> str:
+    """A new invite link to the group that asks the bot first (``creates_join_request``):
+    the one to share with residents. "" when Telegram refused to make one."""
+    try:
+        link = await bot.create_chat_invite_link(
+            chat_id=chat_id, name=name[:32], creates_join_request=True
+        )
+    except Exception as error:
+        log.warning("could not make a join-request link for %s: %s", chat_id, error)
+        return ""
+    return link.invite_link

@@ -8,6 +8,7 @@ in the shapes and with the errors its documentation gives.
   request that is not pending is ``Bad Request: HIDE_REQUESTER_MISSING``.
 - ``banChatMember`` / ``unbanChatMember``: need ``can_restrict_members``; a ban takes the
   person out and keeps them out until unbanned.
+- ``createChatInviteLink``: needs ``can_invite_users``; answers a ChatInviteLink.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class FakeGroup:
     members: set[int] = field(default_factory=set)
     requests: set[int] = field(default_factory=set)
     banned: set[int] = field(default_factory=set)
+    links: list[dict[str, Any]] = field(default_factory=list)
+    """The parameters of each createChatInviteLink."""
 
     def chat(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.chat_id, "type": "supergroup", "title": self.title}
@@ -49,6 +52,7 @@ class Groups:
         "declineChatJoinRequest",
         "banChatMember",
         "unbanChatMember",
+        "createChatInviteLink",
     )
 
     def __init__(self) -> None:
@@ -85,8 +89,16 @@ class Groups:
         if group is None:
             return 400, "Bad Request: chat not found"
         user_id = int(params.get("user_id") or 0)
-        if method == "getChat":
-            return 200, group.chat()
+        if method == "getChat":  # a ChatFullInfo: these fields are always there
+            full = {"accent_color_id": 0, "max_reaction_count": 11}
+            gifts = {
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            }
+            return 200, group.chat() | full | {"accepted_gift_types": gifts}
         if method == "getChatMember":
             return 200, self._member(group, user_id, bot_id)
         if method in ("approveChatJoinRequest", "declineChatJoinRequest"):
@@ -98,6 +110,19 @@ class Groups:
             if method == "approveChatJoinRequest":
                 group.members.add(user_id)
             return 200, True
+        if method == "createChatInviteLink":
+            if not group.bot_admin or "can_invite_users" not in group.rights:
+                return 400, NO_RIGHTS
+            group.links.append(dict(params))
+            return 200, {
+                "invite_link": f"https://t.me/+fakeInvite{len(group.links)}",
+                "creator": {"id": bot_id, "is_bot": True, "first_name": "Oak Ridge"},
+                "creates_join_request": str(params.get("creates_join_request")).lower()
+                in ("true", "1"),
+                "is_primary": False,
+                "is_revoked": False,
+                "name": str(params.get("name", "")),
+            }
         if not group.bot_admin or "can_restrict_members" not in group.rights:
             return 400, NO_RIGHTS
         if method == "banChatMember":
@@ -129,6 +154,7 @@ class Groups:
                 "can_post_stories": False,
                 "can_edit_stories": False,
                 "can_delete_stories": False,
+                "can_send_welcome_messages": False,
             }
             return {"status": "administrator", "user": user} | rights
         if user_id in group.members or (user_id == bot_id):

@@ -1,0 +1,115 @@
+"""``invitebot admin community set|show``: a community's residents' group, and what the bot
+may do there. Registered on the admin app when this module is imported (``handlers.cli_admin``
+imports it last).
+
+``set --telegram-group`` looks the group up through the Bot API at once and reads the bot's
+rights there; it stores the group only when the bot is an administrator with every right the
+gate needs, and otherwise says exactly which are missing. It then makes the invite link to
+share with residents: a link that creates join requests, which the bot answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from bot import group_access
+
+from .cli_admin import _fail, _out, _run, community_app, load_settings
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from .telegram.group import GroupCheck
+
+Community = Annotated[str, typer.Option(help="The community's name.")]
+LINK_NAME = "Residents (approved by invitebot)"
+
+
+@community_app.command("set")
+def community_set(
+    ctx: typer.Context,
+    community: Community,
+    telegram_group: Annotated[
+        str | None,
+        typer.Option(
+            help="The residents' Telegram group: its chat id (-100...) or @username. The bot "
+            "must be an administrator there, allowed to invite users and to ban users."
+        ),
+    ] = None,
+    clear_telegram_group: Annotated[
+        bool, typer.Option("--clear-telegram-group", help="Stop gating the Telegram group.")
+    ] = False,
+) -> None:
+    """Gate the community's residents' group: only members of its active households get in."""
+    settings = load_settings()
+    if (telegram_group is None) == (not clear_telegram_group):
+        _fail("Give one of --telegram-group or --clear-telegram-group.", code=2)
+    if clear_telegram_group:
+        done = _run(
+            ctx,
+            settings,
+            lambda uow, clock: group_access.set_telegram_group(
+                uow, community_name=community, group=""
+            ),
+        )
+        _out().print(
+            f"{escape(done.name)} has no residents' Telegram group now: the bot answers no "
+            "join requests for it."
+        )
+        return
+    assert telegram_group is not None
+    from .telegram.bot import bot_from_settings
+
+    bot = bot_from_settings(settings)
+    if bot is None:
+        _fail("Set INVITEBOT_TELEGRAM_BOT_TOKEN first: the bot answers the group's requests.")
+    check, link = asyncio.run(_check_and_link(bot, telegram_group))
+    if check.problem:
+        _fail(f"{check.problem}. {_advice()}")
+    if check.missing:
+        lacking = "; ".join(_right_names(check.missing))
+        _fail(f"The bot is an administrator of “{check.title}” but may not: {lacking}. {_advice()}")
+    done = _run(
+        ctx,
+        settings,
+        lambda uow, clock: group_access.set_telegram_group(
+            uow, community_name=community, group=str(check.chat_id)
+        ),
+    )
+    console = _out()
+    console.print(
+        f"The residents' Telegram group of {escape(done.name)} is now "
+        f"“{escape(check.title)}” ({check.chat_id}). The bot lets in the members of its "
+        "active households and declines anyone else.",
+        soft_wrap=True,
+    )
+    if link:
+        console.print(f"Share this link with residents (it asks the bot first): {link}")
+
+
+async def _check_and_link(bot: Bot, group: str) -> tuple[GroupCheck, str]:
+    from .telegram.group import check_group, join_request_link
+
+    try:
+        check = await check_group(bot, group)
+        link = await join_request_link(bot, check.chat_id, name=LINK_NAME) if check.usable else ""
+        return check, link
+    finally:
+        await bot.session.close()
+
+
+def _right_names(missing: tuple[str, ...]) -> list[str]:
+    from .telegram.group import RIGHTS
+
+    return [RIGHTS[right] for right in missing]
+
+
+def _advice() -> str:
+    return (
+        "In Telegram: the group's settings, Administrators, add the bot (or edit it) and allow "
+        "“Invite users via link” and “Ban users”; then run this again."
+    )
