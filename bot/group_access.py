@@ -38,10 +38,15 @@ class GroupAction(StrEnum):
     """Decline the person's join request."""
     REMOVE = "remove"
     """Take the person out of the group, free to come back once they belong again."""
+    INVITE = "invite"
+    """Send the person (in their private chat: ``data["chat_id"]``) a link into the group
+    that admits them alone, once, for a day."""
 
 
 ACTION = "action"
 USER = "user_id"
+CHAT = "chat_id"
+BUTTON = "button"
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,29 @@ async def take_out_of_group(
         )
         queued += 1
     return queued
+
+
+async def offer_group(
+    uow: UnitOfWork, account: ChannelIdentity, member_household_id: str, *, now: datetime
+) -> bool:
+    """``account`` was just linked to a member of ``member_household_id``: when the
+    household is active and its community has a residents' group on that platform, send the
+    person their own way in (whatever way they joined: in Telegram, by text, on the page)."""
+    if account.platform != TELEGRAM:
+        return False
+    found = await uow.households.get_with_community(member_household_id)
+    if found is None:
+        return False
+    household, community = found
+    if community is None or not community.telegram_group or household.deactivated_at:
+        return False
+    message = group_message(
+        TELEGRAM, community.telegram_group, account.external_id, GroupAction.INVITE, now=now
+    )
+    message.body = msg.GROUP_INVITE.format(community=community.name)
+    message.data |= {CHAT: account.chat_id or account.external_id, BUTTON: msg.BTN_JOIN_GROUP}
+    await uow.outbox.add(message)
+    return True
 
 
 def group_message(

@@ -25,6 +25,7 @@ from .domain import (
     OutboxMessage,
     Role,
 )
+from .group_access import offer_group
 from .invite_checks import (
     check_active,
     check_contact,
@@ -55,16 +56,17 @@ async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
 
 
 async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: datetime) -> None:
-    """Link the chat account an actor uses to a member, so the bot knows them next time."""
-    await uow.identities.add(
-        ChannelIdentity(
-            platform=actor.platform,
-            external_id=actor.user_id,
-            chat_id=actor.chat_id,
-            member_id=member.id,
-            created_at=now,
-        )
+    """Link the chat account an actor uses to a member, so the bot knows them next time, and
+    offer them the community's residents' group there."""
+    account = ChannelIdentity(
+        platform=actor.platform,
+        external_id=actor.user_id,
+        chat_id=actor.chat_id,
+        member_id=member.id,
+        created_at=now,
     )
+    await uow.identities.add(account)
+    await offer_group(uow, account, member.household_id, now=now)
 
 
 # --- creating and sending ------------------------------------------------------------------

@@ -229,6 +229,11 @@ GROUP_REQUEST_DECLINED = (
     "the head of your household to invite you (or open the link from your invitation), then "
     "ask to join again. Questions: {hoa}."
 )
+GROUP_INVITE = (
+    "You can join the {community} residents' group now: the button below lets you in. It "
+    "works once, for you, for a day."
+)
+BTN_JOIN_GROUP = "Join the residents' group"
 GROUP_REMOVED_LEFT = (
     "You have left the household at {address}, so you are no longer in the {community} "
     "residents' group."

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -25,17 +26,26 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramUnauthorizedError,
 )
-from aiogram.types import ChatMemberAdministrator, ChatMemberOwner
+from aiogram.types import (
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+)
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import Channel, OutboxMessage
-from bot.group_access import ACTION, USER, GroupAction
+from bot.group_access import ACTION, BUTTON, CHAT, USER, GroupAction
 
 log = logging.getLogger("invitebot.telegram")
 
 SETTLED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT", "USER_NOT_PARTICIPANT")
 """Bad Request descriptions that mean the change is already in effect (or moot)."""
 NO_RIGHTS = ("not enough rights", "CHAT_ADMIN_REQUIRED", "administrator")
+
+INVITE_LINK_NAME = "One resident (invitebot)"
+INVITE_LINK_LIFETIME = timedelta(days=1)
 
 RIGHTS = {
     "can_invite_users": "Invite users via link (to approve and decline join requests)",
@@ -57,13 +67,18 @@ class TelegramGroupSender:
             chat_id = int(message.destination)
             user_id = int(message.data.get(USER, ""))
             action = GroupAction(message.data.get(ACTION, ""))
+            private = int(message.data.get(CHAT) or 0)
         except ValueError:
             raise PermanentDeliveryError("not a Telegram group change") from None
+        if action is GroupAction.INVITE and not private:
+            raise PermanentDeliveryError("an invitation to the group names no chat")
         try:
             if action is GroupAction.APPROVE:
                 await self.bot.approve_chat_join_request(chat_id=chat_id, user_id=user_id)
             elif action is GroupAction.DECLINE:
                 await self.bot.decline_chat_join_request(chat_id=chat_id, user_id=user_id)
+            elif action is GroupAction.INVITE:
+                await self._invite(message, chat_id, private)
             else:
                 await self.bot.ban_chat_member(chat_id=chat_id, user_id=user_id)
                 await self.bot.unban_chat_member(
@@ -94,6 +109,23 @@ class TelegramGroupSender:
                 f"Telegram did not take the change ({type(error).__name__})"
             ) from error
         return ""
+
+    async def _invite(self, message: OutboxMessage, group_id: int, private: int) -> None:
+        """A link that admits this person alone (``member_limit=1``), for a day, on a button
+        in their private chat. A link of an earlier attempt simply expires unused."""
+        link = await self.bot.create_chat_invite_link(
+            chat_id=group_id,
+            name=INVITE_LINK_NAME,
+            expire_date=datetime.now(UTC) + INVITE_LINK_LIFETIME,
+            member_limit=1,
+        )
+        button = InlineKeyboardButton(text=message.data.get(BUTTON) or "Join", url=link.invite_link)
+        await self.bot.send_message(
+            chat_id=private,
+            text=message.body[:4096],
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
 
     async def close(self) -> None:
         await self.bot.session.close()

@@ -247,3 +247,57 @@ async def _statuses(site: Site) -> set[OutboxStatus]:
     async with site.database.engine.connect() as connection:
         rows = await connection.execute(text("SELECT DISTINCT status FROM outbox"))
         return {OutboxStatus(r[0]) for r in rows}
+
+
+# --- the way in, on joining ------------------------------------------------------------------
+
+
+def invites_to(site: Site, chat_id: int) -> list[str]:
+    """The URLs of the "Join the residents' group" buttons sent to a chat."""
+    urls = []
+    for call in site.shown(chat_id):
+        markup = call.params.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []) if isinstance(markup, dict) else []:
+            urls += [b["url"] for b in row if b.get("text") == msg.BTN_JOIN_GROUP]
+    return urls
+
+
+async def test_joining_in_telegram_brings_a_one_person_link(site: Site, outbox: Dispatcher) -> None:
+    code = await site.world.household()
+    group = await with_group(site)
+    await site.say(ANA, f"/join {code}")
+    await deliver_all(outbox)
+    assert invites_to(site, ANA) == ["https://t.me/+fakeInvite1"]
+    [link] = group.links
+    assert int(link["member_limit"]) == 1 and "creates_join_request" not in link
+    assert str(link["chat_id"]) == str(GROUP_ID)
+    assert msg.GROUP_INVITE.format(community="Oak Ridge HOA") in [
+        str(c.params["text"]) for c in site.shown(ANA)
+    ]
+
+
+async def test_joining_by_text_then_opening_telegram_brings_the_link(
+    site: Site, outbox: Dispatcher
+) -> None:
+    from bot.invitation_page import account_link_token
+
+    await home_of_two(site, outbox)  # (Maria joins by her deep link: a link for her)
+    group = await with_group(site)
+    assert invites_to(site, MARIA) == []  # the group came after she joined
+    async with site.database.uow() as uow:
+        [household] = await uow.households.list()
+        [maria] = [m for m in await uow.members.list_for_household(household.id) if not m.is_head]
+        await uow.identities.unlink_member(maria.id)  # as one who joined on the page
+        await uow.commit()
+    await site.say(MARIA, f"/start {account_link_token(site.world.ctx, maria.id)}")
+    await deliver_all(outbox)
+    assert invites_to(site, MARIA) == ["https://t.me/+fakeInvite1"]
+    assert len(group.links) == 1
+
+
+async def test_no_link_where_the_community_has_no_group(site: Site, outbox: Dispatcher) -> None:
+    code = await site.world.household()
+    await site.say(ANA, f"/join {code}")  # no group yet
+    await deliver_all(outbox)
+    assert invites_to(site, ANA) == []
+    assert site.fake.calls_of("createChatInviteLink") == []
