@@ -22,6 +22,7 @@ from .admin import (
     _address,
     _community_name,
     _community_named,
+    community_named,
 )
 from .domain import (
     Community,
@@ -334,3 +335,24 @@ def _row(community: str, household: Household, person: Person) -> ExportRow:
         joined_at=joined_at.astimezone(UTC).isoformat() if joined_at is not None else "",
         joined_via=person.joined_via,
     )
+
+
+@dataclass(frozen=True)
+class CommunityOverview:
+    """One community for the board: its details and how many households are in each status."""
+
+    community: Community
+    households: dict[HouseholdStatus, int]
+
+
+async def show_community(
+    uow_factory: UnitOfWorkFactory, *, community_name: str
+) -> CommunityOverview:
+    """The community called ``community_name``, with its households counted by status."""
+    async with uow_factory() as uow:
+        community = await community_named(uow, community_name)
+        households = await uow.households.list(community_id=community.id)
+    counts = dict.fromkeys(HouseholdStatus, 0)
+    for household in households:
+        counts[household.status] += 1
+    return CommunityOverview(community=community, households=counts)

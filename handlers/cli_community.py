@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from bot import group_access
+from bot import group_access, roster
 
 from .cli_admin import _fail, _out, _run, community_app, load_settings
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
+    from .settings import Settings
     from .telegram.group import GroupCheck
 
 Community = Annotated[str, typer.Option(help="The community's name.")]
@@ -89,6 +90,56 @@ def community_set(
     )
     if link:
         console.print(f"Share this link with residents (it asks the bot first): {link}")
+
+
+@community_app.command("show")
+def community_show(ctx: typer.Context, community: Community) -> None:
+    """Show a community: its contact, its households by status, and its residents' group
+    with what the bot may do there now."""
+    settings = load_settings()
+    overview = _run(
+        ctx,
+        settings,
+        lambda uow, clock: roster.show_community(uow, community_name=community),
+    )
+    shown = overview.community
+    counts = ", ".join(f"{count} {status.value}" for status, count in overview.households.items())
+    lines = [
+        f"[bold]{escape(shown.name)}[/]",
+        f"HOA contact: {escape(shown.contact) or '(none: INVITEBOT_HOA_CONTACT is used)'}",
+        f"Households: {counts}",
+    ]
+    if not shown.telegram_group:
+        lines.append("Residents' Telegram group: none (invitebot admin community set)")
+    else:
+        lines.append(f"Residents' Telegram group: {escape(shown.telegram_group)}")
+        lines.append(f"  {escape(_rights_now(settings, shown.telegram_group))}")
+    _out().print("\n".join(lines), soft_wrap=True)
+
+
+def _rights_now(settings: Settings, group: str) -> str:
+    """What the bot may do in the group now, in one line (the board reads it when the log
+    says the bot lost its rights)."""
+    from .telegram.bot import bot_from_settings
+
+    bot = bot_from_settings(settings)
+    if bot is None:
+        return "(set INVITEBOT_TELEGRAM_BOT_TOKEN to check the bot's rights there)"
+
+    async def check() -> GroupCheck:
+        from .telegram.group import check_group
+
+        try:
+            return await check_group(bot, group)
+        finally:
+            await bot.session.close()
+
+    found = asyncio.run(check())
+    if found.problem:
+        return f"Problem: {found.problem}. {_advice()}"
+    if found.missing:
+        return f"Problem: the bot may not: {'; '.join(_right_names(found.missing))}. {_advice()}"
+    return f"“{found.title}”: the bot may approve, decline and take people out there."
 
 
 async def _check_and_link(bot: Bot, group: str) -> tuple[GroupCheck, str]:

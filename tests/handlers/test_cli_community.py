@@ -118,3 +118,27 @@ def test_the_options_and_the_token_are_needed(
     tokenless = board("community", "set", *OAK, "--telegram-group", "@x")
     assert tokenless.exit_code == 1
     assert "INVITEBOT_TELEGRAM_BOT_TOKEN" in one_error_line(tokenless)
+
+
+def test_show_tells_the_households_and_what_the_bot_may_do_now(
+    board: Board, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = fake.add_group(FakeGroup(GROUP_ID, title="[bold]Oak[/] residents"))
+    assert board("community", "set", *OAK, "--telegram-group", str(GROUP_ID)).exit_code == 0
+    place = ["--address", "12 Oak Lane", "--head-name", "Ana Lopez"]
+    assert board("household", "add", *OAK, *place).exit_code == 0
+    shown = board("community", "show", *OAK)
+    assert shown.exit_code == 0, shown.output
+    assert "Households: 0 active, 1 not activated, 0 inactive" in shown.stdout
+    assert f"Residents' Telegram group: {GROUP_ID}" in shown.stdout
+    assert "“[bold]Oak[/] residents”: the bot may approve, decline and take people out" in (
+        shown.stdout
+    )
+    group.rights = {"can_invite_users"}  # an admin took a right away
+    lost = board("community", "show", *OAK)
+    assert "Problem: the bot may not: Ban users" in lost.stdout
+    monkeypatch.delenv("INVITEBOT_TELEGRAM_BOT_TOKEN")
+    offline = board("community", "show", *OAK)
+    assert "set INVITEBOT_TELEGRAM_BOT_TOKEN to check" in offline.stdout
+    none = board("community", "show", "--community", "Elm Court")
+    assert "Residents' Telegram group: none" in none.stdout
