@@ -29,6 +29,7 @@ from .domain import (
     PhoneStatus,
     Route,
 )
+from .group_access import still_wanted
 from .handover import lapse_head_requests
 from .history import about_invitation
 from .invitation_page import PAGE_RECEIPT_SOURCE
@@ -49,7 +50,13 @@ PURGE_EVERY = timedelta(hours=1)
 
 
 class DeliveryError(Exception):
-    """A send failed for now (timeout, 5xx): try again later."""
+    """A send failed for now (timeout, 5xx): try again later; with ``retry_after`` (the
+    provider's flood control said how many seconds to wait), not before, and without
+    counting it as a failed attempt: flood control says when, never that it cannot be done."""
+
+    def __init__(self, message: str = "", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentDeliveryError(DeliveryError):
@@ -231,6 +238,10 @@ class Dispatcher:
         """An invitation's message as it goes out now: ``None`` when the invitation was
         cancelled, answered or expired since it was queued (nothing must be sent), an error
         when the number has opted out since; otherwise filled with the current link."""
+        if message.channel is Channel.GROUP:
+            async with self.uow_factory() as uow:
+                wanted = await still_wanted(uow, message)
+            return (message if wanted else None), None
         if message.channel is Channel.CHAT or message.invitation_id is None:
             return message, None
         async with self.uow_factory() as uow:
@@ -262,11 +273,13 @@ class Dispatcher:
             now = self.ctx.clock.now()
             if obsolete:
                 message.status = OutboxStatus.FAILED
-                message.last_error = "not sent: the invitation closed before it went out"
+                message.last_error = "not sent: no longer wanted when its turn came"
                 await uow.outbox.update(message)
                 await uow.commit()
                 return
-            message.attempts += 1
+            flood = error is not None and error.retry_after is not None
+            if not flood:
+                message.attempts += 1
             invitation = (
                 await uow.invitations.get(message.invitation_id, for_update=True)
                 if message.invitation_id and message.channel is not Channel.CHAT
@@ -317,7 +330,9 @@ class Dispatcher:
                     )
             else:
                 message.last_error = str(error)[:500]
-                delay = self._retry_for(message).delay(message.attempts, self.rng)
+                delay = self._retry_for(message).delay(max(message.attempts, 1), self.rng)
+                if error.retry_after is not None:
+                    delay = max(delay, timedelta(seconds=error.retry_after))
                 message.next_attempt_at = now + delay
                 log.info("outbox message %s will be retried: %s", message.id, error)
             await uow.outbox.update(message)

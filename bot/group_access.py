@@ -16,13 +16,13 @@ platform adapter's sender carries it out. Nothing here ever puts a contact in th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from . import messages as msg
 from .admin import AdminError, community_named
 from .context import CoreContext
-from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage
+from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage, OutboxStatus
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .replies import NOTICE_RECIPIENT
 
@@ -47,6 +47,11 @@ ACTION = "action"
 USER = "user_id"
 CHAT = "chat_id"
 BUTTON = "button"
+REVOKE = "revoke"
+"""On a removal: the one-person links sent to the person that may still admit them."""
+
+INVITE_LINK_LIFETIME = timedelta(days=1)
+"""How long a one-person link into the group works."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +87,15 @@ async def answer_join_request(
     if community is None:
         return None
     now = ctx.clock.now()
+    found = await uow.identities.get_with_owner(platform=platform, external_id=user_id)
+    if found is not None and found.household is not None:
+        # Locked, then read again (in belongs): a removal or deactivation holding the row
+        # commits first and is seen, or waits and queues its removal after this answer.
+        await uow.households.get(found.household.id, for_update=True)
     approved = await belongs(uow, community, platform=platform, user_id=user_id)
-    action = GroupAction.APPROVE if approved else GroupAction.DECLINE
-    await uow.outbox.add(group_message(platform, group, user_id, action, now=now))
     if not approved:
+        # Told first: Telegram lets the bot write to ``user_chat_id`` only while the request
+        # is pending (someone who never started the bot cannot be written to after).
         hoa = community.contact or ctx.hoa_contact
         await uow.outbox.add(
             OutboxMessage(
@@ -99,6 +109,8 @@ async def answer_join_request(
                 ordering_key=ordering_key(platform, user_id),
             )
         )
+    action = GroupAction.APPROVE if approved else GroupAction.DECLINE
+    await uow.outbox.add(group_message(platform, group, user_id, action, now=now))
     return JoinRequestAnswer(approved=approved, community=community)
 
 
@@ -144,11 +156,13 @@ async def take_out_of_group(
     for account in accounts:
         if account.platform != TELEGRAM:
             continue
-        await uow.outbox.add(
-            group_message(
-                TELEGRAM, community.telegram_group, account.external_id, GroupAction.REMOVE, now=now
-            )
+        removal = group_message(
+            TELEGRAM, community.telegram_group, account.external_id, GroupAction.REMOVE, now=now
         )
+        links = await _links_sent_to(uow, account.external_id, now=now)
+        if links:  # a link made for them alone admits them without asking: revoke it first
+            removal.data[REVOKE] = " ".join(links)
+        await uow.outbox.add(removal)
         await uow.outbox.add(
             OutboxMessage(
                 channel=Channel.CHAT,
@@ -186,6 +200,36 @@ async def offer_group(
     message.data |= {CHAT: account.chat_id or account.external_id, BUTTON: msg.BTN_JOIN_GROUP}
     await uow.outbox.add(message)
     return True
+
+
+async def _links_sent_to(uow: UnitOfWork, user_id: str, *, now: datetime) -> list[str]:
+    """The one-person links sent to this Telegram account that may still work (the sender
+    keeps each as the message's provider id). One still queued is not sent at all once the
+    person no longer belongs (:func:`still_wanted`)."""
+    since = now - INVITE_LINK_LIFETIME - timedelta(hours=1)
+    return [
+        m.provider_id
+        for m in await uow.outbox.list_for_ordering_key(
+            ordering_key(TELEGRAM, user_id), since=since
+        )
+        if m.channel is Channel.GROUP
+        and m.data.get(ACTION) == GroupAction.INVITE.value
+        and m.status is OutboxStatus.SENT
+        and m.provider_id
+    ]
+
+
+async def still_wanted(uow: UnitOfWork, message: OutboxMessage) -> bool:
+    """Whether a ``group`` message is still to be carried out when its turn comes: a way in
+    is sent only to someone who still belongs; every other change always goes."""
+    if message.data.get(ACTION) != GroupAction.INVITE.value:
+        return True
+    community = await community_of_group(uow, platform=message.platform, group=message.destination)
+    if community is None:
+        return False
+    return await belongs(
+        uow, community, platform=message.platform, user_id=message.data.get(USER, "")
+    )
 
 
 def group_message(

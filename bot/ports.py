@@ -175,6 +175,9 @@ class OutboxRepository(Protocol):
         ...
 
     async def list_for_invitation(self, invitation_id: str) -> Sequence[OutboxMessage]: ...
+    async def list_for_ordering_key(self, key: str, *, since: datetime) -> Sequence[OutboxMessage]:
+        """The messages of one ordering key created since ``since``, in their order."""
+        ...
 
 
 class PhoneStatusRepository(Protocol):

@@ -37,6 +37,7 @@ from bot.domain import Household, HouseholdStatus
 from bot.ports import Clock, UnitOfWorkFactory
 
 from .settings import Settings
+from .terminal import printable
 
 _T = TypeVar("_T")
 
@@ -96,7 +97,7 @@ def _out() -> Console:
 
 def _fail(message: str, *, code: int = 1) -> NoReturn:
     Console(stderr=True, highlight=False, emoji=False).print(
-        f"[bold red]Error:[/] [red]{escape(message)}[/]", soft_wrap=True
+        f"[bold red]Error:[/] [red]{escape(printable(message))}[/]", soft_wrap=True
     )
     raise typer.Exit(code)
 

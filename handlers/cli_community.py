@@ -19,6 +19,7 @@ from rich.markup import escape
 from bot import group_access, roster
 
 from .cli_admin import _fail, _out, _run, community_app, load_settings
+from .terminal import printable
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -82,10 +83,11 @@ def community_set(
         ),
     )
     console = _out()
+    title = escape(printable(check.title, limit=200))
     console.print(
-        f"The residents' Telegram group of {escape(done.name)} is now "
-        f"“{escape(check.title)}” ({check.chat_id}). The bot lets in the members of its "
-        "active households and declines anyone else.",
+        f"The residents' Telegram group of {escape(done.name)} is now “{title}” "
+        f"({check.chat_id}). The bot lets in the members of its active households and "
+        "declines anyone else.",
         soft_wrap=True,
     )
     if link:
@@ -113,7 +115,7 @@ def community_show(ctx: typer.Context, community: Community) -> None:
         lines.append("Residents' Telegram group: none (invitebot admin community set)")
     else:
         lines.append(f"Residents' Telegram group: {escape(shown.telegram_group)}")
-        lines.append(f"  {escape(_rights_now(settings, shown.telegram_group))}")
+        lines.append(f"  {escape(printable(_rights_now(settings, shown.telegram_group)))}")
     _out().print("\n".join(lines), soft_wrap=True)
 
 
@@ -139,7 +141,8 @@ def _rights_now(settings: Settings, group: str) -> str:
         return f"Problem: {found.problem}. {_advice()}"
     if found.missing:
         return f"Problem: the bot may not: {'; '.join(_right_names(found.missing))}. {_advice()}"
-    return f"“{found.title}”: the bot may approve, decline and take people out there."
+    title = printable(found.title, limit=200)
+    return f"“{title}”: the bot may approve, decline and take people out there."
 
 
 async def _check_and_link(bot: Bot, group: str) -> tuple[GroupCheck, str]:

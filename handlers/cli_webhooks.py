@@ -16,6 +16,7 @@ from rich.markup import escape
 from bot import webhooks
 
 from .cli_admin import _fail, _out, admin_app, load_settings
+from .terminal import printable
 
 webhook_app = typer.Typer(help="Signed webhooks to the HOA's other systems.", no_args_is_help=True)
 admin_app.add_typer(webhook_app, name="webhook")
@@ -78,8 +79,4 @@ def webhook_secret() -> None:
 
 
 def _printable(text: str) -> str:
-    """The receiver's words, safe on a terminal: no control characters or escape sequences,
-    cut short."""
-    cleaned = "".join(c if c.isprintable() or c in "\n" else "\ufffd" for c in text)
-    cleaned = cleaned.strip()
-    return cleaned[:SHOWN_ANSWER] + ("…" if len(cleaned) > SHOWN_ANSWER else "")
+    return printable(text, limit=SHOWN_ANSWER, newlines=True)

@@ -546,6 +546,13 @@ class SqlOutbox(SqlRepository[OutboxMessage, OutboxRow]):
             .order_by(col(OutboxRow.created_at), col(OutboxRow.id))
         )
 
+    async def list_for_ordering_key(self, key: str, *, since: datetime) -> Sequence[OutboxMessage]:
+        return await self._all(
+            select(OutboxRow)
+            .where(OutboxRow.ordering_key == key, col(OutboxRow.created_at) >= since)
+            .order_by(col(OutboxRow.sequence), col(OutboxRow.id))
+        )
+
 
 class SqlConversations(SqlRepository[Conversation, ConversationRow]):
     """:class:`bot.ports.ConversationRepository` on the ``conversations`` table."""

@@ -331,6 +331,14 @@ class MemoryOutbox(_Repo):
         found = [_copy(m) for m in self._s.outbox.values() if m.invitation_id == invitation_id]
         return sorted(found, key=lambda m: m.created_at)
 
+    async def list_for_ordering_key(self, key: str, *, since: datetime) -> Sequence[OutboxMessage]:
+        found = [
+            _copy(m)
+            for m in self._s.outbox.values()
+            if m.ordering_key == key and m.created_at >= since
+        ]
+        return sorted(found, key=lambda m: (m.sequence or 0, m.id))
+
 
 class MemoryPhones(_Repo):
     async def get(self, phone: str) -> PhoneStatus | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -36,16 +36,30 @@ from aiogram.types import (
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import Channel, OutboxMessage
-from bot.group_access import ACTION, BUTTON, CHAT, USER, GroupAction
+from bot.group_access import (
+    ACTION,
+    BUTTON,
+    CHAT,
+    INVITE_LINK_LIFETIME,
+    REVOKE,
+    USER,
+    GroupAction,
+)
 
 log = logging.getLogger("invitebot.telegram")
 
 SETTLED = ("HIDE_REQUESTER_MISSING", "USER_ALREADY_PARTICIPANT", "USER_NOT_PARTICIPANT")
 """Bad Request descriptions that mean the change is already in effect (or moot)."""
-NO_RIGHTS = ("not enough rights", "CHAT_ADMIN_REQUIRED", "administrator")
+NO_RIGHTS = ("not enough rights", "CHAT_ADMIN_REQUIRED", "need administrator rights")
+ADMIN_TARGET = ("user is an administrator of the chat", "can't remove chat owner")
+"""A removal Telegram refuses because the person administers the group."""
+
+
+class _PrivateChatClosed(Exception):
+    """The person blocked the bot (or never started it): their private chat is closed."""
+
 
 INVITE_LINK_NAME = "One resident (invitebot)"
-INVITE_LINK_LIFETIME = timedelta(days=1)
 
 RIGHTS = {
     "can_invite_users": "Invite users via link (to approve and decline join requests)",
@@ -78,17 +92,31 @@ class TelegramGroupSender:
             elif action is GroupAction.DECLINE:
                 await self.bot.decline_chat_join_request(chat_id=chat_id, user_id=user_id)
             elif action is GroupAction.INVITE:
-                await self._invite(message, chat_id, private)
+                return await self._invite(message, chat_id, private)
             else:
+                for link in message.data.get(REVOKE, "").split():
+                    await self._revoke(chat_id, link)
                 await self.bot.ban_chat_member(chat_id=chat_id, user_id=user_id)
                 await self.bot.unban_chat_member(
                     chat_id=chat_id, user_id=user_id, only_if_banned=True
                 )
         except TelegramRetryAfter as error:
-            raise DeliveryError(f"Telegram asked to wait {error.retry_after} s") from error
+            raise DeliveryError(
+                f"Telegram asked to wait {error.retry_after} s", retry_after=error.retry_after
+            ) from error
+        except _PrivateChatClosed as error:
+            raise PermanentDeliveryError("the person's private chat cannot be reached") from error
         except TelegramBadRequest as error:
             if any(code in error.message for code in SETTLED):
                 return ""  # already so: nothing left to do
+            if any(code in error.message for code in ADMIN_TARGET):
+                log.error(
+                    "the Telegram group %s's admins must take user %s out by hand: %s",
+                    chat_id,
+                    user_id,
+                    error.message,
+                )
+                raise PermanentDeliveryError("the person is an admin of the group") from error
             if any(code.lower() in error.message.lower() for code in NO_RIGHTS):
                 log.error(
                     "the bot may not %s in the Telegram group %s: %s; give it the rights "
@@ -110,9 +138,10 @@ class TelegramGroupSender:
             ) from error
         return ""
 
-    async def _invite(self, message: OutboxMessage, group_id: int, private: int) -> None:
+    async def _invite(self, message: OutboxMessage, group_id: int, private: int) -> str:
         """A link that admits this person alone (``member_limit=1``), for a day, on a button
-        in their private chat. A link of an earlier attempt simply expires unused."""
+        in their private chat; the link is the provider id (a removal revokes it). The link
+        of an attempt whose message did not go out is revoked at once."""
         link = await self.bot.create_chat_invite_link(
             chat_id=group_id,
             name=INVITE_LINK_NAME,
@@ -120,12 +149,26 @@ class TelegramGroupSender:
             member_limit=1,
         )
         button = InlineKeyboardButton(text=message.data.get(BUTTON) or "Join", url=link.invite_link)
-        await self.bot.send_message(
-            chat_id=private,
-            text=message.body[:4096],
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-        )
+        try:
+            await self.bot.send_message(
+                chat_id=private,
+                text=message.body[:4096],
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        except Exception as error:
+            await self._revoke(group_id, link.invite_link)
+            if isinstance(error, TelegramForbiddenError | TelegramNotFound):
+                raise _PrivateChatClosed() from error  # blocked the bot: not the group's fault
+            raise
+        return link.invite_link
+
+    async def _revoke(self, group_id: int, link: str) -> None:
+        """Revoke a one-person link; one already expired, used up or revoked is fine."""
+        try:
+            await self.bot.revoke_chat_invite_link(chat_id=group_id, invite_link=link)
+        except TelegramBadRequest as error:
+            log.info("invite link of group %s not revoked: %s", group_id, error.message)
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -164,8 +207,11 @@ async def check_group(bot: Bot, group: str) -> GroupCheck:
         problem = f"Telegram did not answer about the group ({type(error).__name__})"
         return GroupCheck(0, "", (), problem)
     title = chat.title or str(chat.id)
-    if chat.type not in ("group", "supergroup"):
-        return GroupCheck(chat.id, title, (), f"“{title}” is a {chat.type}, not a group")
+    if chat.type != "supergroup":
+        # Join requests exist only in supergroups (a basic group becomes one when it gets a
+        # public link or "Chat history for new members: visible"; its id changes then).
+        kind = "basic group" if chat.type == "group" else chat.type
+        return GroupCheck(chat.id, title, (), f"“{title}” is a {kind}: make it a supergroup first")
     try:
         me = await bot.me()
         member = await bot.get_chat_member(chat_id=chat.id, user_id=me.id)

@@ -8,7 +8,8 @@ in the shapes and with the errors its documentation gives.
   request that is not pending is ``Bad Request: HIDE_REQUESTER_MISSING``.
 - ``banChatMember`` / ``unbanChatMember``: need ``can_restrict_members``; a ban takes the
   person out and keeps them out until unbanned.
-- ``createChatInviteLink``: needs ``can_invite_users``; answers a ChatInviteLink.
+- ``createChatInviteLink`` / ``revokeChatInviteLink``: need ``can_invite_users``; answer a
+  ChatInviteLink (a link revoked before, or not one of ours, is ``INVITE_HASH_EXPIRED``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class FakeGroup:
     banned: set[int] = field(default_factory=set)
     links: list[dict[str, Any]] = field(default_factory=list)
     """The parameters of each createChatInviteLink."""
+    revoked: set[str] = field(default_factory=set)
 
     def chat(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.chat_id, "type": "supergroup", "title": self.title}
@@ -53,6 +55,7 @@ class Groups:
         "banChatMember",
         "unbanChatMember",
         "createChatInviteLink",
+        "revokeChatInviteLink",
     )
 
     def __init__(self) -> None:
@@ -110,6 +113,20 @@ class Groups:
             if method == "approveChatJoinRequest":
                 group.members.add(user_id)
             return 200, True
+        if method == "revokeChatInviteLink":
+            if not group.bot_admin or "can_invite_users" not in group.rights:
+                return 400, NO_RIGHTS
+            link = str(params.get("invite_link", ""))
+            if link in group.revoked or not link.startswith("https://t.me/+fakeInvite"):
+                return 400, "Bad Request: INVITE_HASH_EXPIRED"
+            group.revoked.add(link)
+            return 200, {
+                "invite_link": link,
+                "creator": {"id": bot_id, "is_bot": True, "first_name": "Oak Ridge"},
+                "creates_join_request": False,
+                "is_primary": False,
+                "is_revoked": True,
+            }
         if method == "createChatInviteLink":
             if not group.bot_admin or "can_invite_users" not in group.rights:
                 return 400, NO_RIGHTS
