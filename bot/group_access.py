@@ -27,6 +27,17 @@ from .ports import UnitOfWork, UnitOfWorkFactory
 from .replies import NOTICE_RECIPIENT
 
 TELEGRAM = "telegram"
+SLACK = "slack"
+
+
+def group_of(community: Community, platform: str) -> str:
+    """The community's residents' group on ``platform`` (a Telegram group, a Slack channel),
+    or ""."""
+    if platform == TELEGRAM:
+        return community.telegram_group
+    if platform == SLACK:
+        return community.slack_channel
+    return ""
 
 
 class GroupAction(StrEnum):
@@ -117,10 +128,10 @@ async def answer_join_request(
 async def community_of_group(uow: UnitOfWork, *, platform: str, group: str) -> Community | None:
     """The community whose residents' group ``group`` is (communities are few: one per
     HOA)."""
-    if platform != TELEGRAM or not group:
+    if not group:
         return None
     for community in await uow.communities.list():
-        if community.telegram_group == group:
+        if group_of(community, platform) == group:
             return community
     return None
 
@@ -150,29 +161,29 @@ async def take_out_of_group(
     """Remove each of ``accounts`` (a person who no longer belongs to ``household``) from the
     community's group, and tell them ``why`` (a sentence of :mod:`bot.messages` with
     ``{community}`` and ``{address}``); how many removals were queued."""
-    if community is None or not community.telegram_group:
+    if community is None:
         return 0
     queued = 0
     for account in accounts:
-        if account.platform != TELEGRAM:
+        platform, user = account.platform, account.external_id
+        group = group_of(community, platform)
+        if not group:
             continue
-        removal = group_message(
-            TELEGRAM, community.telegram_group, account.external_id, GroupAction.REMOVE, now=now
-        )
-        links = await _links_sent_to(uow, account.external_id, now=now)
+        removal = group_message(platform, group, user, GroupAction.REMOVE, now=now)
+        links = await _links_sent_to(uow, user, now=now) if platform == TELEGRAM else []
         if links:  # a link made for them alone admits them without asking: revoke it first
             removal.data[REVOKE] = " ".join(links)
         await uow.outbox.add(removal)
         await uow.outbox.add(
             OutboxMessage(
                 channel=Channel.CHAT,
-                platform=TELEGRAM,
-                destination=account.chat_id or account.external_id,
+                platform=platform,
+                destination=account.chat_id or user,
                 body=why.format(community=community.name, address=household.address),
-                data={NOTICE_RECIPIENT: account.external_id},
+                data={NOTICE_RECIPIENT: user},
                 created_at=now,
                 next_attempt_at=now,
-                ordering_key=ordering_key(TELEGRAM, account.external_id),
+                ordering_key=ordering_key(platform, user),
             )
         )
         queued += 1
@@ -184,20 +195,26 @@ async def offer_group(
 ) -> bool:
     """``account`` was just linked to a member of ``member_household_id``: when the
     household is active and its community has a residents' group on that platform, send the
-    person their own way in (whatever way they joined: in Telegram, by text, on the page)."""
-    if account.platform != TELEGRAM:
+    person their own way in (whatever way they joined: in Telegram, by text, on the page):
+    in Telegram a link for them alone, in Slack the channel itself."""
+    if account.platform not in (TELEGRAM, SLACK):
         return False
     found = await uow.households.get_with_community(member_household_id)
     if found is None:
         return False
     household, community = found
-    if community is None or not community.telegram_group or household.deactivated_at:
+    group = group_of(community, account.platform) if community is not None else ""
+    if community is None or not group or household.deactivated_at:
         return False
     message = group_message(
-        TELEGRAM, community.telegram_group, account.external_id, GroupAction.INVITE, now=now
+        account.platform, group, account.external_id, GroupAction.INVITE, now=now
     )
-    message.body = msg.GROUP_INVITE.format(community=community.name)
-    message.data |= {CHAT: account.chat_id or account.external_id, BUTTON: msg.BTN_JOIN_GROUP}
+    if account.platform == TELEGRAM:
+        message.body = msg.GROUP_INVITE.format(community=community.name)
+        message.data |= {
+            CHAT: account.chat_id or account.external_id,
+            BUTTON: msg.BTN_JOIN_GROUP,
+        }
     await uow.outbox.add(message)
     return True
 
@@ -252,15 +269,31 @@ async def set_telegram_group(
 ) -> Community:
     """Make ``group`` (a Telegram chat id the caller has checked the bot's rights in) the
     community's residents' group, or with "" stop gating one. A group is one community's."""
+    return await _set_group(uow_factory, community_name, TELEGRAM, group)
+
+
+async def set_slack_channel(
+    uow_factory: UnitOfWorkFactory, *, community_name: str, channel: str
+) -> Community:
+    """The same for the community's residents' Slack channel (its id)."""
+    return await _set_group(uow_factory, community_name, SLACK, channel)
+
+
+async def _set_group(
+    uow_factory: UnitOfWorkFactory, community_name: str, platform: str, group: str
+) -> Community:
     async with uow_factory() as uow:
         community = await community_named(uow, community_name)
         for other in await uow.communities.list():
-            if group and other.id != community.id and other.telegram_group == group:
+            if group and other.id != community.id and group_of(other, platform) == group:
                 raise AdminError(
                     f"That group is already the residents' group of “{other.name}”; a group "
                     "admits the residents of one community."
                 )
-        community.telegram_group = group
+        if platform == TELEGRAM:
+            community.telegram_group = group
+        else:
+            community.slack_channel = group
         await uow.communities.update(community)
         await uow.commit()
     return community

@@ -112,7 +112,11 @@ def invitee_senders(settings: Settings) -> dict[Route, Sender]:
 
         slack = slack_chat_sender(settings)
         if slack is not None:  # notifications to heads who invited from Slack
+            from .slack.group import SlackGroupSender
+
             senders[Route(Channel.CHAT, SLACK)] = slack
+            # and who is in each community's residents' channel
+            senders[Route(Channel.GROUP, SLACK)] = SlackGroupSender(slack.client)
     return senders
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
     from .settings import Settings
+    from .slack.group import ChannelCheck as SlackChannelCheck
     from .telegram.group import GroupCheck
 
 Community = Annotated[str, typer.Option(help="The community's name.")]
@@ -45,12 +46,43 @@ def community_set(
     clear_telegram_group: Annotated[
         bool, typer.Option("--clear-telegram-group", help="Stop gating the Telegram group.")
     ] = False,
+    slack_channel: Annotated[
+        str | None,
+        typer.Option(
+            help="The residents' Slack channel id (C... or G...). The app must be in it, with "
+            "channels:manage (public) or groups:write (private)."
+        ),
+    ] = None,
+    clear_slack_channel: Annotated[
+        bool, typer.Option("--clear-slack-channel", help="Stop gating the Slack channel.")
+    ] = False,
 ) -> None:
     """Gate the community's residents' group: only members of its active households get in."""
     settings = load_settings()
-    if (telegram_group is None) == (not clear_telegram_group):
-        _fail("Give one of --telegram-group or --clear-telegram-group.", code=2)
-    if clear_telegram_group:
+    if telegram_group is not None and clear_telegram_group:
+        _fail("Give --telegram-group or --clear-telegram-group, not both.", code=2)
+    if slack_channel is not None and clear_slack_channel:
+        _fail("Give --slack-channel or --clear-slack-channel, not both.", code=2)
+    if (
+        telegram_group is None
+        and slack_channel is None
+        and not clear_telegram_group
+        and not clear_slack_channel
+    ):
+        _fail(
+            "Nothing to change: give --telegram-group, --slack-channel, or a --clear- option.",
+            code=2,
+        )
+    if telegram_group is not None or clear_telegram_group:
+        _set_telegram(ctx, settings, community, telegram_group)
+    if slack_channel is not None or clear_slack_channel:
+        _set_slack(ctx, settings, community, slack_channel)
+
+
+def _set_telegram(
+    ctx: typer.Context, settings: Settings, community: str, telegram_group: str | None
+) -> None:
+    if telegram_group is None:
         done = _run(
             ctx,
             settings,
@@ -63,7 +95,6 @@ def community_set(
             "join requests for it."
         )
         return
-    assert telegram_group is not None
     from .telegram.bot import bot_from_settings
 
     bot = bot_from_settings(settings)
@@ -94,6 +125,48 @@ def community_set(
         console.print(f"Share this link with residents (it asks the bot first): {link}")
 
 
+def _set_slack(
+    ctx: typer.Context, settings: Settings, community: str, slack_channel: str | None
+) -> None:
+    channel = ""
+    name = ""
+    if slack_channel is not None:
+        found = _check_slack(settings, slack_channel)
+        if found.problem:
+            _fail(f"{found.problem}, so it cannot gate the channel.")
+        channel, name = found.channel_id, found.name
+    done = _run(
+        ctx,
+        settings,
+        lambda uow, clock: group_access.set_slack_channel(
+            uow, community_name=community, channel=channel
+        ),
+    )
+    if not channel:
+        _out().print(f"{escape(done.name)} has no residents' Slack channel now.")
+        return
+    _out().print(
+        f"The residents' Slack channel of {escape(done.name)} is now "
+        f"{escape(printable(name, limit=100))} ({channel}). Members of its active households "
+        "who use Slack are added when they join and removed when they leave.",
+        soft_wrap=True,
+    )
+
+
+def _check_slack(settings: Settings, channel: str) -> SlackChannelCheck:
+    from .slack.client import make_client
+    from .slack.group import check_channel
+
+    if settings.slack_bot_token is None:
+        _fail("Set INVITEBOT_SLACK_BOT_TOKEN first: the app adds and removes people.")
+    client = make_client(
+        settings.slack_bot_token.get_secret_value(),
+        api_base=settings.slack_api_base,
+        wait_out_rate_limits=False,
+    )
+    return asyncio.run(check_channel(client, channel))
+
+
 @community_app.command("show")
 def community_show(ctx: typer.Context, community: Community) -> None:
     """Show a community: its contact, its households by status, and its residents' group
@@ -116,6 +189,11 @@ def community_show(ctx: typer.Context, community: Community) -> None:
     else:
         lines.append(f"Residents' Telegram group: {escape(shown.telegram_group)}")
         lines.append(f"  {escape(printable(_rights_now(settings, shown.telegram_group)))}")
+    if not shown.slack_channel:
+        lines.append("Residents' Slack channel: none (invitebot admin community set)")
+    else:
+        lines.append(f"Residents' Slack channel: {escape(shown.slack_channel)}")
+        lines.append(f"  {escape(printable(_slack_now(settings, shown.slack_channel)))}")
     _out().print("\n".join(lines), soft_wrap=True)
 
 
@@ -143,6 +221,15 @@ def _rights_now(settings: Settings, group: str) -> str:
         return f"Problem: the bot may not: {'; '.join(_right_names(found.missing))}. {_advice()}"
     title = printable(found.title, limit=200)
     return f"“{title}”: the bot may approve, decline and take people out there."
+
+
+def _slack_now(settings: Settings, channel: str) -> str:
+    if settings.slack_bot_token is None:
+        return "(set INVITEBOT_SLACK_BOT_TOKEN to check the app's rights there)"
+    found = _check_slack(settings, channel)
+    if found.problem:
+        return f"Problem: {found.problem}."
+    return f"{found.name}: the app may add and remove people there."
 
 
 async def _check_and_link(bot: Bot, group: str) -> tuple[GroupCheck, str]:

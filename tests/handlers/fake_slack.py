@@ -41,6 +41,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.handlers.fake_slack_channels import Channels
 from tests.handlers.loopback import LoopbackServer
 
 TOKEN = "xoxb-1111-2222-FakeSlackBotTokenForTests"
@@ -75,6 +76,9 @@ class FakeSlack:
     app_token: str = APP_TOKEN
     _calls: list[Call] = field(default_factory=list, init=False, repr=False)
     _failures: dict[str, list[str]] = field(default_factory=dict, init=False)
+    channels: Channels = field(default_factory=Channels, init=False)
+    """Channels, their members, and the token's scopes (see
+    :mod:`tests.handlers.fake_slack_channels`)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
     _views: itertools.count[int] = field(default_factory=lambda: itertools.count(1), init=False)
@@ -176,6 +180,7 @@ class FakeSlack:
     async def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._method)
+        app.router.add_get("/api/{method}", self._method)  # slack_sdk GETs conversations.info
         app.router.add_post("/response/{rest:.*}", self._response_url)
         app.router.add_get("/socket", self._socket)
         return app
@@ -262,8 +267,11 @@ class FakeSlack:
             if block_errors:
                 answer["errors"] = block_errors
             return web.json_response(answer)
+        if method in Channels.METHODS:
+            with self._lock:
+                return web.json_response(self.channels.answer(method, params))
         if method == "auth.test":
-            return _ok(
+            response = _ok(
                 url="https://oakridge.slack.com/",
                 team="Oak Ridge",
                 user="invitebot",
@@ -272,6 +280,9 @@ class FakeSlack:
                 bot_id=BOT_ID,
                 is_enterprise_install=False,
             )
+            with self._lock:
+                response.headers["x-oauth-scopes"] = ",".join(sorted(self.channels.scopes))
+            return response
         if method == "apps.connections.open":
             return _ok(url=self.origin.replace("http://", "ws://") + "/socket")
         if method == "conversations.open":

@@ -101,7 +101,7 @@ async def test_polling_removes_the_webhook_then_handles_updates_in_order(polled:
     assert methods.index("deleteWebhook") < methods.index("getUpdates")
     assert polled.fake.webhook == {}
     first = polled.fake.calls_of("getUpdates")[0].params
-    assert first["allowed_updates"] == ["message", "callback_query"]
+    assert first["allowed_updates"] == ["message", "callback_query", "chat_join_request"]
 
 
 async def test_an_update_handled_before_has_no_second_effect(polled: Polled) -> None:

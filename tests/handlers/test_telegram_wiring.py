@@ -105,7 +105,7 @@ def test_set_webhook_registers_the_endpoint_and_the_menu(
     assert "https://invites.oakridge.example/telegram/webhook" in result.output
     assert fake.webhook["url"] == "https://invites.oakridge.example/telegram/webhook"
     assert fake.webhook["secret_token"] == "webhook-secret-0123456789"
-    assert fake.webhook["allowed_updates"] == ["message", "callback_query"]
+    assert fake.webhook["allowed_updates"] == ["message", "callback_query", "chat_join_request"]
     assert fake.webhook["drop_pending_updates"] == "false"
     [menu] = fake.calls_of("setMyCommands")
     assert "invite" in [c["command"] for c in menu.params["commands"]]
