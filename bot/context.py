@@ -18,6 +18,9 @@ class CoreContext:
     region: str = "US"
     hoa_contact: str = "your HOA board"
     limits: Limits = field(default_factory=Limits)
+    telegram_bot_username: str = ""
+    """The Telegram bot's @username (without the @), for ``t.me`` links in texts; "" when
+    the bot is not on Telegram."""
 
     @property
     def tokens(self) -> TokenMaker:

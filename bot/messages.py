@@ -142,6 +142,7 @@ INVITE_BODY = (
 
 # SMS replies to invitees (kept short: each is one text message)
 SMS_WELCOME = "Welcome, {name}! You are now a member of the household at {address} ({community})."
+SMS_GROUP_LINK = "Residents' group on Telegram: {link}"
 SMS_DECLINED = (
     "Thanks, you declined the invitation to {address}. We won't bother you about it again."
 )

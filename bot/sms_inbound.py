@@ -16,6 +16,7 @@ from datetime import datetime
 from . import messages as msg
 from .context import CoreContext
 from .domain import Household, InboundReceipt, Invitation, PhoneStatus
+from .invitation_page import account_link_token
 from .invitations import admit, decline
 from .ports import InvitationWithHousehold, UnitOfWork
 from .replies import Actor
@@ -120,11 +121,21 @@ async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: dat
         )
     except Refused as refusal:
         return str(refusal)
-    return msg.SMS_WELCOME.format(
+    welcome = msg.SMS_WELCOME.format(
         name=accepted.member.name,
         address=accepted.household.address,
         community=accepted.community.name if accepted.community else "",
     )
+    if accepted.community is not None and accepted.community.telegram_group:
+        # Their way into the residents' group: the link first links a Telegram account to
+        # them (as the page's "Open in Telegram" does), then the bot hands them the group.
+        username = ctx.telegram_bot_username
+        if username:
+            token = account_link_token(ctx, accepted.member.id)
+            welcome += " " + msg.SMS_GROUP_LINK.format(
+                link=f"https://t.me/{username}?start={token}"
+            )
+    return welcome
 
 
 async def _open_invitations(

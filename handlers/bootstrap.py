@@ -36,6 +36,7 @@ def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreConte
         region=settings.default_region,
         hoa_contact=settings.hoa_contact,
         limits=settings.limits,
+        telegram_bot_username=(settings.telegram_bot_username or "").strip().lstrip("@"),
     )
 
 

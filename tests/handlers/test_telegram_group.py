@@ -301,3 +301,34 @@ async def test_no_link_where_the_community_has_no_group(site: Site, outbox: Disp
     await deliver_all(outbox)
     assert invites_to(site, ANA) == []
     assert site.fake.calls_of("createChatInviteLink") == []
+
+
+async def test_joining_by_text_brings_a_telegram_link_that_leads_into_the_group(
+    site: Site, outbox: Dispatcher
+) -> None:
+    import dataclasses
+    import re
+
+    from bot.sms_inbound import InboundSms, handle_inbound_sms
+
+    code = await site.world.household()
+    await site.say(ANA, f"/join {code}")
+    group = await with_group(site)
+    await site.say(ANA, "/invite sms Maria Ruiz +12025550199")
+    await site.press(ANA, "Send Invite")
+    await deliver_all(outbox)
+    ctx = dataclasses.replace(site.world.ctx, telegram_bot_username="oakridge_bot")
+    async with site.database.uow() as uow:
+        reply = await handle_inbound_sms(
+            uow, ctx, InboundSms(sender="+12025550199", body="JOIN", message_id="SM900")
+        )
+        await uow.commit()
+    assert reply is not None and reply.startswith("Welcome, Maria Ruiz!")
+    found = re.search(r"https://t\.me/oakridge_bot\?start=([A-Za-z0-9_=-]+)", reply)
+    assert found is not None, reply
+    await site.say(MARIA, f"/start {found.group(1)}")
+    await deliver_all(outbox)
+    assert invites_to(site, MARIA) == ["https://t.me/+fakeInvite1"]
+    await ask_to_join(site, group, SAM)  # and a stranger still is not let in
+    await deliver_all(outbox)
+    assert SAM not in group.members
