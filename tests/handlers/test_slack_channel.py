@@ -161,3 +161,31 @@ def test_a_channel_the_app_cannot_manage_is_refused(
     assert said in one_error_line(result)
     shown = board_cli("community", "show", *OAK)
     assert "Residents' Slack channel: none" in shown.stdout
+
+
+async def test_leave_and_join_again_ends_in_the_channel(site: MemberSite) -> None:
+    """Nothing is delivered between the steps: the kick and the later invite of one person go
+    out in the order they were decided."""
+    channel = await gated(site)
+    await maria_joins(site)
+    assert channel.members == {MARIA}
+    await site.command(MARIA, "/household", "leave")
+    await site.press(MARIA, msg.BTN_CONFIRM_LEAVE)
+    await site.command(ANA, "/invite", "email Maria Ruiz maria@example.com")
+    await site.press(ANA, msg.BTN_SEND)
+    async with site.database.uow() as uow:  # her new link, as the email will carry it
+        [household] = await uow.households.list()
+        invitations = await uow.invitations.list_for_household(household.id)
+    again = next(i for i in invitations if i.status.value == "pending")
+    token = site.world.ctx.tokens.make(again.id, again.nonce)
+    await site.say(MARIA, f"<https://hoa.example/i/{token}>")
+    assert site.last_text(MARIA).startswith("🎉 Welcome, Maria Ruiz"), site.last_text(MARIA)
+    assert site.fake.calls_of("conversations.kick") == []  # nothing delivered yet
+    await site.deliver()
+    calls = [
+        c.method
+        for c in site.fake.calls
+        if c.method in ("conversations.invite", "conversations.kick")
+    ]
+    assert calls == ["conversations.invite", "conversations.kick", "conversations.invite"]
+    assert channel.members == {MARIA}
