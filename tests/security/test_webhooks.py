@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,22 +38,13 @@ from handlers.settings import Settings
 from handlers.webhooks import WebhookSender
 from storage.database import Database
 from tests.chat import RecordingSender, recording_routes
+from tests.handlers import test_webhooks
 from tests.handlers.webhook_receiver import Hang, WebhookReceiver, random_secret
-from tests.storage.databases import POSTGRES_URL, SQL_BACKENDS, fresh_database, fresh_databases
+from tests.storage.databases import POSTGRES_URL, fresh_databases
 from tests.unit.conftest import World
 
-
-@pytest.fixture(params=SQL_BACKENDS)
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    async with fresh_database(request.param, tmp_path) as opened:
-        opened.on_event = WebhookPublisher()  # as the composition root wires it
-        yield opened
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as running:
-        yield running
+database = test_webhooks.database  # a database with the publisher wired, on each backend
+receiver = test_webhooks.receiver
 
 
 def webhook_dispatcher(
