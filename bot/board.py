@@ -30,7 +30,7 @@ from .domain import (
     InvitationStatus,
     Member,
 )
-from .group_access import take_out_of_group
+from .group_access import offer_group_to_household, take_out_of_group
 from .membership import take_out, tell, tell_member
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .roster import folded
@@ -176,6 +176,8 @@ async def activate_household(
         await uow.events.append(
             history.by_the_board(HouseholdEventKind.ACTIVATED, household, at=now)
         )
+        # Their way back into the residents' group (Slack has no request to ask with).
+        await offer_group_to_household(uow, household.id, now=now)
         if new_code:
             await uow.events.append(history.access_code_reset(household, at=now))
         await tell_member(

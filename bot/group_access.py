@@ -21,9 +21,9 @@ from enum import StrEnum
 
 from . import messages as msg
 from .admin import AdminError, community_named
-from .context import CoreContext
+from .context import CoreContext, SystemClock
 from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage, OutboxStatus
-from .ports import UnitOfWork, UnitOfWorkFactory
+from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .replies import NOTICE_RECIPIENT
 
 TELEGRAM = "telegram"
@@ -48,7 +48,8 @@ class GroupAction(StrEnum):
     DECLINE = "decline"
     """Decline the person's join request."""
     REMOVE = "remove"
-    """Take the person out of the group, free to come back once they belong again."""
+    """Take the person out of the group, free to come back once they belong again; when they
+    were in it, tell them ``body`` in their private chat (``data["chat_id"]``)."""
     INVITE = "invite"
     """Send the person (in their private chat: ``data["chat_id"]``) a link into the group
     that admits them alone, once, for a day."""
@@ -125,6 +126,43 @@ async def answer_join_request(
     return JoinRequestAnswer(approved=approved, community=community)
 
 
+async def answer_channel_join(
+    uow: UnitOfWork, ctx: CoreContext, *, platform: str, group: str, user_id: str
+) -> bool | None:
+    """Someone came into ``group`` (a Slack channel: anyone may join a public one, and a
+    member may add a friend to a private one): take them out again, and tell them how to get
+    in, unless they belong. ``None`` for a channel that is no community's; else whether they
+    may stay."""
+    community = await community_of_group(uow, platform=platform, group=group)
+    if community is None:
+        return None
+    found = await uow.identities.get_with_owner(platform=platform, external_id=user_id)
+    if found is not None and found.household is not None:
+        await uow.households.get(found.household.id, for_update=True)  # as for a request
+    if await belongs(uow, community, platform=platform, user_id=user_id):
+        return True
+    now = ctx.clock.now()
+    removal = group_message(platform, group, user_id, GroupAction.REMOVE, now=now)
+    hoa = community.contact or ctx.hoa_contact
+    removal.body = msg.GROUP_REQUEST_DECLINED.format(community=community.name, hoa=hoa)
+    removal.data[CHAT] = found.identity.chat_id if found and found.identity.chat_id else user_id
+    await uow.outbox.add(removal)
+    return False
+
+
+async def offer_group_to_household(
+    uow: UnitOfWork, household_id: str, *, now: datetime, platform: str | None = None
+) -> int:
+    """Offer the community's group to every chat account of the household's current members
+    (a household activated again; a channel set after they joined); how many offers."""
+    offered = 0
+    for member in await uow.members.list_for_household(household_id):
+        for account in await uow.identities.list_for_member(member.id):
+            if platform is None or account.platform == platform:
+                offered += await offer_group(uow, account, household_id, now=now)
+    return offered
+
+
 async def community_of_group(uow: UnitOfWork, *, platform: str, group: str) -> Community | None:
     """The community whose residents' group ``group`` is (communities are few: one per
     HOA)."""
@@ -173,19 +211,10 @@ async def take_out_of_group(
         links = await _links_sent_to(uow, user, now=now) if platform == TELEGRAM else []
         if links:  # a link made for them alone admits them without asking: revoke it first
             removal.data[REVOKE] = " ".join(links)
+        # Told by the sender, and only when they were in the group and are taken out.
+        removal.body = why.format(community=community.name, address=household.address)
+        removal.data[CHAT] = account.chat_id or user
         await uow.outbox.add(removal)
-        await uow.outbox.add(
-            OutboxMessage(
-                channel=Channel.CHAT,
-                platform=platform,
-                destination=account.chat_id or user,
-                body=why.format(community=community.name, address=household.address),
-                data={NOTICE_RECIPIENT: user},
-                created_at=now,
-                next_attempt_at=now,
-                ordering_key=ordering_key(platform, user),
-            )
-        )
         queued += 1
     return queued
 
@@ -265,22 +294,31 @@ def group_message(
 
 
 async def set_telegram_group(
-    uow_factory: UnitOfWorkFactory, *, community_name: str, group: str
+    uow_factory: UnitOfWorkFactory, *, community_name: str, group: str, clock: Clock | None = None
 ) -> Community:
     """Make ``group`` (a Telegram chat id the caller has checked the bot's rights in) the
     community's residents' group, or with "" stop gating one. A group is one community's."""
-    return await _set_group(uow_factory, community_name, TELEGRAM, group)
+    return await _set_group(uow_factory, community_name, TELEGRAM, group, clock)
 
 
 async def set_slack_channel(
-    uow_factory: UnitOfWorkFactory, *, community_name: str, channel: str
+    uow_factory: UnitOfWorkFactory,
+    *,
+    community_name: str,
+    channel: str,
+    clock: Clock | None = None,
 ) -> Community:
-    """The same for the community's residents' Slack channel (its id)."""
-    return await _set_group(uow_factory, community_name, SLACK, channel)
+    """The same for the community's residents' Slack channel (its id); the residents already
+    in the community's active households are added to a new one."""
+    return await _set_group(uow_factory, community_name, SLACK, channel, clock)
 
 
 async def _set_group(
-    uow_factory: UnitOfWorkFactory, community_name: str, platform: str, group: str
+    uow_factory: UnitOfWorkFactory,
+    community_name: str,
+    platform: str,
+    group: str,
+    clock: Clock | None,
 ) -> Community:
     async with uow_factory() as uow:
         community = await community_named(uow, community_name)
@@ -290,10 +328,18 @@ async def _set_group(
                     f"That group is already the residents' group of “{other.name}”; a group "
                     "admits the residents of one community."
                 )
+        changed = group_of(community, platform) != group
         if platform == TELEGRAM:
             community.telegram_group = group
         else:
             community.slack_channel = group
         await uow.communities.update(community)
+        if changed and group and platform == SLACK:
+            # Slack has no request to ask with: the residents already there are added now
+            # (in Telegram they ask through the link the board shares).
+            now = (clock or SystemClock()).now()
+            for household in await uow.households.list(community_id=community.id):
+                if household.deactivated_at is None:
+                    await offer_group_to_household(uow, household.id, now=now, platform=SLACK)
         await uow.commit()
     return community

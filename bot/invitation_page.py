@@ -152,19 +152,25 @@ async def answer_on_page(
 # --- linking a chat account after joining on the web ----------------------------------------
 
 
-def _account_link_mac(secret_key: bytes, member_id: str, expires: int) -> bytes:
-    message = f"account-link:{member_id}:{expires}".encode()
+def _account_link_mac(secret_key: bytes, member_id: str, expires: int, platform: str) -> bytes:
+    message = f"account-link:{platform}:{member_id}:{expires}".encode()
     return hmac.new(secret_key, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
+ACCOUNT_LINK_PLATFORM = "telegram"
+"""The one platform an account link token links (its MAC says so): the page's "Open in
+Telegram" and the SMS welcome's ``t.me`` link. A token read off a text message cannot make
+its reader the member on another platform."""
+
+
 def account_link_token(ctx: CoreContext, member_id: str) -> str:
-    """A token that links one chat account to this member, valid for
+    """A token that links one Telegram account to this member, valid for
     :data:`ACCOUNT_LINK_TTL`: ``base64url(member id ‖ expiry (4 bytes) ‖ MAC (16 bytes))``."""
     expires = int((ctx.clock.now() + ACCOUNT_LINK_TTL).timestamp())
     raw = (
         uuid.UUID(hex=member_id).bytes
         + expires.to_bytes(4, "big")
-        + _account_link_mac(ctx.secret_key, member_id, expires)
+        + _account_link_mac(ctx.secret_key, member_id, expires, ACCOUNT_LINK_PLATFORM)
     )
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
@@ -175,8 +181,9 @@ def is_account_link_token(text: str) -> bool:
     return bool(_ACCOUNT_LINK_RE.fullmatch(text.strip()))
 
 
-def _member_id_of(ctx: CoreContext, token: str) -> str | None:
-    """The member a well-formed, unexpired, authentic account link token names."""
+def _member_id_of(ctx: CoreContext, token: str, platform: str) -> str | None:
+    """The member a well-formed, unexpired, authentic account link token names, when it is
+    used on the platform it was made for."""
     token = token.strip()
     if not _ACCOUNT_LINK_RE.fullmatch(token):
         return None
@@ -186,7 +193,7 @@ def _member_id_of(ctx: CoreContext, token: str) -> str | None:
         return None
     member_id = uuid.UUID(bytes=raw[:16]).hex
     expires = int.from_bytes(raw[16:20], "big")
-    expected = _account_link_mac(ctx.secret_key, member_id, expires)
+    expected = _account_link_mac(ctx.secret_key, member_id, expires, platform)
     if not hmac.compare_digest(expected, raw[20:]):
         return None
     if datetime.fromtimestamp(expires, UTC) <= ctx.clock.now():
@@ -205,7 +212,7 @@ async def link_account_by_token(
     second one) or the actor already belongs to a household. Linking the same account twice
     is harmless and returns the member.
     """
-    member_id = _member_id_of(ctx, token)
+    member_id = _member_id_of(ctx, token, actor.platform)
     member = await uow.members.get(member_id) if member_id else None
     if member is not None:
         # Locked, then read again: a removal committing meanwhile is seen, never undone by

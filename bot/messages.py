@@ -142,6 +142,8 @@ INVITE_BODY = (
 
 # SMS replies to invitees (kept short: each is one text message)
 SMS_WELCOME = "Welcome, {name}! You are now a member of the household at {address} ({community})."
+SMS_WELCOME_SHORT = "Welcome, {name}!"
+SMS_WELCOME_BARE = "Welcome!"
 SMS_GROUP_LINK = "Residents' group on Telegram: {link}"
 SMS_DECLINED = (
     "Thanks, you declined the invitation to {address}. We won't bother you about it again."

@@ -21,6 +21,7 @@ from .invitations import admit, decline
 from .ports import InvitationWithHousehold, UnitOfWork
 from .replies import Actor
 from .rules import Refused
+from .sms import gsm7_spelling, segment_info
 from .throttles import may_reply_by_sms
 
 SMS_PLATFORM = "sms"
@@ -121,21 +122,39 @@ async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: dat
         )
     except Refused as refusal:
         return str(refusal)
+    community = accepted.community.name if accepted.community else ""
     welcome = msg.SMS_WELCOME.format(
-        name=accepted.member.name,
-        address=accepted.household.address,
-        community=accepted.community.name if accepted.community else "",
+        name=accepted.member.name, address=accepted.household.address, community=community
     )
     if accepted.community is not None and accepted.community.telegram_group:
-        # Their way into the residents' group: the link first links a Telegram account to
-        # them (as the page's "Open in Telegram" does), then the bot hands them the group.
         username = ctx.telegram_bot_username
         if username:
+            # Their way into the residents' group: the link links a Telegram account to them
+            # (as the page's "Open in Telegram" does), then the bot hands them the group.
             token = account_link_token(ctx, accepted.member.id)
-            welcome += " " + msg.SMS_GROUP_LINK.format(
-                link=f"https://t.me/{username}?start={token}"
+            link = msg.SMS_GROUP_LINK.format(link=f"https://t.me/{username}?start={token}")
+            welcome = _within_two_segments(
+                [
+                    msg.SMS_WELCOME.format(
+                        name=gsm7_spelling(accepted.member.name),
+                        address=gsm7_spelling(accepted.household.address),
+                        community=gsm7_spelling(community),
+                    ),
+                    msg.SMS_WELCOME_SHORT.format(name=gsm7_spelling(accepted.member.name)),
+                    msg.SMS_WELCOME_BARE,
+                ],
+                link,
             )
     return welcome
+
+
+def _within_two_segments(welcomes: list[str], link: str) -> str:
+    """The first of ``welcomes`` (longest first) that fits two SMS segments with ``link``."""
+    for welcome in welcomes:
+        text = f"{welcome} {link}"
+        if segment_info(text).segments <= 2:
+            return text
+    return link
 
 
 async def _open_invitations(

@@ -39,6 +39,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot import messages as msg
 from bot.domain import InboundReceipt
 from bot.engine import Engine
+from bot.group_access import answer_channel_join
 from bot.households import head_accounts_for_invitation
 from bot.replies import Actor, Event, Reply, parse_text
 
@@ -51,7 +52,7 @@ SOURCE = "slack"
 """The ``InboundReceipt.source`` of Slack requests."""
 COMMANDS = ("/invite", "/household")
 """The slash commands the app registers (and ``slack/manifest.yml`` declares)."""
-EVENTS = ("app_home_opened", "message.im")
+EVENTS = ("app_home_opened", "message.im", "member_joined_channel")
 """The Events API subscriptions the app needs (bot events, as the manifest names them)."""
 
 _DM_CACHE_SIZE = 10_000
@@ -117,6 +118,7 @@ class SlackAdapter:
             app.command(command)(self._on_command)
         app.event("message")(self._on_message)
         app.event("app_home_opened")(self._on_home_opened)
+        app.event("member_joined_channel")(self._on_member_joined)
         app.action(render.PRESS_ACTION_ID)(self._on_press)
         app.action(render.HOME_INVITE_ACTION)(self._on_home_invite)
         app.action(re.compile(r".*"))(self._on_unknown_action)
@@ -191,6 +193,21 @@ class SlackAdapter:
         task = asyncio.create_task(in_turn(), name=f"slack-{name}-{user_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _on_member_joined(self, ack: Any, event: dict[str, Any]) -> None:
+        """Someone came into a channel the app is in (by themselves, or added by someone):
+        when it is a community's residents' channel, the core takes out anyone who does not
+        belong there."""
+        await ack()
+        user, channel = string_at(event, "user"), string_at(event, "channel")
+        await self._start(user, self._member_joined(user, channel), "member_joined_channel")
+
+    async def _member_joined(self, user: str, channel: str) -> None:
+        async with self.engine.uow_factory() as uow:
+            await answer_channel_join(
+                uow, self.engine.ctx, platform=PLATFORM, group=channel, user_id=user
+            )
+            await uow.commit()
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
         await ack()

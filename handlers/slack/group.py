@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import Channel, OutboxMessage
-from bot.group_access import ACTION, USER, GroupAction
+from bot.group_access import ACTION, CHAT, USER, GroupAction
 
 log = logging.getLogger("invitebot.slack")
 
@@ -33,13 +33,22 @@ BOARD_MUST_FIX = frozenset(
         "restricted_action",
         "method_not_supported_for_channel_type",
         "cant_kick_from_general",
+        "no_permission",
+        "not_allowed_token_type",
+        "token_revoked",
+        "invalid_auth",
+        "account_inactive",
+        "user_is_restricted",
+        "user_is_ultra_restricted",
     }
 )
-"""Errors the board fixes in Slack (scopes, the app in the channel, the channel)."""
-PERSON_CANNOT = frozenset(
-    {"user_not_found", "user_is_restricted", "user_is_ultra_restricted", "cant_invite_self"}
-)
-"""Errors about the person that no retry changes."""
+"""Errors the board fixes in Slack (scopes, the app in the channel, the channel, the token;
+``user_is_restricted`` is about the caller, the app). The change waits for the fix: tried
+again every :data:`BOARD_FIX_RETRY`, without counting, so a removal is never lost and the
+person's later changes keep their order."""
+PERSON_CANNOT = frozenset({"user_not_found", "cant_invite", "ura_max_channels", "cant_invite_self"})
+"""Errors about the person (a guest Slack will not let in) that no retry changes."""
+BOARD_FIX_RETRY = 15 * 60.0
 DEFAULT_RATE_LIMIT_WAIT = 30.0
 
 
@@ -64,6 +73,7 @@ class SlackGroupSender:
                 await self.client.conversations_invite(channel=channel, users=user)
             else:
                 await self.client.conversations_kick(channel=channel, user=user)
+                await self._tell(message)
         except SlackApiError as error:
             code = error_code(error)
             if (action, code) in _ALREADY_SO:
@@ -80,7 +90,9 @@ class SlackGroupSender:
                     channel,
                     code,
                 )
-                raise PermanentDeliveryError(f"Slack refused it ({code})") from error
+                raise DeliveryError(
+                    f"Slack refused it ({code}); waiting for the board", retry_after=BOARD_FIX_RETRY
+                ) from error
             if code in PERSON_CANNOT:
                 raise PermanentDeliveryError(f"Slack refused it ({code})") from error
             raise DeliveryError(f"Slack did not take the change ({code or 'error'})") from error
@@ -89,6 +101,17 @@ class SlackGroupSender:
                 f"Slack did not take the change ({type(error).__name__})"
             ) from error
         return ""
+
+    async def _tell(self, message: OutboxMessage) -> None:
+        """Tell someone just taken out why, in their direct message with the app (only after
+        a kick that took them out: ``not_in_channel`` ends before this)."""
+        where = message.data.get(CHAT, "").strip()
+        if not message.body or not where.isalnum():
+            return
+        try:
+            await self.client.chat_postMessage(channel=where, text=message.body)
+        except Exception as error:  # taken out either way: the notice is a courtesy
+            log.info("could not tell %s why they left the channel: %s", where, error)
 
     async def close(self) -> None:
         """Nothing to close: the client opens a session per call."""
@@ -146,6 +169,13 @@ async def check_channel(client: AsyncWebClient, channel: str) -> ChannelCheck:
         return ChannelCheck(channel, "", f"Slack did not answer ({type(error).__name__})")
     found = info.get("channel") or {}
     name = f"#{found.get('name', channel)}"
+    channel = str(found.get("id") or channel)  # Slack's own id, not the text typed
+    if found.get("is_archived"):
+        return ChannelCheck(channel, name, f"{name} is archived")
+    if found.get("is_general"):
+        return ChannelCheck(channel, name, f"{name} is the workspace's general channel")
+    if found.get("is_im") or found.get("is_mpim"):
+        return ChannelCheck(channel, name, f"{channel} is a direct message, not a channel")
     scopes = {s.strip() for s in str(auth.headers.get("x-oauth-scopes", "")).split(",")}
     needed = "groups:write" if found.get("is_private") else "channels:manage"
     if needed not in scopes:

@@ -60,6 +60,9 @@ class _PrivateChatClosed(Exception):
 
 
 INVITE_LINK_NAME = "One resident (invitebot)"
+BOARD_FIX_RETRY = 15 * 60.0
+"""How often a change the bot may not make (a lost right, the bot out of the group) is tried
+again, without counting: it waits for the board, so a removal is never lost."""
 
 RIGHTS = {
     "can_invite_users": "Invite users via link (to approve and decline join requests)",
@@ -94,12 +97,7 @@ class TelegramGroupSender:
             elif action is GroupAction.INVITE:
                 return await self._invite(message, chat_id, private)
             else:
-                for link in message.data.get(REVOKE, "").split():
-                    await self._revoke(chat_id, link)
-                await self.bot.ban_chat_member(chat_id=chat_id, user_id=user_id)
-                await self.bot.unban_chat_member(
-                    chat_id=chat_id, user_id=user_id, only_if_banned=True
-                )
+                await self._remove(message, chat_id, user_id, private)
         except TelegramRetryAfter as error:
             raise DeliveryError(
                 f"Telegram asked to wait {error.retry_after} s", retry_after=error.retry_after
@@ -125,11 +123,16 @@ class TelegramGroupSender:
                     chat_id,
                     error.message,
                 )
-                raise PermanentDeliveryError("the bot lacks rights in the group") from error
+                raise DeliveryError(
+                    "the bot lacks rights in the group; waiting for the board",
+                    retry_after=BOARD_FIX_RETRY,
+                ) from error
             raise PermanentDeliveryError(f"Telegram refused it: {error.message}") from error
         except (TelegramForbiddenError, TelegramNotFound) as error:
             log.error("the bot is not in the Telegram group %s any more: %s", chat_id, error)
-            raise PermanentDeliveryError("the bot is not in the group") from error
+            raise DeliveryError(
+                "the bot is not in the group; waiting for the board", retry_after=BOARD_FIX_RETRY
+            ) from error
         except TelegramUnauthorizedError as error:
             raise DeliveryError("the Telegram bot token was refused") from error
         except Exception as error:  # network errors, 5xx: try again later
@@ -162,6 +165,30 @@ class TelegramGroupSender:
                 raise _PrivateChatClosed() from error  # blocked the bot: not the group's fault
             raise
         return link.invite_link
+
+    async def _remove(
+        self, message: OutboxMessage, group_id: int, user_id: int, private: int
+    ) -> None:
+        """Revoke the person's one-person links; then, if they are in the group, take them
+        out (a ban, lifted at once: no ban lasts) and tell them why."""
+        for link in message.data.get(REVOKE, "").split():
+            await self._revoke(group_id, link)
+        member = await self.bot.get_chat_member(chat_id=group_id, user_id=user_id)
+        if member.status in ("left", "kicked"):
+            return  # not in the group: nothing to take them out of, nothing to tell
+        await self.bot.ban_chat_member(chat_id=group_id, user_id=user_id)
+        await self.bot.unban_chat_member(chat_id=group_id, user_id=user_id, only_if_banned=True)
+        if message.body and private:
+            try:
+                await self.bot.send_message(
+                    chat_id=private,
+                    text=message.body[:4096],
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except Exception as error:  # taken out either way: the notice is a courtesy
+                log.info(
+                    "could not tell user %s why they left group %s: %s", user_id, group_id, error
+                )
 
     async def _revoke(self, group_id: int, link: str) -> None:
         """Revoke a one-person link; one already expired, used up or revoked is fine."""
