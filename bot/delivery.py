@@ -273,7 +273,11 @@ class Dispatcher:
             now = self.ctx.clock.now()
             if obsolete:
                 message.status = OutboxStatus.FAILED
-                message.last_error = "not sent: no longer wanted when its turn came"
+                message.last_error = (
+                    "not sent: the person no longer belongs when its turn came"
+                    if message.channel is Channel.GROUP
+                    else "not sent: the invitation closed before it went out"
+                )
                 await uow.outbox.update(message)
                 await uow.commit()
                 return

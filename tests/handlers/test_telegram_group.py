@@ -332,3 +332,32 @@ async def test_joining_by_text_brings_a_telegram_link_that_leads_into_the_group(
     await ask_to_join(site, group, SAM)  # and a stranger still is not let in
     await deliver_all(outbox)
     assert SAM not in group.members
+
+
+async def test_a_way_in_still_queued_is_not_sent_to_someone_who_left(
+    site: Site, outbox: Dispatcher
+) -> None:
+    code = await site.world.household()
+    await with_group(site)
+    await site.say(ANA, f"/join {code}")  # Ana's one-person link is queued...
+    async with site.database.uow() as uow:  # ...and the household deactivated before it goes
+        [household] = await uow.households.list()
+    from bot import board
+
+    await board.deactivate_household(
+        site.database.uow,
+        community_name="Oak Ridge HOA",
+        address=household.address,
+        clock=site.world.clock,
+    )
+    await deliver_all(outbox)
+    assert site.fake.calls_of("createChatInviteLink") == []
+    assert invites_to(site, ANA) == []
+    from sqlalchemy import text
+
+    async with site.database.engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT last_error FROM outbox WHERE channel = 'group' AND status = 'failed'")
+        )
+        reasons = [r[0] for r in rows]
+    assert reasons == ["not sent: the person no longer belongs when its turn came"]
