@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_core_imports_no_platform_or_database_library() -> None:
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
-    assert lint_imports, "import-linter is a test dependency: pip install -e '.[test]'"
+    assert lint_imports, "import-linter is a dev dependency: pip install -e '.[dev]'"
     result = subprocess.run(
         [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
@@ -22,7 +22,7 @@ def test_the_core_imports_no_platform_or_database_library() -> None:
 
 def test_the_code_is_ruff_clean_and_formatted() -> None:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    assert ruff, "ruff is a test dependency: pip install -e '.[test]'"
+    assert ruff, "ruff is a dev dependency: pip install -e '.[dev]'"
     for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
         result = subprocess.run(
             [ruff, *command], cwd=ROOT, capture_output=True, text=True, timeout=120
