@@ -14,7 +14,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from . import messages as msg
 from .context import CoreContext
@@ -95,8 +95,16 @@ class RetryPolicy:
         if self.schedule:
             step = self.schedule[min(max(attempts, 1), len(self.schedule)) - 1]
             return step * rng.uniform(0.9, 1.1)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(attempts - 1, 0)))
+        ceiling = min(self.max_delay, self.base_delay * (1 << max(attempts - 1, 0)))
         return ceiling * rng.uniform(0.5, 1.0)
+
+
+class _FailureDetails(TypedDict, total=False):
+    """A failed delivery's event details (a ``TypedDict``, so ``**details`` cannot fill
+    ``by``)."""
+
+    reason: str
+    error_code: str
 
 
 class Dispatcher:
@@ -400,7 +408,7 @@ async def apply_delivery_report(
     invitation.delivery_status = new
     await uow.invitations.update(invitation)
     if new in _RECORDED:
-        details: dict[str, str] = {}
+        details: _FailureDetails = {}
         if new is DeliveryStatus.FAILED:
             details = {"reason": "carrier", "error_code": error_code.strip()[:16]}
         await uow.events.append(

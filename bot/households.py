@@ -71,7 +71,11 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
         hoa = (community.contact if community else "") or ctx.hoa_contact
         raise Refused(msg.CLAIM_INACTIVE.format(address=household.address, hoa=hoa))
     now = ctx.clock.now()
-    replaced = await uow.members.get(household.head_member_id) if household.claimed else None
+    replaced = (
+        await uow.members.get(household.head_member_id)
+        if household.head_member_id is not None  # claimed
+        else None
+    )
     if replaced is not None and current.member is not None and current.member.id == replaced.id:
         # The head typing a new code of their own household: it is spent, nothing changes.
         household.access_code_hash = USED_CODE + household.id

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypedDict
 
 from . import history
 from . import messages as msg
@@ -441,7 +442,7 @@ async def decline(
     invitation.status = InvitationStatus.DECLINED
     invitation.responded_at = ctx.clock.now()
     await uow.invitations.update(invitation)
-    details = {"wrong_number": "yes"} if wrong_number else {}
+    details: _DeclineDetails = {"wrong_number": "yes"} if wrong_number else {}
     await _record(
         uow,
         ctx,
@@ -477,6 +478,12 @@ async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> 
         )
         expired.append(invitation)
     return expired
+
+
+class _DeclineDetails(TypedDict, total=False):
+    """A decline event's details (a ``TypedDict``, so ``**details`` cannot fill ``by``)."""
+
+    wrong_number: str
 
 
 async def _record(

@@ -339,8 +339,7 @@ def _compose(
 
     def attempt(wording: Wording, extras: _Extras, keeps: tuple[int, int, int]) -> str | None:
         for ellipsis in ("...", "…"):
-            shown = [part.shown(keep, ellipsis) for part, keep in zip(parts, keeps, strict=True)]
-            text = _render(wording, *shown, extras, link)
+            text = _render(wording, *_shown(parts, keeps, ellipsis), extras, link)
             # "..." costs three GSM-7 units, but "…" is one unit of a text that is UCS-2
             # anyway, and "…" must never be what forces UCS-2 on a text.
             if ellipsis == "..." and not is_gsm7(text):
@@ -423,11 +422,22 @@ def _compose(
     # A link too long for max_segments: the shortest form, in more segments.
     keeps = (min(firsts[0], 1), min(firsts[1], 1), min(firsts[2], 1))
     for ellipsis in ("...", "…"):
-        shown = [part.shown(keep, ellipsis) for part, keep in zip(parts, keeps, strict=True)]
-        text = _render("minimal", *shown, _Extras(), link)
-        if is_gsm7(text):
+        shortest = _render("minimal", *_shown(parts, keeps, ellipsis), _Extras(), link)
+        if is_gsm7(shortest):
             break
-    return fit(text, keeps)
+    return fit(shortest, keeps)
+
+
+def _shown(
+    parts: tuple[_Part, _Part, _Part], keeps: tuple[int, int, int], ellipsis: str
+) -> tuple[str, str, str]:
+    """The inviter, address and community as the text shows them (see :meth:`_Part.shown`)."""
+    inviter, address, community = parts
+    return (
+        inviter.shown(keeps[0], ellipsis),
+        address.shown(keeps[1], ellipsis),
+        community.shown(keeps[2], ellipsis),
+    )
 
 
 def _letters(text: str) -> int:

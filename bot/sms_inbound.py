@@ -211,7 +211,7 @@ async def _home_of(uow: UnitOfWork, phone: str) -> Household | None:
 async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:
     community_name, hoa = "your HOA", ctx.hoa_contact
     home = await _home_of(uow, phone)
-    households = [home] if home else []
+    households: list[Household | None] = [home] if home else []
     for invitation in await uow.invitations.list_pending_for_contact(phone):
         households.append(await uow.households.get(invitation.household_id))
     for household in households:

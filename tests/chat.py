@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, Sender
 from bot.domain import Channel, OutboxMessage, Route
 from bot.engine import Engine
 from bot.replies import Actor, Event, Reply
@@ -85,3 +86,8 @@ def recording_routes(sender: RecordingSender) -> dict[Route, RecordingSender]:
 async def deliver_all(dispatcher: Dispatcher) -> None:
     while await dispatcher.run_once():
         pass
+
+
+if TYPE_CHECKING:
+    # mypy checks that the recording sender implements the Sender port (tests/test_types.py).
+    _sender: Sender = RecordingSender()

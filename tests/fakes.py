@@ -7,7 +7,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from bot.domain import (
     Channel,
@@ -26,7 +26,25 @@ from bot.domain import (
     Route,
     ThrottleCount,
 )
-from bot.ports import EventListener, IdentityWithOwner, InvitationWithHousehold
+from bot.ports import (
+    Clock,
+    CommunityRepository,
+    ConversationRepository,
+    EventListener,
+    HouseholdEventRepository,
+    HouseholdRepository,
+    IdentityRepository,
+    IdentityWithOwner,
+    InboundReceiptRepository,
+    InvitationRepository,
+    InvitationWithHousehold,
+    MemberRepository,
+    OutboxRepository,
+    PhoneStatusRepository,
+    ThrottleRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 
 class FakeClock:
@@ -424,17 +442,18 @@ class MemoryUnitOfWork:
         self.store = store
         self.on_event = on_event
         self.working: MemoryStore | None = None
-        self.communities = MemoryCommunities(self)
-        self.households = MemoryHouseholds(self)
-        self.members = MemoryMembers(self)
-        self.identities = MemoryIdentities(self)
-        self.invitations = MemoryInvitations(self)
-        self.outbox = MemoryOutbox(self)
-        self.conversations = MemoryConversations(self)
-        self.phones = MemoryPhones(self)
-        self.receipts = MemoryReceipts(self)
-        self.throttles = MemoryThrottles(self)
-        self.events = MemoryEvents(self)
+        # Typed as the ports, so that mypy holds each fake repository to its port.
+        self.communities: CommunityRepository = MemoryCommunities(self)
+        self.households: HouseholdRepository = MemoryHouseholds(self)
+        self.members: MemberRepository = MemoryMembers(self)
+        self.identities: IdentityRepository = MemoryIdentities(self)
+        self.invitations: InvitationRepository = MemoryInvitations(self)
+        self.outbox: OutboxRepository = MemoryOutbox(self)
+        self.conversations: ConversationRepository = MemoryConversations(self)
+        self.phones: PhoneStatusRepository = MemoryPhones(self)
+        self.receipts: InboundReceiptRepository = MemoryReceipts(self)
+        self.throttles: ThrottleRepository = MemoryThrottles(self)
+        self.events: HouseholdEventRepository = MemoryEvents(self)
 
     async def __aenter__(self) -> Self:
         self.working = copy.deepcopy(self.store)
@@ -459,3 +478,11 @@ class MemoryUnitOfWorkFactory:
 
     def __call__(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store, on_event=self.on_event)
+
+
+if TYPE_CHECKING:
+    # mypy checks that each fake implements its port (the repositories above, in
+    # MemoryUnitOfWork.__init__): a fake that drifts from bot/ports.py fails tests/test_types.py.
+    _clock: Clock = FakeClock()
+    _uow: UnitOfWork = MemoryUnitOfWork(MemoryStore())
+    _uow_factory: UnitOfWorkFactory = MemoryUnitOfWorkFactory()
