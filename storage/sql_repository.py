@@ -10,7 +10,7 @@ each where they grow their own, beside it (:mod:`storage.events`).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Executable, Select, Table, bindparam, insert, update
 from sqlalchemy import select as core_select
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .repositories import SqlUnitOfWork
 
 _UNSEEN = object()
+_X = TypeVar("_X", bound=Executable)
 SeenKey = tuple[str, tuple[Any, ...]]
 """A row's key in :attr:`SqlUnitOfWork._seen`: its table and primary key values."""
 
@@ -78,7 +79,7 @@ class SqlRepository(Generic[E, R]):
     def _seen_key(self, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
         return seen_key(self._mapper, values)
 
-    def _statement(self, name: str, build: Callable[[Table], Executable]) -> Executable:
+    def _statement(self, name: str, build: Callable[[Table], _X]) -> _X:
         """A statement built once per table and dialect, with bound parameters for the
         values: building and coercing a statement costs more than compiling it, and the
         compiled form is cached by SQLAlchemy for a statement that is always the same."""
@@ -88,7 +89,7 @@ class SqlRepository(Generic[E, R]):
         if statement is None:
             statement = build(self._mapper.table).execution_options(**{BUILT_ONCE: True})
             cache[key] = statement
-        return statement
+        return statement  # what ``build`` made under this name: the same kind every time
 
     def _key_params(self, key: object) -> dict[str, Any]:
         keys = key if isinstance(key, tuple) else (key,)

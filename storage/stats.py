@@ -34,7 +34,7 @@ async def state_counts(engine: AsyncEngine, *, now: datetime) -> StateCounts:
     invitation = InvitationRow.__table__.c  # type: ignore[attr-defined]
     outbox = OutboxRow.__table__.c  # type: ignore[attr-defined]
     async with engine.connect() as connection:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             (
                 await connection.execute(
                     select(invitation.status, func.count()).group_by(invitation.status)
@@ -51,7 +51,7 @@ async def state_counts(engine: AsyncEngine, *, now: datetime) -> StateCounts:
                 )
             )
         ).scalar_one()
-        messages = dict(
+        messages: dict[str, int] = dict(
             (
                 await connection.execute(
                     select(outbox.status, func.count()).group_by(outbox.status)

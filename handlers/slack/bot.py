@@ -141,7 +141,7 @@ class SlackAdapter:
             clean(body)
         except Unreadable as error:
             log.warning("ignored a Slack request whose body is unreadable: %s", error)
-            return BoltResponse(status=400, body="", headers=NO_RETRY)
+            return BoltResponse(status=400, body="", headers=dict(NO_RETRY))
         key = receipt_key(body)
         if key is not None:
             async with self.engine.uow_factory() as uow:
@@ -161,7 +161,7 @@ class SlackAdapter:
         database away) keeps bolt's 500, so Slack tries again later."""
         if isinstance(error, SHAPE_ERRORS):
             log.warning("ignored a Slack request of an unexpected shape (%s)", type(error).__name__)
-            return BoltResponse(status=400, body="", headers=NO_RETRY)
+            return BoltResponse(status=400, body="", headers=dict(NO_RETRY))
         log.error("handling a Slack request failed", exc_info=error)
         return None
 
