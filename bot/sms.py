@@ -421,10 +421,9 @@ def _compose(
             return fit(text, keeps)
     # A link too long for max_segments: the shortest form, in more segments.
     keeps = (min(firsts[0], 1), min(firsts[1], 1), min(firsts[2], 1))
-    for ellipsis in ("...", "…"):
-        shortest = _render("minimal", *_shown(parts, keeps, ellipsis), _Extras(), link)
-        if is_gsm7(shortest):
-            break
+    shortest = _render("minimal", *_shown(parts, keeps, "..."), _Extras(), link)
+    if not is_gsm7(shortest):
+        shortest = _render("minimal", *_shown(parts, keeps, "…"), _Extras(), link)
     return fit(shortest, keeps)
 
 
