@@ -65,6 +65,7 @@ def make_database(settings: Settings) -> Database:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        fast_path=settings.database_fast_path,
     )
     if settings.webhooks_enabled:
         # Every household event writes its webhooks into the outbox, in its transaction.

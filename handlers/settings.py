@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     """PostgreSQL: connections each process keeps open (SQLite uses one per process)."""
     database_max_overflow: int = Field(default=MAX_OVERFLOW, ge=0, le=500)
     """PostgreSQL: connections a process may open beyond those, under a burst."""
+    database_fast_path: bool = True
+    """PostgreSQL: run statements straight on asyncpg, past SQLAlchemy's execution layer
+    (``docs/architecture.md``, "The PostgreSQL fast path"). ``0`` runs them through SQLAlchemy
+    instead: slower, but seen by its events, ``echo`` and SQL tracing."""
     public_base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
     invite_ttl_hours: int = Field(default=168, ge=1, le=24 * 90)

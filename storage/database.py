@@ -209,8 +209,13 @@ class Database:
         connect_args: Mapping[str, Any] | None = None,
         pool_size: int = POOL_SIZE,
         max_overflow: int = MAX_OVERFLOW,
+        fast_path: bool = True,
     ) -> None:
         self.url = make_url(url)
+        self.fast_path = fast_path
+        """On PostgreSQL, whether units of work run their statements straight on asyncpg
+        (:mod:`storage.executors`, the fast path) or through SQLAlchemy's execution (its
+        events, ``echo`` and SQL logging see them). Nothing changes on SQLite."""
         self.engine: AsyncEngine = make_engine(
             self.url,
             echo=echo,
@@ -227,7 +232,7 @@ class Database:
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction) on this database."""
-        return SqlUnitOfWork(self.engine, on_event=self.on_event)
+        return SqlUnitOfWork(self.engine, on_event=self.on_event, fast_path=self.fast_path)
 
     async def upgrade(self, revision: str = "head") -> None:
         """Migrates the schema to ``revision`` (the newest by default), as ``alembic upgrade``.

@@ -2,15 +2,23 @@
 
 Two ways, one behaviour (the contract tests in ``tests/storage`` run on both):
 
-- :class:`SqlAlchemyConnection`: SQLAlchemy Core executes the statement (SQLite, and any
-  database without a driver-level path below).
-- :class:`AsyncpgConnection` (PostgreSQL through asyncpg): SQLAlchemy still builds and compiles
-  every statement, applies its column types' conversions and lends the connection from its
-  pool, but the compiled SQL then runs straight on the asyncpg connection. SQLAlchemy's
-  execution layer (execution contexts, the greenlet bridge for each call, cursor emulation
-  and result plumbing) costs about 0.12 ms of CPU a statement, three times what asyncpg
-  itself spends, plus about 0.5 ms a transaction: most of a one-row statement's cost, and
-  most of an inbound webhook's (``docs/performance.md``).
+- :class:`SqlAlchemyConnection`: SQLAlchemy Core executes the statement (SQLite; PostgreSQL
+  too when the fast path below is switched off, ``INVITEBOT_DATABASE_FAST_PATH=0``).
+- :class:`AsyncpgConnection`, the fast path (PostgreSQL through asyncpg, on by default):
+  SQLAlchemy still builds and compiles every statement, applies its column types'
+  conversions and lends the connection from its pool, but the compiled SQL then runs straight
+  on the asyncpg connection. SQLAlchemy's execution layer (execution contexts, the greenlet
+  bridge for each call, cursor emulation and result plumbing) costs most of a one-row
+  statement's CPU, and its transaction handling adds more to each transaction
+  (``docs/performance.md``, item 9; ``python -m tests.benchmarks.executors`` measures both).
+
+The fast path uses SQLAlchemy internals that are not public API (``_generate_cache_key``,
+``construct_params(extracted_parameters=...)``, ``positiontup``, ``effective_returning``,
+``binds``); ``pyproject.toml`` pins SQLAlchemy to the minor series the tests ran on, and the
+PostgreSQL suite runs with the fast path on and off. It bypasses SQLAlchemy's events, so
+``echo`` and anything listening on ``before_cursor_execute`` see nothing of it: it logs each
+statement (SQL and milliseconds, never the parameters) to the ``invitebot.sql`` logger at
+``DEBUG`` instead.
 
 Both raise SQLAlchemy's exceptions (:class:`~sqlalchemy.exc.IntegrityError` for a broken
 constraint, :class:`~sqlalchemy.exc.DBAPIError` with ``connection_invalidated`` for a lost
@@ -20,17 +28,20 @@ callers and :func:`storage.errors.is_unavailable` cannot tell them apart.
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from functools import partial
+from time import perf_counter
+from typing import Any, Protocol, Self, cast
 
 import asyncpg
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -41,6 +52,10 @@ BUILT_ONCE = "invitebot_built_once"
 """Execution option of a statement that is built once and reused for every call (see
 ``storage.repositories``): its compiled form is looked up by identity, without computing
 SQLAlchemy's cache key."""
+
+SQL_LOG = logging.getLogger("invitebot.sql")
+"""The fast path's statements, at ``DEBUG``: the SQL as sent (placeholders, never the values:
+they hold phone numbers and email addresses) and how long it took, in milliseconds."""
 
 _CACHE_SIZE = 512
 _ROWCOUNT = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+|MERGE) (\d+)$")
@@ -83,10 +98,10 @@ class Connection(Protocol):
         ...
 
 
-async def open_connection(engine: AsyncEngine) -> Connection:
-    """A connection of ``engine``'s pool, in a transaction, run the fastest way its driver
-    allows."""
-    if engine.dialect.driver == "asyncpg":
+async def open_connection(engine: AsyncEngine, *, fast_path: bool = True) -> Connection:
+    """A connection of ``engine``'s pool, in a transaction: on the fast path when
+    ``fast_path`` and the driver has one (asyncpg), else executed by SQLAlchemy."""
+    if fast_path and engine.dialect.driver == "asyncpg":
         return await AsyncpgConnection.open(engine)
     return await SqlAlchemyConnection.open(engine)
 
@@ -103,7 +118,9 @@ class SqlAlchemyConnection:
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
         result = await self._connection.execute(statement, params)
-        rows: list[Mapping[str, Any]] = list(result.mappings()) if result.returns_rows else []
+        rows: list[Mapping[str, Any]] = []
+        if result.returns_rows:
+            rows.extend(cast("Iterable[Mapping[str, Any]]", result.mappings()))
         return Rows(rows, result.rowcount if not result.returns_rows else len(rows))
 
     async def execute_batch(self, batch: Batch) -> list[int]:
@@ -140,10 +157,11 @@ class _Compiled:
         cache_key: Any = None,
     ) -> _Compiled:
         keys = list(column_keys) if column_keys is not None else None
-        compiled = statement.compile(dialect=dialect, column_keys=keys, cache_key=cache_key)
+        element = cast(ClauseElement, statement)  # every statement a repository runs is one
+        compiled = element.compile(dialect=dialect, column_keys=keys, cache_key=cache_key)
         cacheable = "POSTCOMPILE" not in compiled.string
         if not cacheable:  # an IN list: its parameters are rendered for these values only
-            compiled = statement.compile(
+            compiled = element.compile(
                 dialect=dialect, column_keys=keys, compile_kwargs={"render_postcompile": True}
             )
         assert isinstance(compiled, SQLCompiler)
@@ -230,18 +248,21 @@ class _StatementCache:
                     self._by_identity.clear()
                 self._by_identity[identity] = (statement, compiled)
             return compiled, None
-        cache_key = statement._generate_cache_key()  # what SQLAlchemy's own cache keys on
+        # What SQLAlchemy's own compiled cache keys on.
+        cache_key = cast(ClauseElement, statement)._generate_cache_key()
         if cache_key is None:
             return _Compiled.of(statement, self.dialect, column_keys), None
         key = (cache_key.key, column_keys)
-        compiled = self._by_key.get(key)
-        if compiled is None:
+        cached = self._by_key.get(key)
+        if cached is None:
             compiled = _Compiled.of(statement, self.dialect, column_keys, cache_key)
             if not compiled.cacheable:
                 return compiled, None
             if len(self._by_key) >= _CACHE_SIZE:
                 self._by_key.clear()
             self._by_key[key] = compiled
+        else:
+            compiled = cached
         return compiled, cache_key.bindparams
 
 
@@ -292,6 +313,7 @@ class AsyncpgConnection:
             connection = await engine.connect()
             try:
                 raw = (await connection.get_raw_connection()).driver_connection
+                assert isinstance(raw, asyncpg.Connection)
             except BaseException:
                 await connection.close()
                 raise
@@ -346,17 +368,27 @@ class AsyncpgConnection:
         return [int(n) for n in records[0].values()]
 
     async def _run(self, sql: str, arguments: list[Any], *, rows: bool) -> Any:
+        # Timed only when someone reads the log: nothing else to pay for it.
+        started = perf_counter() if SQL_LOG.isEnabledFor(logging.DEBUG) else None
         try:
             if rows:
-                return await self._raw.fetch(sql, *arguments)
-            return await self._raw.execute(sql, *arguments)
+                result = await self._raw.fetch(sql, *arguments)
+            else:
+                result = await self._raw.execute(sql, *arguments)
         except Exception as error:
+            if started is not None:
+                _log_statement(sql, started, "failed")
             raise await self._translated(error, sql, arguments) from error
         except BaseException:
+            if started is not None:
+                _log_statement(sql, started, "cancelled")
             # Cancelled mid-statement: the protocol's state is unknown, so the connection
             # must not go back to the pool.
             await _discard(self._connection)
             raise
+        if started is not None:
+            _log_statement(sql, started, "ok")
+        return result
 
     async def _translated(self, error: Exception, sql: str, arguments: list[Any]) -> exc.DBAPIError:
         if self._raw.is_closed() or isinstance(error, OSError):
@@ -379,11 +411,22 @@ class AsyncpgConnection:
             return
         try:
             if not self._raw.is_closed() and self._raw.is_in_transaction():
+                started = perf_counter() if SQL_LOG.isEnabledFor(logging.DEBUG) else None
                 await self._raw.execute("ROLLBACK")
+                if started is not None:
+                    _log_statement("ROLLBACK", started, "ok")
         except BaseException:
             await _discard(self._connection)
             raise
         await self._connection.close()
+
+
+def _log_statement(sql: str, started: float, outcome: str) -> None:
+    """One line of :data:`SQL_LOG` (called only when it is enabled for ``DEBUG``)."""
+    duration = (perf_counter() - started) * 1000
+    SQL_LOG.debug(
+        "%.3f ms %s: %s", duration, outcome, sql, extra={"duration_ms": round(duration, 3)}
+    )
 
 
 _PARAMETER = re.compile(r"\$(\d+)")
@@ -411,7 +454,7 @@ def _combined(sqls: tuple[str, ...], counts: tuple[int, ...]) -> str | None:
         ):
             parts = None
             break
-        shifted = _PARAMETER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", sql)
+        shifted = _PARAMETER.sub(partial(_shifted, offset=offset), sql)
         assert parts is not None
         parts.append(f"w{n} AS ({shifted} RETURNING 1)")
         offset += count
@@ -423,6 +466,10 @@ def _combined(sqls: tuple[str, ...], counts: tuple[int, ...]) -> str | None:
         _COMBINED.clear()
     _COMBINED[key] = combined
     return combined
+
+
+def _shifted(match: re.Match[str], *, offset: int) -> str:
+    return f"${int(match.group(1)) + offset}"
 
 
 async def _discard(connection: AsyncConnection) -> None:

@@ -703,19 +703,28 @@ class SqlUnitOfWork:
 
     Repositories run Core statements on the connection (no ORM session: its identity map and
     flushes cost more CPU than the database's work on these one-row statements), on
-    PostgreSQL straight on asyncpg (:mod:`storage.executors`). Their inserts and updates
-    (:meth:`write`) wait for the unit of work's next statement or its commit, and go to the
-    database together: on PostgreSQL as one statement, so accepting an invitation (the
-    invitation, the member, their chat identity, the head's notification) costs one round
-    trip instead of four. The pool
+    PostgreSQL straight on asyncpg (:mod:`storage.executors`) unless ``fast_path`` is off.
+    Their inserts and updates (:meth:`write`) wait for the unit of work's next statement or
+    its commit, and go to the database together: on PostgreSQL's fast path as one statement,
+    so accepting an invitation (the invitation, the member, their chat identity, the head's
+    notification) costs one round trip instead of four (one at a time, in order, otherwise).
+    The pool
     does not ping a connection before lending it (``pool_pre_ping``: a round trip, three on
     asyncpg, before every transaction); instead a transaction's first statement is tried once
     more on a new connection when it finds its connection dead, as every pooled connection
     is after the database restarted: nothing of the transaction had run.
     """
 
-    def __init__(self, engine: AsyncEngine, *, on_event: EventListener | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        on_event: EventListener | None = None,
+        fast_path: bool = True,
+    ) -> None:
         self._engine = engine
+        self._fast_path = fast_path
+        """Whether PostgreSQL runs on :class:`storage.executors.AsyncpgConnection`."""
         self.on_event = on_event
         """Told of each household event appended (see :class:`bot.ports.EventListener`)."""
         self.dialect = engine.dialect.name
@@ -793,7 +802,7 @@ class SqlUnitOfWork:
             return await self._begin_with(run)
 
     async def _begin_with(self, run: Callable[[Connection], Awaitable[T]]) -> T:
-        self._connection = await open_connection(self._engine)
+        self._connection = await open_connection(self._engine, fast_path=self._fast_path)
         return await run(self._connection)
 
     async def _release(self, *, keep_writes: bool = False) -> None:

@@ -6,6 +6,10 @@ variable ``INVITEBOT_TEST_DATABASE_URL`` names one, e.g.
 is generated at all (CI runs the whole suite a second time with it set). Each PostgreSQL
 database is a schema of its own, made for one test and dropped after it, so tests never see
 each other's rows.
+
+``INVITEBOT_DATABASE_FAST_PATH`` (read as the program's settings read it) chooses how their
+units of work run on PostgreSQL: straight on asyncpg (the default) or, ``0``, through
+SQLAlchemy (``storage.executors``); CI runs the PostgreSQL suite both ways.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -23,6 +28,12 @@ from sqlalchemy.pool import NullPool
 from storage import Database
 
 POSTGRES_URL = os.environ.get("INVITEBOT_TEST_DATABASE_URL") or None
+
+FAST_PATH: bool = TypeAdapter(bool).validate_python(
+    os.environ.get("INVITEBOT_DATABASE_FAST_PATH") or True
+)
+"""Whether the tests' databases take PostgreSQL's fast path (``Settings.database_fast_path``:
+the same variable, parsed the same way)."""
 
 SQL_BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 """The SQL backends to parametrize over, by name."""
@@ -62,7 +73,8 @@ async def fresh_databases(
     would each have: their own engines and connection pools."""
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{directory / 'invitebot.db'}"
-        async with _opened([Database(url) for _ in range(count)], migrated) as databases:
+        opened = [Database(url, fast_path=FAST_PATH) for _ in range(count)]
+        async with _opened(opened, migrated) as databases:
             yield databases
         return
     assert backend == "postgresql", backend
@@ -83,7 +95,11 @@ async def _opened(databases: list[Database], migrated: bool) -> AsyncIterator[tu
             await database.dispose()
 
 
-def postgres_database(schema: str) -> Database:
+def postgres_database(schema: str, *, fast_path: bool = FAST_PATH) -> Database:
     """A :class:`Database` on the PostgreSQL test database that sees only ``schema``."""
     assert POSTGRES_URL is not None
-    return Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    return Database(
+        POSTGRES_URL,
+        connect_args={"server_settings": {"search_path": schema}},
+        fast_path=fast_path,
+    )

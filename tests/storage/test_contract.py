@@ -307,8 +307,8 @@ async def test_an_identity_is_read_with_its_member_and_household(
         )
         assert await uow.identities.get_with_owner(platform="telegram", external_id="U123") is None
         # What it read counts as read: an update writes only what changed since.
-        assert found is not None and found.household is not None
-        renamed = dataclasses.replace(found.household, address="14 Oak Lane")
+        assert found is not None and found[2] is not None
+        renamed = dataclasses.replace(found[2], address="14 Oak Lane")
         await uow.households.update(renamed)
         await uow.commit()
     async with uow_factory() as uow:

@@ -109,10 +109,10 @@ async def test_two_transactions_committing_one_key_at_once_get_distinct_numbers(
     batches = [[webhook("oak", f"{side}-{n}") for n in range(20)] for side in ("one", "two")]
     await asyncio.gather(add(one.uow, *batches[0]), add(two.uow, *batches[1]))
     async with one.uow() as uow:
-        numbers = {
+        numbers: dict[str, int] = {
             m.destination: m.sequence
             for m in [await uow.outbox.get(x.id) for batch in batches for x in batch]
-            if m is not None
+            if m is not None and m.sequence is not None
         }
     assert sorted(numbers.values()) == list(range(1, 41))
     for batch in batches:  # each transaction's messages together, in the order written

@@ -231,11 +231,12 @@ async def test_pending_invitations_listed_for_update_wait_and_leave_out_one_clos
 async def _kill_pooled_connection(database: Database) -> None:
     """The pool's one connection dies from the far end, as when the server restarts."""
     async with database.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
         if database.engine.dialect.name == "postgresql":
-            pid = raw.driver_connection.get_server_pid()
+            pid = driver.get_server_pid()
         else:
-            await raw.driver_connection.close()
+            await driver.close()
     if database.engine.dialect.name == "postgresql":
         other = Database(database.url.render_as_string(hide_password=False))
         try:
