@@ -30,6 +30,7 @@ from bot.engine import Engine
 from bot.ports import Clock
 
 from .bootstrap import (
+    StartupError,
     build_dispatcher,
     close_senders,
     core_context,
@@ -39,6 +40,7 @@ from .bootstrap import (
 )
 from .http_headers import HardenedStarlette
 from .http_limits import Gate, RequestLimits
+from .http_server import loop_name
 from .logs import mask_logger
 from .metrics import MeasureRequests, Metrics
 from .settings import Settings
@@ -157,7 +159,22 @@ def create_app(
         # Set here, after the server has configured its logging: access logs show invite
         # links (/i/<token>), and a plain `uvicorn` command keeps uvicorn's own handlers.
         mask_logger("uvicorn.access")
-        await prepare_database(settings, database)
+        try:
+            await prepare_database(settings, database)
+        except StartupError as error:  # `invitebot serve` says it in one line, exit code 2
+            app.state.startup_error = error
+            raise
+        serving = getattr(app.state, "serving", None)  # set by `invitebot serve`
+        if serving is not None:
+            loop = loop_name(asyncio.get_running_loop())
+            parser = getattr(app.state, "http_parser", "?")
+            log.info(
+                "serving on %s with %s and %s",
+                serving,
+                loop,
+                parser,
+                extra={"event_loop": loop, "http_parser": parser},
+            )
         stop = asyncio.Event()
         task = None
         senders = invitee_senders(settings)

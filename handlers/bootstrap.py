@@ -3,29 +3,89 @@ core. Everything else in ``handlers/`` asks this module for what it needs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.context import CoreContext, SystemClock
-from bot.delivery import Dispatcher, Sender
 from bot.domain import Channel, Route
-from bot.engine import Engine
 from bot.ports import Clock
-from bot.webhooks import WEBHOOK_RETRY, WebhookPublisher
 from storage.database import Database
 
-from .outbound import LoggingSender
 from .settings import Settings
-from .smtp_email import smtp_sender_from_settings
-from .twilio_sms import twilio_sender_from_settings
+
+if TYPE_CHECKING:
+    from bot.delivery import Dispatcher, Sender
+    from bot.engine import Engine
+
+# What only some commands use is imported where it is used: the Twilio sender (aiohttp), the
+# SMTP sender, the engine and the dispatcher would cost every command (`invitebot admin ...`
+# included) a few hundred milliseconds of imports (see docs/performance.md, "CLI startup").
 
 log = logging.getLogger(__name__)
 
 
-class DatabaseBehind(RuntimeError):
+class StartupError(RuntimeError):
+    """What keeps a process from starting, in one line that says what fixes it (the CLI
+    prints it alone, with exit code 2)."""
+
+
+class DatabaseBehind(StartupError):
     """The database schema is older than this code; ``invitebot db upgrade`` fixes it."""
+
+
+class DatabaseUnreachable(StartupError):
+    """The database does not answer, or refuses the connection."""
+
+
+CHECK_TIMEOUT = 15.0
+"""Seconds a process waits at startup for the database to answer (asyncpg alone: 60)."""
+
+
+def database_unreachable(settings: Settings, error: BaseException) -> DatabaseUnreachable | None:
+    """``error``, raised while connecting to the database and reading its schema's revision,
+    as one line naming the database (its password hidden) and what went wrong: no answer,
+    an unknown host, a refused connection, no such database or role, a file SQLite cannot
+    open. ``None`` when it is none of those."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, TimeoutError):
+        reason = f"no answer within {CHECK_TIMEOUT:g} s"
+    elif isinstance(error, OSError):
+        reason = error.strerror or str(error)
+    elif isinstance(error, DBAPIError):
+        reason = str(error.orig) if error.orig is not None else type(error).__name__
+    else:
+        return None
+    return DatabaseUnreachable(_cannot_use(settings, reason or type(error).__name__))
+
+
+def _cannot_use(settings: Settings, reason: str) -> str:
+    from sqlalchemy import make_url
+
+    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    reason = " ".join(reason.split()).rstrip(".")
+    if settings.is_sqlite:
+        fix = "that its folder can be written"
+    else:
+        fix = "that the database server is running (a new database needs `invitebot db upgrade`)"
+    return f"Cannot use the database {url}: {reason}. Check INVITEBOT_DATABASE_URL and {fix}."
+
+
+async def check_reachable(settings: Settings, database: Database) -> None:
+    """Connect once: a database that cannot be reached is a one-line
+    :class:`DatabaseUnreachable` (before a migration, whose own errors are its own)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT), database.engine.connect():
+            pass
+    except Exception as error:
+        unreachable = database_unreachable(settings, error)
+        if unreachable is None:
+            raise
+        raise unreachable from error
 
 
 def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreContext:
@@ -48,7 +108,10 @@ async def open_database(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     itself; any other database must already be migrated (``invitebot db upgrade``), since
     several processes starting at once must not race to change a shared schema.
     """
-    database = make_database(settings)
+    try:
+        database = make_database(settings)
+    except OSError as error:  # the SQLite file's folder cannot be made
+        raise DatabaseUnreachable(_cannot_use(settings, error.strerror or str(error))) from error
     try:
         if upgrade:
             await prepare_database(settings, database)
@@ -68,22 +131,42 @@ def make_database(settings: Settings) -> Database:
         fast_path=settings.database_fast_path,
     )
     if settings.webhooks_enabled:
+        from bot.webhooks import WebhookPublisher
+
         # Every household event writes its webhooks into the outbox, in its transaction.
         database.on_event = WebhookPublisher()
     return database
 
 
 async def prepare_database(settings: Settings, database: Database) -> None:
-    """Bring a SQLite database up to date; check that any other one already is."""
+    """Bring a SQLite database up to date; check that any other one already is.
+
+    Raises :class:`DatabaseBehind` or :class:`DatabaseUnreachable`, each a one-line
+    :class:`StartupError`."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            # Read without Alembic, which a schema at the head never needs to import.
+            at_head = await database.is_at_head()
+    except Exception as error:
+        unreachable = database_unreachable(settings, error)
+        if unreachable is None:
+            raise
+        raise unreachable from error
+    if at_head:
+        return
     if settings.is_sqlite:
         await database.upgrade()
-    elif await database.current_revision() != database.head_revision():
+    elif at_head is False or await database.current_revision() != database.head_revision():
         raise DatabaseBehind("The database is not up to date. Run `invitebot db upgrade` first.")
 
 
 def invitee_senders(settings: Settings) -> dict[Route, Sender]:
     """Senders for the outbox: Twilio for SMS and SMTP for email where configured (without
     credentials, the embedded default logs what would be sent), and Telegram chats."""
+    from .outbound import LoggingSender
+    from .smtp_email import smtp_sender_from_settings
+    from .twilio_sms import twilio_sender_from_settings
+
     logging_sender = LoggingSender()
     senders: dict[Route, Sender] = {
         Route(Channel.SMS): twilio_sender_from_settings(settings) or logging_sender,
@@ -131,6 +214,8 @@ async def close_senders(senders: Mapping[Route, Sender]) -> None:
 
 
 def build_engine(settings: Settings, database: Database, *, clock: Clock | None = None) -> Engine:
+    from bot.engine import Engine
+
     return Engine(uow_factory=database.uow, ctx=core_context(settings, clock=clock))
 
 
@@ -141,6 +226,9 @@ def build_dispatcher(
     *,
     clock: Clock | None = None,
 ) -> Dispatcher:
+    from bot.delivery import Dispatcher
+    from bot.webhooks import WEBHOOK_RETRY
+
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     return Dispatcher(
         uow_factory=database.uow,

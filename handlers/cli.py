@@ -1,43 +1,36 @@
 """The ``invitebot`` command line: chat in a terminal, serve, run the outbox worker, migrate,
-and the HOA board's admin commands."""
+and the HOA board's admin commands.
+
+Building the command line imports Typer, Rich and the command modules, nothing more: each
+command imports what it runs (the settings, the database, the web server, a provider's SDK)
+when it runs, so ``invitebot --help`` answers in a fraction of a second and ``invitebot admin
+...`` loads no web server, no Alembic and no provider (docs/performance.md, "CLI startup";
+``tests/handlers/test_cli_startup.py`` keeps it so).
+
+A command that cannot start (settings not valid, no secret key, a database behind or not
+reachable) says why in one line, with exit code 2 (:mod:`handlers.cli_errors`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import logging
-import signal
-import uuid
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from bot import admin
-from bot.contacts import ContactError, display_contact, normalise_phone
-from bot.delivery import Sender
-from bot.domain import Channel, Route
-from bot.replies import Actor, Event
-from bot.sms_inbound import InboundSms, handle_inbound_sms
-
-from .allocator import fix_malloc_thresholds
-from .bootstrap import (
-    DatabaseBehind,
-    build_dispatcher,
-    build_engine,
-    close_senders,
-    core_context,
-    invitee_senders,
-    open_database,
-)
-from .cli_admin import admin_app, load_settings
+from .cli_admin import admin_app
+from .cli_errors import fail, load_settings, run, secret_key, startup_problem
 from .cli_telegram import telegram_app
-from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
-from .logs import configure_logging
-from .outbound import LoggingSender
-from .settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.replies import Actor
+    from storage.database import Database
+
+    from .console import ConsoleChat
+    from .settings import Settings
 
 app = typer.Typer(
     help="invitebot: heads of HOA households invite the people they live with.",
@@ -49,14 +42,71 @@ app.add_typer(telegram_app, name="telegram")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-err = Console(stderr=True)
-
 DEMO_COMMUNITY = "Demo HOA"
 DEMO_ADDRESS = "1 Demo Street"
 
 
+def version() -> str:
+    """``invitebot 0.1.0``: the installed package's version, from its metadata."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return f"invitebot {installed('invitebot')}"
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "invitebot (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version())
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_show_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 def _log_to(path: Path | None, level: str) -> None:
+    from .logs import configure_logging
+
     configure_logging(level, path=path)
+
+
+def chat_log_path(settings: Settings) -> Path:
+    """Where ``invitebot chat`` writes its log, never into the chat: beside a SQLite file
+    (``invitebot.db`` → ``invitebot.log``); for any other database (PostgreSQL, SQLite in
+    memory), ``$XDG_STATE_HOME/invitebot/chat.log`` (``~/.local/state/invitebot/chat.log``)."""
+    if settings.sqlite_path is not None:
+        return settings.sqlite_path.with_suffix(".log")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "invitebot" / "chat.log"
+
+
+def _chat_logging(settings: Settings) -> Path | None:
+    """Log the chat to :func:`chat_log_path`; when that file cannot be made, only warnings
+    and errors, as plain text on stderr. Returns the file, or ``None``."""
+    from .logs import configure_logging, configure_plain_logging
+
+    path = chat_log_path(settings)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        configure_logging(settings.log_level, path=path)
+    except OSError:
+        configure_plain_logging("WARNING")
+        return None
+    return path
 
 
 @app.command()
@@ -68,21 +118,46 @@ def chat(
     ] = False,
 ) -> None:
     """Talk to the bot in this terminal. Type /help to begin, /quit to leave."""
+    import getpass
+
+    from rich.console import Console
+
+    from bot.replies import Actor
+
+    from .console import PLATFORM
+
     settings = load_settings()
+    secret_key(settings)
     user = user or getpass.getuser()
     console = Console(highlight=False)
-    log_path = settings.sqlite_path.with_suffix(".log") if settings.sqlite_path else None
-    _log_to(log_path, settings.log_level)
+    log_path = _chat_logging(settings)
+    actor = Actor(PLATFORM, user, user, name or user)
     try:
-        asyncio.run(_chat(settings, console, Actor(PLATFORM, user, user, name or user), demo))
-    except DatabaseBehind as error:
-        err.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        run(_chat(settings, console, actor, demo, log_path))
     except KeyboardInterrupt:
         console.print("\nBye!")
 
 
-async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) -> None:
+async def _chat(
+    settings: Settings, console: Console, actor: Actor, demo: bool, log_path: Path | None
+) -> None:
+    import asyncio
+
+    from rich.markup import escape
+
+    from bot.delivery import Sender
+    from bot.domain import Channel, Route
+
+    from .bootstrap import (
+        build_dispatcher,
+        build_engine,
+        close_senders,
+        invitee_senders,
+        open_database,
+    )
+    from .console import PLATFORM, ConsoleChat, ConsoleSender, ConsoleView, stdin_lines
+    from .outbound import LoggingSender
+
     async with open_database(settings) as database:
         view = ConsoleView(console)
         engine = build_engine(settings, database)
@@ -96,9 +171,11 @@ async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) 
         # Only this user's notifications: another terminal serves another user.
         senders[Route(Channel.CHAT, PLATFORM, actor.chat_id)] = console_sender
         dispatcher = build_dispatcher(settings, database, senders)
+        log = f"log {escape(str(log_path))}" if log_path else "warnings shown here"
         console.print(
-            f"[bold]invitebot[/bold] chat as [cyan]{actor.user_id}[/cyan] · "
-            f"database {settings.database_url} · type /help, or /quit to leave"
+            f"[bold]invitebot[/bold] chat as [cyan]{escape(actor.user_id)}[/cyan] · "
+            f"database {escape(_shown_url(settings))} · {log} · type /help, or /quit to leave",
+            soft_wrap=True,
         )
         if demo:
             await _demo_household(settings, database, chat)
@@ -113,8 +190,20 @@ async def _chat(settings: Settings, console: Console, actor: Actor, demo: bool) 
             await close_senders(senders)
 
 
-async def _demo_household(settings: Settings, database, chat: ConsoleChat) -> None:
+def _shown_url(settings: Settings) -> str:
+    """The database URL with its password hidden."""
+    from sqlalchemy import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+async def _demo_household(settings: Settings, database: Database, chat: ConsoleChat) -> None:
     """Make the person at the keyboard head of a demo household, once."""
+    from bot import admin
+    from bot.replies import Event
+
+    from .bootstrap import core_context
+
     ctx = core_context(settings)
     async with database.uow() as uow:
         identity = await uow.identities.get(
@@ -142,6 +231,15 @@ async def _demo_household(settings: Settings, database, chat: ConsoleChat) -> No
     chat.view.console.print("Try [bold]/invite[/bold] now.")
 
 
+async def _check_database(settings: Settings) -> None:
+    """Open the database as a server process will, and close it: a SQLite file is brought up
+    to date, any other database must be already; a problem is a one-line startup error."""
+    from .bootstrap import open_database
+
+    async with open_database(settings):
+        pass
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -153,16 +251,21 @@ def serve(
     ] = False,
 ) -> None:
     """Run the web server (webhooks, invitation pages, /healthz)."""
-    import uvicorn
-
-    from .app import create_app
-    from .http_server import protocol_class
-
     settings = load_settings()
     if telegram_polling and settings.telegram_bot_token is None:
-        err.print("[red]--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.[/red]")
-        raise typer.Exit(2)
+        fail("--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.")
+    secret_key(settings)
     _log_to(None, settings.log_level)
+    # Before uvicorn starts: a database that is behind or cannot be reached is one line and
+    # exit code 2, not a traceback from the app's startup.
+    run(_check_database(settings))
+
+    import uvicorn
+
+    from .allocator import fix_malloc_thresholds
+    from .app import create_app
+    from .http_server import parser_name, protocol_class
+
     fix_malloc_thresholds()
     app = create_app(settings, dispatch=dispatch, telegram_polling=telegram_polling)
     # The header deadline and the connection bound (uvicorn has neither as it should be).
@@ -171,39 +274,66 @@ def serve(
         request_timeout=settings.request_timeout_seconds,
         max_connections=settings.max_connections,
     )
-    # log_config=None: uvicorn's records go through our masked JSON logging.
-    # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback (or whatever
-    # FORWARDED_ALLOW_IPS says) and rewrite the client's address before the app sees it; who
-    # is a trusted proxy is INVITEBOT_TRUSTED_PROXIES's to say, read in handlers.client_address.
-    uvicorn.run(app, host=host, port=port, log_config=None, http=protocol, proxy_headers=False)
+    # Told in the startup log, with the event loop the app finds itself on.
+    app.state.serving = f"http://{host}:{port}"
+    app.state.http_parser = parser_name(protocol)
+    try:
+        # loop="auto": uvloop (uvicorn[standard]); http: httptools unless configured.
+        # log_config=None: uvicorn's records go through our masked JSON logging.
+        # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback (or
+        # whatever FORWARDED_ALLOW_IPS says) and rewrite the client's address before the app
+        # sees it; who is a trusted proxy is INVITEBOT_TRUSTED_PROXIES's to say, read in
+        # handlers.client_address.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            loop="auto",
+            log_config=None,
+            http=protocol,
+            proxy_headers=False,
+        )
+    except SystemExit:
+        # The app's startup failed after the check above (the database went away, say).
+        problem = getattr(app.state, "startup_error", None)
+        if problem is not None:
+            fail(str(problem))
+        raise
 
 
 @app.command()
 def worker() -> None:
     """Deliver the outbox, alone (run several for more throughput)."""
     settings = load_settings()
+    secret_key(settings)
     _log_to(None, settings.log_level)
+    run(_check_database(settings))
+
+    from .allocator import fix_malloc_thresholds
+
     fix_malloc_thresholds()
+    run(_work(settings))
 
-    async def run() -> None:
-        async with open_database(settings) as database:
-            senders = invitee_senders(settings)
-            dispatcher = build_dispatcher(settings, database, senders)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-            logging.getLogger("invitebot").info("worker started")
-            try:
-                await dispatcher.run_forever(stop)
-            finally:
-                await close_senders(senders)
 
-    try:
-        asyncio.run(run())
-    except DatabaseBehind as error:
-        err.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+async def _work(settings: Settings) -> None:
+    import asyncio
+    import logging
+    import signal
+
+    from .bootstrap import build_dispatcher, close_senders, invitee_senders, open_database
+
+    async with open_database(settings) as database:
+        senders = invitee_senders(settings)
+        dispatcher = build_dispatcher(settings, database, senders)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        logging.getLogger("invitebot").info("worker started")
+        try:
+            await dispatcher.run_forever(stop)
+        finally:
+            await close_senders(senders)
 
 
 @app.command("sms-reply")
@@ -214,44 +344,69 @@ def sms_reply(
     ],
 ) -> None:
     """Answer an SMS invitation as the invitee would, without Twilio (for trying it out)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from bot.contacts import ContactError, display_contact, normalise_phone
+
     settings = load_settings()
+    secret_key(settings)
     try:
         phone = normalise_phone(sender, region=settings.default_region)
     except ContactError as error:
-        err.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
-
-    async def run() -> str | None:
-        async with open_database(settings) as database:
-            ctx = core_context(settings)
-            async with database.uow() as uow:
-                reply = await handle_inbound_sms(
-                    uow,
-                    ctx,
-                    InboundSms(sender=phone, body=body, message_id=f"SMlocal{uuid.uuid4().hex}"),
-                )
-                await uow.commit()
-            return reply
-
-    reply = asyncio.run(run())
+        fail(str(error))
+    reply = run(_sms_reply(settings, phone, body))
     console = Console(highlight=False)
     console.print(Text(f"📱 reply to {display_contact(phone)}: ", style="bold"), end="")
     console.print(Text(reply or "(no reply: the carrier answers STOP and START itself)"))
 
 
+async def _sms_reply(settings: Settings, phone: str, body: str) -> str | None:
+    import uuid
+
+    from bot.sms_inbound import InboundSms, handle_inbound_sms
+
+    from .bootstrap import core_context, open_database
+
+    async with open_database(settings) as database:
+        ctx = core_context(settings)
+        async with database.uow() as uow:
+            reply = await handle_inbound_sms(
+                uow,
+                ctx,
+                InboundSms(sender=phone, body=body, message_id=f"SMlocal{uuid.uuid4().hex}"),
+            )
+            await uow.commit()
+        return reply
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date (safe to run again)."""
+    from rich.console import Console
+
     settings = load_settings()
-
-    async def run() -> str | None:
-        async with open_database(settings, upgrade=False) as database:
-            await database.upgrade()
-            return await database.current_revision()
-
-    revision = asyncio.run(run())
+    revision = run(_upgrade(settings))
     Console().print(f"Database is at revision [bold]{revision}[/bold].")
 
 
+async def _upgrade(settings: Settings) -> str | None:
+    from .bootstrap import check_reachable, open_database
+
+    async with open_database(settings, upgrade=False) as database:
+        await check_reachable(settings, database)
+        await database.upgrade()
+        return await database.current_revision()
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as error:  # what a command did not turn into its one line itself
+        problem = startup_problem(error)
+        if problem is None:
+            raise
+        try:
+            fail(problem)
+        except typer.Exit as exit_:
+            raise SystemExit(exit_.exit_code) from None

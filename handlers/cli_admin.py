@@ -11,7 +11,6 @@ obj=AdminStorage(...))``); without one, :func:`handlers.bootstrap.open_database`
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import os
 import stat
@@ -19,29 +18,32 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeAlias, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
 
-from bot import admin, roster
-from bot.admin import AdminError, IssuedCode, RowOutcome, RowStatus
-from bot.contacts import display_contact
-from bot.context import SystemClock
-from bot.domain import Household, HouseholdStatus
-from bot.ports import Clock, UnitOfWorkFactory
-
-from .settings import Settings
+from .cli_errors import load_settings, startup_problem
+from .cli_errors import secret_key as _configured_secret_key
 from .terminal import printable
+
+# The core (phone numbers, email addresses, the use cases) is imported by the commands that
+# run it: `invitebot --help` should not pay for it (docs/performance.md, "CLI startup").
+if TYPE_CHECKING:
+    from bot.admin import IssuedCode, RowOutcome
+    from bot.domain import Household
+    from bot.ports import Clock, UnitOfWorkFactory
+
+    from .settings import Settings
+
+__all__ = ["AdminStorage", "admin_app", "load_settings", "open_configured_storage"]
 
 _T = TypeVar("_T")
 
-StorageOpener = Callable[[Settings], AbstractAsyncContextManager[UnitOfWorkFactory]]
+StorageOpener: TypeAlias = "Callable[[Settings], AbstractAsyncContextManager[UnitOfWorkFactory]]"
 
 
 @asynccontextmanager
@@ -55,12 +57,18 @@ async def open_configured_storage(settings: Settings) -> AsyncIterator[UnitOfWor
         yield database.uow
 
 
+def _system_clock() -> Clock:
+    from bot.context import SystemClock
+
+    return SystemClock()
+
+
 @dataclass(frozen=True)
 class AdminStorage:
     """How the admin commands reach storage, and which clock they read."""
 
     open: StorageOpener = open_configured_storage
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=_system_clock)
 
 
 admin_app = typer.Typer(
@@ -73,11 +81,8 @@ admin_app.add_typer(community_app, name="community")
 admin_app.add_typer(household_app, name="household")
 
 
-STATUS_COLOURS = {
-    HouseholdStatus.ACTIVE: "green",
-    HouseholdStatus.NOT_ACTIVATED: "yellow",
-    HouseholdStatus.INACTIVE: "red",
-}
+STATUS_COLOURS = {"active": "green", "not activated": "yellow", "inactive": "red"}
+"""By :class:`bot.domain.HouseholdStatus` (a ``StrEnum``: its members are these strings)."""
 
 
 def _code_warning(count: int) -> str:
@@ -102,26 +107,10 @@ def _fail(message: str, *, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings() -> Settings:
-    """The settings, or a one-line error naming each bad variable (its value never shown:
-    it may be a secret) and exit code 1: never pydantic's traceback."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"INVITEBOT_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
-            if error["loc"]
-            else str(error["msg"]).removeprefix("Value error, ")  # one about several settings
-            for error in exc.errors()
-        )
-        _fail(f"The configuration is not valid: {problems}")
-
-
 def _secret_key(settings: Settings) -> bytes:
-    try:
-        return settings.secret_key_bytes
-    except (RuntimeError, OSError) as exc:
-        _fail(f"No secret key: {exc}")
+    """The secret key, or one line saying why there is none (exit code 2, as every problem
+    with the settings)."""
+    return _configured_secret_key(settings)
 
 
 def _run(
@@ -129,7 +118,12 @@ def _run(
     settings: Settings,
     work: Callable[[UnitOfWorkFactory, Clock], Awaitable[_T]],
 ) -> _T:
-    """Run one use case against storage; an :class:`AdminError` becomes a red line."""
+    """Run one use case against storage; an :class:`AdminError` becomes a red line (exit
+    code 1), a database that is behind or cannot be reached another (exit code 2)."""
+    import asyncio
+
+    from bot.admin import AdminError
+
     storage = ctx.find_object(AdminStorage) or AdminStorage()
 
     async def main() -> _T:
@@ -141,6 +135,8 @@ def _run(
     except AdminError as exc:
         _fail(exc.message)
     except Exception as exc:
+        if (problem := startup_problem(exc)) is not None:
+            _fail(problem, code=2)
         if settings.log_level.upper() == "DEBUG":
             raise
         _fail(
@@ -152,6 +148,8 @@ def _run(
 
 def _expected_head(household: Household) -> str:
     """Who the board expects to claim a household: "Maria Ruiz · +1 202 555 0199"."""
+    from bot.contacts import display_contact
+
     parts = (household.head_name, display_contact(household.head_contact))
     return " · ".join(part for part in parts if part)
 
@@ -186,6 +184,8 @@ def community_add(
     ] = "",
 ) -> None:
     """Create a community."""
+    from bot import admin
+
     settings = load_settings()
     community = _run(
         ctx,
@@ -198,6 +198,8 @@ def community_add(
 @community_app.command("list")
 def community_list(ctx: typer.Context) -> None:
     """List the communities."""
+    from bot import admin
+
     settings = load_settings()
     communities = _run(ctx, settings, lambda uow, clock: admin.list_communities(uow))
     console = _out()
@@ -225,6 +227,8 @@ def household_add(
     ] = "",
 ) -> None:
     """Create a household and print its head's access code (once)."""
+    from bot import admin
+
     settings = load_settings()
     secret_key = _secret_key(settings)
     issued = _run(
@@ -262,6 +266,9 @@ def household_list(
     ] = None,
 ) -> None:
     """List households: community, address, status, expected head, claimed or not, members."""
+    from bot import roster
+    from bot.admin import AdminError
+
     try:
         wanted = roster.parse_status(status) if status is not None else None
     except AdminError as exc:
@@ -306,6 +313,8 @@ def household_reset_code(
     address: Annotated[str, typer.Option(help="The household's address.")],
 ) -> None:
     """Issue a new access code for a household; the old one stops working."""
+    from bot import admin
+
     settings = load_settings()
     secret_key = _secret_key(settings)
     issued = _run(
@@ -355,6 +364,11 @@ def import_csv(
     exists already are skipped; rows with a missing or unusable value are reported with their
     line number. Exits with 1 when any row was invalid.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot import admin
+    from bot.admin import RowStatus
+
     rows = _read_rows(file)
     settings = load_settings()
     secret_key = _secret_key(settings)
@@ -405,6 +419,9 @@ def import_csv(
 
 
 def _read_rows(file: Path) -> list[tuple[int, dict[str, str]]]:
+    from bot import admin
+    from bot.admin import AdminError
+
     try:
         data = file.read_bytes()
     except FileNotFoundError:
@@ -446,6 +463,8 @@ def _write_code_row(handle: TextIO, outcome: RowOutcome) -> None:
 def _print_import_summary(
     console: Console, outcomes: list[RowOutcome], *, total: int, codes_out: Path | None
 ) -> None:
+    from bot.admin import RowStatus
+
     by_status = {status: [o for o in outcomes if o.status is status] for status in RowStatus}
     created, skipped, invalid = (
         by_status[RowStatus.CREATED],

@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from bot import board
-
 from .cli_admin import (
     _out,
     _print_code,
@@ -31,6 +29,8 @@ Address = Annotated[str, typer.Option(help="The household's address.")]
 @household_app.command("deactivate")
 def household_deactivate(ctx: typer.Context, community: Community, address: Address) -> None:
     """Deactivate a household: open invitations cancelled, no inviting, the code stopped."""
+    from bot import board
+
     settings = load_settings()
     done = _run(
         ctx,
@@ -64,6 +64,8 @@ def household_activate(
     ] = False,
 ) -> None:
     """Activate a deactivated household again (cancelled invitations stay cancelled)."""
+    from bot import board
+
     settings = load_settings()
     secret_key = _secret_key(settings) if new_code else b""
     done = _run(
@@ -101,6 +103,8 @@ def member_remove(
     name: Annotated[str, typer.Option(help="The member's full name, as /household shows it.")],
 ) -> None:
     """Remove a member from a household (the member and the head are told)."""
+    from bot import board
+
     settings = load_settings()
     done = _run(
         ctx,

@@ -10,13 +10,10 @@ share with residents: a link that creates join requests, which the bot answers.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-
-from bot import group_access, roster
 
 from .cli_admin import _fail, _out, _run, community_app, load_settings
 from .terminal import printable
@@ -82,6 +79,8 @@ def community_set(
 def _set_telegram(
     ctx: typer.Context, settings: Settings, community: str, telegram_group: str | None
 ) -> None:
+    from bot import group_access
+
     if telegram_group is None:
         done = _run(
             ctx,
@@ -100,6 +99,8 @@ def _set_telegram(
     bot = bot_from_settings(settings)
     if bot is None:
         _fail("Set INVITEBOT_TELEGRAM_BOT_TOKEN first: the bot answers the group's requests.")
+    import asyncio
+
     check, link = asyncio.run(_check_and_link(bot, telegram_group))
     if check.problem:
         _fail(f"{check.problem}. {_advice()}")
@@ -128,6 +129,8 @@ def _set_telegram(
 def _set_slack(
     ctx: typer.Context, settings: Settings, community: str, slack_channel: str | None
 ) -> None:
+    from bot import group_access
+
     channel = ""
     name = ""
     if slack_channel is not None:
@@ -164,6 +167,8 @@ def _check_slack(settings: Settings, channel: str) -> SlackChannelCheck:
         api_base=settings.slack_api_base,
         wait_out_rate_limits=False,
     )
+    import asyncio
+
     return asyncio.run(check_channel(client, channel))
 
 
@@ -171,6 +176,8 @@ def _check_slack(settings: Settings, channel: str) -> SlackChannelCheck:
 def community_show(ctx: typer.Context, community: Community) -> None:
     """Show a community: its contact, its households by status, and its residents' group
     with what the bot may do there now."""
+    from bot import roster
+
     settings = load_settings()
     overview = _run(
         ctx,
@@ -213,6 +220,8 @@ def _rights_now(settings: Settings, group: str) -> str:
             return await check_group(bot, group)
         finally:
             await bot.session.close()
+
+    import asyncio
 
     found = asyncio.run(check())
     if found.problem:

@@ -16,20 +16,13 @@ import os
 import stat
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Column, Table
-
-from bot import roster
-from bot.contacts import display_contact
-from bot.domain import HouseholdStatus
-from bot.messages import HISTORY_MORE, when
-from bot.roster import EXPORT_COLUMNS, ExportRow, HouseholdDetails, spreadsheet_safe
 
 from .cli_admin import (
     STATUS_COLOURS,
@@ -41,6 +34,9 @@ from .cli_admin import (
     household_app,
     load_settings,
 )
+
+if TYPE_CHECKING:  # the core is imported by the commands that run it
+    from bot.roster import ExportRow, HouseholdDetails
 
 FORMATS = ("csv", "json")
 
@@ -55,6 +51,8 @@ def household_show(
     address: Annotated[str, typer.Option(help="The household's address.")],
 ) -> None:
     """Show one household in full: people and contacts, open invitations, last 20 events."""
+    from bot import roster
+
     settings = load_settings()
     details = _run(
         ctx,
@@ -67,6 +65,10 @@ def household_show(
 
 
 def _print_household(console: Console, details: HouseholdDetails) -> None:
+    from bot.contacts import display_contact
+    from bot.domain import HouseholdStatus
+    from bot.messages import HISTORY_MORE, when
+
     household = details.household
     lines = [
         f"[bold]{escape(household.address)}[/], {escape(details.community.name)}",
@@ -172,6 +174,10 @@ def export(
     CSV cells that begin with =, +, -, @, a tab or a carriage return get a ' in front, so a
     spreadsheet shows them as text instead of running them as formulas.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot import roster
+
     kind = format_.strip().casefold()
     if kind not in FORMATS:
         _fail(f"There is no export format “{format_}”. Use csv or json.", code=2)
@@ -268,6 +274,8 @@ def _write(
     """The rows as UTF-8 CSV (with a byte-order mark, so Excel reads it as UTF-8; ``\\r\\n``
     line ends; formulas neutralised) or as a JSON list of objects, one a line."""
     if kind == "csv":
+        from bot.roster import EXPORT_COLUMNS
+
         stream.write(codecs.BOM_UTF8)
         line = _csv_line()
         stream.write(line(EXPORT_COLUMNS))
@@ -285,6 +293,8 @@ def _write(
 
 def _csv_line() -> Callable[[Sequence[str]], bytes]:
     """A function making one CSV record (as UTF-8 bytes) of cells, each made spreadsheet-safe."""
+    from bot.roster import spreadsheet_safe
+
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # quotes what needs it; "\r\n" ends each record
 

@@ -9,7 +9,6 @@ the last delivery error. Errors are one red line and exit code 1.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -17,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_admin import load_settings
-from .settings import Settings
+from .cli_errors import load_settings
 
 if TYPE_CHECKING:
     from aiogram import Bot
+
+    from .settings import Settings
 
 _T = TypeVar("_T")
 
@@ -38,6 +38,8 @@ def _fail(message: str) -> NoReturn:
 def _with_bot(settings: Settings, work: Callable[[Bot], Awaitable[_T]]) -> _T:
     """Run ``work`` with the configured bot, closing its session; Bot API errors become one
     red line."""
+    import asyncio
+
     from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 
     from .telegram.bot import bot_from_settings

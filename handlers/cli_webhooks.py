@@ -7,13 +7,8 @@ sends one signed ``ping`` straight away, outside the outbox, and prints the answ
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-
 import typer
 from rich.markup import escape
-
-from bot import webhooks
 
 from .cli_admin import _fail, _out, admin_app, load_settings
 from .terminal import printable
@@ -35,8 +30,11 @@ def webhook_test() -> None:
             "(make a secret with: invitebot admin webhook secret)",
             code=2,
         )
+    import asyncio
+    import secrets
     from datetime import UTC, datetime
 
+    from bot import webhooks
     from bot.delivery import DeliveryError
 
     from .webhooks import webhook_sender_from_settings

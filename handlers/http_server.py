@@ -169,3 +169,19 @@ def protocol_class(
         )
     attributes = {"request_timeout": request_timeout, "max_connections": max_connections}
     return type(f"Guarded{base.__name__}", (GuardedConnection, base), attributes)
+
+
+def parser_name(protocol: type[asyncio.Protocol]) -> str:
+    """Which HTTP parser a protocol class from :func:`protocol_class` runs: ``httptools`` or
+    ``h11`` (for the startup log)."""
+    names = {cls.__name__ for cls in protocol.__mro__}
+    if "HttpToolsProtocol" in names:
+        return "httptools"
+    if "H11Protocol" in names:
+        return "h11"
+    return protocol.__name__
+
+
+def loop_name(loop: asyncio.AbstractEventLoop) -> str:
+    """Which event loop runs: ``uvloop`` or ``asyncio`` (for the startup log)."""
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"

@@ -17,10 +17,10 @@ import logging
 import re
 from pathlib import Path
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from bot.contacts import mask_contact
-from storage.database import create_private_file
 
 _TOKEN_CHARS = "A-Za-z0-9_-"
 _CROCKFORD = "0-9A-HJKMNP-TV-Z"
@@ -82,12 +82,18 @@ class MaskSecrets(logging.Filter):
         return True
 
 
+NOT_LOGGED = ("color_message",)
+"""Record attributes left out of the JSON lines: uvicorn's ``color_message`` is its message
+with ANSI colour escapes, for its own terminal formatter."""
+
+
 def json_formatter() -> logging.Formatter:
     return JsonFormatter(
         "{asctime}{levelname}{name}{message}",
         style="{",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         datefmt="%Y-%m-%dT%H:%M:%S%z",
+        reserved_attrs=[*RESERVED_ATTRS, *NOT_LOGGED],
     )
 
 
@@ -99,6 +105,8 @@ def configure_logging(level: str, *, path: Path | None = None) -> logging.Handle
     (an existing one open to every user is tightened, with a warning)."""
     handler: logging.Handler
     if path:
+        from storage.database import create_private_file  # SQLAlchemy: only for a file
+
         create_private_file(path)
         handler = logging.FileHandler(path)
     else:
@@ -111,6 +119,16 @@ def configure_logging(level: str, *, path: Path | None = None) -> logging.Handle
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    return handler
+
+
+def configure_plain_logging(level: str) -> logging.Handler:
+    """Records at ``level`` and above to stderr as plain text (``WARNING: ...``), masked: for
+    a terminal a person reads, where JSON lines would be noise. Returns the handler."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(MaskSecrets())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     return handler
 
 

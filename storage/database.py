@@ -13,15 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -30,6 +27,9 @@ from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 from bot.ports import EventListener
 
 from .repositories import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +185,48 @@ def alembic_config(connection: Connection | None = None) -> Config:
     With ``connection``, ``env.py`` migrates through it instead of opening its own engine;
     without an ini file it also leaves the program's logging configuration alone.
     """
+    # Alembic is imported when a migration is needed, not by every command (~0.2 s).
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
     return config
+
+
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.MULTILINE)
+_REVISION_VALUE = re.compile(r"""^(?:None|(["'])([\w-]+)\1)$""")
+
+
+def known_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | None:
+    """The packaged migrations' heads, read from each script's ``revision`` and
+    ``down_revision`` lines (as Alembic's would be, without importing it); ``None`` when a
+    script does not say them in the plain form every migration here uses (a tuple of parents,
+    say): then only Alembic can tell."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in versions.glob("*.py"):
+        found = dict(
+            (name, _REVISION_VALUE.match(value))
+            for name, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8"))
+        )
+        revision, parent = found.get("revision"), found.get("down_revision")
+        if revision is None or parent is None or revision.group(2) is None:
+            return None
+        revisions.add(revision.group(2))
+        if parent.group(2) is not None:
+            parents.add(parent.group(2))
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+def _alembic_versions(connection: Connection) -> frozenset[str] | None:
+    """The revisions in ``alembic_version``, or ``None`` without that table."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+    return frozenset(str(row[0]) for row in rows)
 
 
 class Database:
@@ -240,20 +277,38 @@ class Database:
         Runs Alembic's synchronous API on one of this engine's connections (``run_sync``), so
         it works from a running event loop and on an in-memory database.
         """
+        from alembic import command
+
         async with self.engine.connect() as connection:
             await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
     @staticmethod
     def head_revision() -> str | None:
         """The newest revision the packaged migrations know (what ``upgrade`` reaches)."""
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     async def current_revision(self) -> str | None:
         """The schema's Alembic revision, or ``None`` for a database never migrated."""
+        from alembic.runtime.migration import MigrationContext
+
         async with self.engine.connect() as connection:
             return await connection.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()
             )
+
+    async def is_at_head(self) -> bool | None:
+        """Whether the schema is at the packaged migrations' head, read without importing
+        Alembic (which costs a command ~0.2 s): the ``alembic_version`` table's rows against
+        :func:`known_heads`. ``False`` for a schema behind, ahead or never migrated; ``None``
+        when the scripts do not say their revisions plainly: then only Alembic can tell."""
+        heads = known_heads()
+        if heads is None:
+            return None
+        async with self.engine.connect() as connection:
+            versions = await connection.run_sync(_alembic_versions)
+        return versions == heads
 
     async def ping(self) -> bool:
         """Whether the database answers ``SELECT 1`` within :data:`PING_TIMEOUT` seconds.

@@ -518,5 +518,5 @@ def test_a_bad_configuration_is_a_friendly_error(
 ) -> None:
     monkeypatch.setenv("INVITEBOT_INVITE_TTL_HOURS", "often")
     result = run("community", "list")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # as every problem that keeps a command from starting
     assert "The configuration is not valid: INVITEBOT_INVITE_TTL_HOURS" in one_error_line(result)

@@ -1,0 +1,324 @@
+"""How ``invitebot`` starts, as a process: what building the command line imports, the
+version, and every command's startup errors (settings, secret key, database) as one line
+with exit code 2; ``chat`` on PostgreSQL logging away from the chat; ``serve`` naming its
+event loop and HTTP parser. Timing is the benchmark's (``tests/benchmarks/startup.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+import pytest
+
+INVITEBOT = Path(sys.executable).parent / "invitebot"
+POSTGRES_URL = os.environ.get("INVITEBOT_TEST_DATABASE_URL") or None
+SECRET = "s" * 40
+HEAVY = ("alembic", "aiohttp", "twilio", "aiogram", "slack_bolt", "sqlalchemy", "starlette")
+HEAVY += ("uvicorn", "pydantic", "storage", "bot")
+
+needs_postgres = pytest.mark.skipif(
+    POSTGRES_URL is None, reason="INVITEBOT_TEST_DATABASE_URL names no PostgreSQL database"
+)
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    return env | {"COLUMNS": "200", "PYTHONIOENCODING": "utf-8"} | settings
+
+
+def invitebot(
+    env: dict[str, str], *args: str, cwd: Path, typed: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    # chat logs under $XDG_STATE_HOME when the database is no SQLite file: not in $HOME.
+    env = {"XDG_STATE_HOME": str(cwd / "state")} | env
+    return subprocess.run(
+        [str(INVITEBOT), *args],
+        input=typed,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def one_line_exit_2(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line a command that could not start printed on stderr."""
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+# Every command that reads the settings, with what it needs besides.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "serve": ("serve", "--port", "1"),
+    "worker": ("worker",),
+    "chat": ("chat", "--user", "ana"),
+    "admin": ("admin", "household", "list"),
+    "admin-add": ("admin", "household", "add", "--community", "C", "--address", "1 A St"),
+    "db upgrade": ("db", "upgrade"),
+    "sms-reply": ("sms-reply", "JOIN", "--from", "+12025550199"),
+    "telegram": ("telegram", "info"),
+}
+DATABASE_COMMANDS = [name for name in COMMANDS if name != "telegram"]
+
+
+# --- building the command line --------------------------------------------------------------
+
+
+def test_building_the_command_line_imports_nothing_heavy() -> None:
+    """`invitebot --help` should not pay for what no command has run yet: the database and
+    its migrations, the web server, the providers' SDKs, the settings, the core."""
+    probe = f"import handlers.cli, sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=clean_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_an_admin_command_on_a_current_sqlite_database_imports_no_migrations(
+    tmp_path: Path,
+) -> None:
+    """Alembic is imported when a migration runs, not to find that none is needed; nor the
+    web server or a provider's SDK by a board command."""
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    assert invitebot(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    probe = (
+        "import sys\n"
+        "from handlers.cli import main\n"
+        "sys.argv = ['invitebot', 'admin', 'household', 'list']\n"
+        "try:\n    main()\n"
+        "except SystemExit as exit_:\n    assert not exit_.code, exit_.code\n"
+        "print(sorted(m for m in ('alembic', 'aiohttp', 'twilio', 'aiosmtplib', 'aiogram', "
+        "'slack_bolt', 'starlette', 'uvicorn') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "No households yet." in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_migration_still_runs_when_the_sqlite_database_is_behind(tmp_path: Path) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    migrate = [sys.executable, "-c", "import asyncio, sys\nfrom storage import Database\n"]
+    migrate[-1] += "asyncio.run(Database(sys.argv[1]).upgrade('0006'))"
+    subprocess.run([*migrate, env["INVITEBOT_DATABASE_URL"]], check=True, env=env, cwd=tmp_path)
+    done = invitebot(env, "admin", "community", "list", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    upgraded = invitebot(env, "db", "upgrade", cwd=tmp_path)
+    assert "revision 0008" in upgraded.stdout  # the admin command brought it to the head
+
+
+# --- --version --------------------------------------------------------------------------------
+
+
+def test_version_is_the_installed_packages(tmp_path: Path) -> None:
+    done = invitebot(clean_env(), "--version", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"invitebot {version('invitebot')}\n"
+    assert re.fullmatch(r"invitebot \d+\.\d+\.\d+\S*\n", done.stdout)
+    assert "--version" in invitebot(clean_env(), "--help", cwd=tmp_path).stdout
+
+
+# --- settings that are not valid ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("INVITEBOT_INVITE_TTL_HOURS", "often"), ("INVITEBOT_SECRET_KEY", "short")],
+)
+def test_settings_that_are_not_valid_are_one_line_and_exit_2(
+    tmp_path: Path, command: str, variable: str, value: str
+) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    env[variable] = value
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert "The configuration is not valid" in line and variable in line
+    assert not (tmp_path / "invitebot.db").exists()  # nothing was started
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "chat", "sms-reply", "admin-add"])
+def test_no_secret_key_for_a_server_database_is_one_line(tmp_path: Path, command: str) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:1/none")
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert "No secret key" in line and "INVITEBOT_SECRET_KEY" in line
+
+
+# --- a database that cannot be reached ----------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+@pytest.mark.parametrize("where", ["refused", "unknown host"])
+def test_a_database_that_cannot_be_reached_is_one_line(
+    tmp_path: Path, command: str, where: str
+) -> None:
+    host = f"127.0.0.1:{closed_port()}" if where == "refused" else "no-such-host.invalid:5432"
+    url = f"postgresql+asyncpg://invitebot:hunter2@{host}/invitebot"
+    env = clean_env(INVITEBOT_DATABASE_URL=url, INVITEBOT_SECRET_KEY=SECRET)
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert f"Cannot use the database postgresql+asyncpg://invitebot:***@{host}/invitebot" in line
+    assert "hunter2" not in line
+    assert "INVITEBOT_DATABASE_URL" in line
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder")
+    url = f"sqlite+aiosqlite:///{tmp_path}/taken/invitebot.db"
+    env = clean_env(INVITEBOT_DATABASE_URL=url, INVITEBOT_SECRET_KEY=SECRET)
+    for command in ("worker", "admin"):
+        line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+        assert "invitebot.db" in line
+
+
+# --- a PostgreSQL database never migrated -------------------------------------------------------
+
+
+async def _execute(url: str, statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def never_migrated() -> Iterator[str]:
+    """A new PostgreSQL database, empty, dropped after the test."""
+    assert POSTGRES_URL is not None
+    name = f"invitebot_cli_behind_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    asyncio.run(_execute(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@needs_postgres
+def test_every_command_on_a_database_never_migrated_says_db_upgrade(
+    tmp_path: Path, never_migrated: str
+) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=never_migrated, INVITEBOT_SECRET_KEY=SECRET)
+    for command in ("serve", "worker", "chat", "admin", "admin-add", "sms-reply"):
+        line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+        assert line == (
+            "Error: The database is not up to date. Run `invitebot db upgrade` first."
+        ), command
+    upgraded = invitebot(env, "db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0 and "revision 0008" in upgraded.stdout, upgraded.stderr
+    listed = invitebot(env, "admin", "household", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "No households yet." in listed.stdout, listed.stderr
+
+
+@needs_postgres
+def test_chat_on_postgresql_logs_to_a_file_not_the_terminal(
+    tmp_path: Path, never_migrated: str
+) -> None:
+    env = clean_env(
+        INVITEBOT_DATABASE_URL=never_migrated,
+        INVITEBOT_SECRET_KEY=SECRET,
+        INVITEBOT_LOG_LEVEL="DEBUG",
+        XDG_STATE_HOME=str(tmp_path / "state"),
+    )
+    assert invitebot(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    typed = "/help\n/invite\n/quit\n"
+    done = invitebot(env, "chat", "--demo", "--user", "ana", cwd=tmp_path, typed=typed)
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "state" / "invitebot" / "chat.log"
+    assert f"log {log}" in done.stdout  # the chat says where its log is
+    assert "You are now the head of the household" in done.stdout
+    for output in (done.stdout, done.stderr):
+        assert '{"time"' not in output and '"logger"' not in output
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and all({"time", "level", "logger", "message"} <= r.keys() for r in records)
+    assert oct(log.stat().st_mode & 0o777) == oct(0o600)
+
+
+def test_chat_without_a_writable_log_file_shows_only_warnings(tmp_path: Path) -> None:
+    (tmp_path / "invitebot.log").mkdir()  # where the log file would be
+    env = clean_env(
+        INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        INVITEBOT_LOG_LEVEL="DEBUG",
+    )
+    done = invitebot(env, "chat", "--demo", "--user", "ana", cwd=tmp_path, typed="/quit\n")
+    assert done.returncode == 0, done.stderr
+    assert "warnings shown here" in done.stdout
+    assert '{"time"' not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    assert "DEBUG" not in done.stderr and "INFO" not in done.stderr  # warnings only
+
+
+# --- serve: the HTTP stack ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("protocol", ["auto", "h11"])
+def test_serve_says_which_event_loop_and_http_parser_run(tmp_path: Path, protocol: str) -> None:
+    port = free_port()
+    env = clean_env(
+        INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        INVITEBOT_HTTP_PROTOCOL=protocol,
+    )
+    server = subprocess.Popen(
+        [str(INVITEBOT), "serve", "--port", str(port), "--no-dispatch"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    output = server.stdout.read() if server.stdout else ""
+    records = [json.loads(line) for line in output.splitlines() if line.strip()]
+    parser = "httptools" if protocol == "auto" else "h11"
+    serving = [r for r in records if r["message"].startswith("serving on ")]
+    assert [r["message"] for r in serving] == [
+        f"serving on http://127.0.0.1:{port} with uvloop and {parser}"
+    ]
+    assert serving[0]["event_loop"] == "uvloop" and serving[0]["http_parser"] == parser
+    # uvicorn's records carry its coloured copy of the message: not in our JSON lines.
+    assert any(r["logger"] == "uvicorn.error" for r in records)
+    assert all("color_message" not in r for r in records)
+    assert "\x1b[" not in output and "\\u001b" not in output
