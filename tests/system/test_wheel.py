@@ -25,9 +25,10 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,8 +56,8 @@ class Installed:
         return env
 
 
-def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+def _run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
     assert result.returncode == 0, (
         f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
@@ -221,8 +222,11 @@ def _get(url: str) -> tuple[int, str, str]:
         return error.code, error.headers.get("content-type", ""), error.read().decode()
 
 
+Start = Callable[..., tuple["subprocess.Popen[bytes]", Path]]
+
+
 @pytest.fixture
-def start(installed: Installed, empty_dir: Path) -> Iterator[object]:
+def start(installed: Installed, empty_dir: Path) -> Iterator[Start]:
     """Starts an ``invitebot`` command in the empty directory, its log in a file."""
     started: list[subprocess.Popen[bytes]] = []
 
@@ -261,7 +265,7 @@ def _stop(process: subprocess.Popen[bytes], log: Path, *, codes: tuple[int, ...]
     return text
 
 
-def test_serve(start, empty_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_serve(start: Start, empty_dir: Path) -> None:
     port = _free_port()
     process, log = start("serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
@@ -291,7 +295,7 @@ def test_serve(start, empty_dir: Path) -> None:  # type: ignore[no-untyped-def]
     assert (empty_dir / "invitebot.db").is_file()
 
 
-def test_worker(start) -> None:  # type: ignore[no-untyped-def]
+def test_worker(start: Start) -> None:
     process, log = start("worker")
     deadline = time.monotonic() + 45
     while "worker started" not in log.read_text():
