@@ -292,6 +292,8 @@ def test_serve(start: Start, empty_dir: Path) -> None:
     # the process ends by SIGTERM, which systemd counts as a clean stop.
     text = _stop(process, log, codes=(0, -signal.SIGTERM))
     assert "Application shutdown complete" in text
+    # uvicorn[standard] came with the lock: the startup log names the fast loop and parser.
+    assert "uvloop" in text and "httptools" in text, text
     assert (empty_dir / "invitebot.db").is_file()
 
 
