@@ -81,6 +81,10 @@ def main() -> None:
         "tests.benchmarks.server:create_bench_app",
         factory=True,
         log_config=None,  # as `invitebot serve`: records go through invitebot's logging
+        # The stack docs/performance.md's figures were measured on. uvicorn's defaults are
+        # now uvloop and httptools (uvicorn[standard]), which `invitebot serve` runs.
+        loop="asyncio",
+        http="h11",
     )
     uvicorn.Server(config).run(sockets=[listening_socket(args.port)])
 

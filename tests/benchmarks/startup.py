@@ -2,7 +2,8 @@
 
 ``.venv/bin/python -m tests.benchmarks.startup`` (``--runs N``, default 15; ``--quick``: 2)
 runs each command in a subprocess, from a temporary directory with a fresh SQLite database of
-its own (migrated first, with one community and a few households), each once untimed and then
+its own (migrated first, with one community and a few households), each once untimed (which
+also fills a bytecode cache of the benchmark's own, as an installed wheel has one) and then
 ``--runs`` times, and prints the median and the fastest wall time of each. Nothing is
 asserted about the figures (docs/performance.md, "CLI startup", has them):
 ``tests/benchmarks/test_startup_benchmark.py`` only checks that every row is printed.
@@ -65,6 +66,10 @@ def measure(runs: int) -> list[tuple[str, float, float]]:
         cwd = Path(directory)
         env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
         env["INVITEBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{cwd / 'invitebot.db'}"
+        # Compiled modules cached, as an installed wheel has them (pip compiles them), but
+        # here, not in the checkout: without a cache every run compiles the project anew.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cwd / "pycache")
         _prepare(cwd, env)
         rows = []
         for label, argv in COMMANDS:

@@ -24,8 +24,8 @@ import pytest
 INVITEBOT = Path(sys.executable).parent / "invitebot"
 POSTGRES_URL = os.environ.get("INVITEBOT_TEST_DATABASE_URL") or None
 SECRET = "s" * 40
-HEAVY = ("alembic", "aiohttp", "twilio", "aiogram", "slack_bolt", "sqlalchemy", "starlette")
-HEAVY += ("uvicorn", "pydantic", "storage", "bot")
+HEAVY: tuple[str, ...] = ("alembic", "aiohttp", "twilio", "aiogram", "slack_bolt")
+HEAVY += ("sqlalchemy", "starlette", "uvicorn", "pydantic", "storage", "bot")
 
 needs_postgres = pytest.mark.skipif(
     POSTGRES_URL is None, reason="INVITEBOT_TEST_DATABASE_URL names no PostgreSQL database"
@@ -322,3 +322,89 @@ def test_serve_says_which_event_loop_and_http_parser_run(tmp_path: Path, protoco
     assert any(r["logger"] == "uvicorn.error" for r in records)
     assert all("color_message" not in r for r in records)
     assert "\x1b[" not in output and "\\u001b" not in output
+
+
+# --- what the check reads without Alembic ------------------------------------------------------
+
+
+def test_the_heads_read_without_alembic_are_alembics() -> None:
+    from storage.database import Database, known_heads
+
+    assert known_heads() == frozenset([Database.head_revision()])
+
+
+def test_scripts_that_do_not_say_their_revisions_plainly_leave_it_to_alembic(
+    tmp_path: Path,
+) -> None:
+    from storage.database import known_heads
+
+    script = 'revision: str = "{rev}"\ndown_revision: str | Sequence[str] | None = {down}\n'
+    (tmp_path / "a.py").write_text(script.format(rev="a1", down="None"))
+    (tmp_path / "b.py").write_text(script.format(rev="b2", down='"a1"'))
+    (tmp_path / "c.py").write_text(script.format(rev="c3", down='"a1"'))
+    assert known_heads(tmp_path) == frozenset(["b2", "c3"])  # two branches: two heads
+    (tmp_path / "d.py").write_text(script.format(rev="d4", down='("b2", "c3")'))  # a merge
+    assert known_heads(tmp_path) is None
+    (tmp_path / "d.py").write_text("revision = make_revision()\n")
+    assert known_heads(tmp_path) is None
+
+
+# --- the JSON lines ---------------------------------------------------------------------------
+
+
+def test_uvicorns_coloured_message_is_not_in_the_json_lines() -> None:
+    import logging
+
+    from handlers.logs import MaskSecrets, json_formatter
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "Started %s", (1,), None)
+    record.color_message = "Started \x1b[1m%s\x1b[0m"
+    record.event_loop = "uvloop"  # what a call passes in extra= stays
+    MaskSecrets().filter(record)
+    line = json.loads(json_formatter().format(record))
+    assert line["message"] == "Started 1" and line["event_loop"] == "uvloop"
+    assert "color_message" not in line
+
+
+@pytest.mark.parametrize("protocol", ["auto", "h11"])
+def test_connections_accepted_on_uvloop_have_tcp_nodelay(protocol: str) -> None:
+    """docs/performance.md: without TCP_NODELAY every response waits ~40 ms for the client's
+    delayed ACK. uvloop sets it on the connections it accepts, as asyncio does."""
+    import threading
+    from typing import Any
+
+    import uvicorn
+
+    from handlers.http_server import protocol_class
+
+    nodelay: list[int] = []
+    guarded: Any = protocol_class(protocol)
+
+    class Watched(guarded):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            nodelay.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            super().connection_made(transport)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    config = uvicorn.Config(
+        app, port=port, loop="auto", http=Watched, lifespan="off", log_config=None
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "ok"
+        assert server.servers and "uvloop" in type(server.servers[0]).__module__
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert nodelay == [1]
