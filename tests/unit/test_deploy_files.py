@@ -211,6 +211,9 @@ def test_nginx_accepts_the_file(tmp_path: Path) -> None:
     in place of Let's Encrypt's (skipped where nginx or openssl is not installed)."""
     nginx, openssl = shutil.which("nginx", path="/usr/sbin:/usr/bin"), shutil.which("openssl")
     if nginx is None or openssl is None:
+        # .ci/run installs both; on a developer's machine without them the check is skipped.
+        if os.environ.get("CI"):
+            pytest.fail("nginx or openssl is not installed (apt-get install nginx-light openssl)")
         pytest.skip("nginx or openssl is not installed")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     certificate = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=t"]
