@@ -8,9 +8,10 @@ Two ways, one behaviour (the contract tests in ``tests/storage`` run on both):
   SQLAlchemy still builds and compiles every statement, applies its column types'
   conversions and lends the connection from its pool, but the compiled SQL then runs straight
   on the asyncpg connection. SQLAlchemy's execution layer (execution contexts, the greenlet
-  bridge for each call, cursor emulation and result plumbing) costs most of a one-row
-  statement's CPU, and its transaction handling adds more to each transaction
-  (``docs/performance.md``, item 9; ``python -m tests.benchmarks.executors`` measures both).
+  bridge for each call, cursor emulation and result plumbing) costs more than half of a
+  one-row statement's CPU: about 2.4 times the fast path's, and a transaction of eight takes
+  1.6 times as long (``docs/performance.md``, item 9; ``python -m tests.benchmarks.executors``
+  measures both).
 
 The fast path uses SQLAlchemy internals that are not public API (``_generate_cache_key``,
 ``construct_params(extracted_parameters=...)``, ``positiontup``, ``effective_returning``,
