@@ -35,6 +35,10 @@ FAST_PATH: bool = TypeAdapter(bool).validate_python(
 """Whether the tests' databases take PostgreSQL's fast path (``Settings.database_fast_path``:
 the same variable, parsed the same way)."""
 
+FAST_PATH_ENV: dict[str, str] = {} if FAST_PATH else {"INVITEBOT_DATABASE_FAST_PATH": "0"}
+"""The same choice for a process a test starts with an environment of its own (without the
+``INVITEBOT_*`` variables of the test run): add it to that environment."""
+
 SQL_BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 """The SQL backends to parametrize over, by name."""
 

@@ -22,7 +22,13 @@ from handlers.bootstrap import make_database
 from handlers.settings import Settings
 from storage import Database
 from storage.executors import SQL_LOG, AsyncpgConnection, SqlAlchemyConnection
-from tests.storage.databases import FAST_PATH, POSTGRES_URL, postgres_database, postgres_schema
+from tests.storage.databases import (
+    FAST_PATH,
+    FAST_PATH_ENV,
+    POSTGRES_URL,
+    postgres_database,
+    postgres_schema,
+)
 from tests.storage.test_sql import seeded
 
 needs_postgres = pytest.mark.skipif(
@@ -61,9 +67,14 @@ def test_the_setting_chooses_the_path_and_the_tests_read_it_alike(
     assert make_database(settings).fast_path is expected
 
 
-def test_the_suite_s_databases_follow_the_variable() -> None:
-    """``INVITEBOT_DATABASE_FAST_PATH=0 pytest`` runs every test database on SQLAlchemy."""
+def test_the_suite_s_databases_follow_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``INVITEBOT_DATABASE_FAST_PATH=0 pytest`` runs every test database on SQLAlchemy, and
+    the processes tests start with an environment of their own too (``FAST_PATH_ENV``)."""
     assert FAST_PATH is Settings(_env_file=None).database_fast_path
+    monkeypatch.delenv("INVITEBOT_DATABASE_FAST_PATH", raising=False)
+    for name, value in FAST_PATH_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert Settings(_env_file=None).database_fast_path is FAST_PATH
 
 
 @needs_postgres
