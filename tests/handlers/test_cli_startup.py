@@ -408,3 +408,22 @@ def test_connections_accepted_on_uvloop_have_tcp_nodelay(protocol: str) -> None:
         server.should_exit = True
         thread.join(timeout=15)
     assert nodelay == [1]
+
+
+@needs_postgres
+def test_the_apps_startup_keeps_the_error_serve_prints(never_migrated: str) -> None:
+    """Should the database fall behind between `serve`'s check and the app's startup, the
+    app keeps the error, for `serve` to print in one line (exit code 2) after uvicorn."""
+    from handlers.app import create_app
+    from handlers.bootstrap import DatabaseBehind
+    from handlers.settings import Settings
+
+    app = create_app(Settings(database_url=never_migrated, secret_key=SECRET), dispatch=False)
+
+    async def start() -> None:
+        async with app.router.lifespan_context(app):
+            pass
+
+    with pytest.raises(DatabaseBehind):
+        asyncio.run(start())
+    assert isinstance(app.state.startup_error, DatabaseBehind)
