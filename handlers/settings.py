@@ -133,8 +133,21 @@ class Settings(BaseSettings):
 
     @field_validator("public_base_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _public_url_shape(cls, value: str) -> str:
+        """The address the invitation links, the Twilio signature and the webhooks are built
+        on: an absolute http(s) URL with a host, and no query or fragment to be lost when a
+        path is appended."""
+        try:
+            url = URL(value.strip())
+        except (ValueError, TypeError):
+            raise ValueError("must be an http(s) URL such as https://hoa.example.org") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http(s) URL such as https://hoa.example.org")
+        if url.query_string or url.fragment or "@" in url.authority:
+            raise ValueError(
+                "must have no query, fragment or user name (e.g. https://hoa.example.org)"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("telegram_webhook_secret")
     @classmethod

@@ -64,3 +64,33 @@ async def test_the_database_pool_is_sized_by_the_settings(monkeypatch: pytest.Mo
         assert pool.size() == 3
     finally:
         await database.dispose()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "hoa.example.org",
+        "ftp://hoa.example.org",
+        "https://",
+        "https://hoa.example.org/?next=1",
+        "https://hoa.example.org/#top",
+        "https://user:pw@hoa.example.org",
+        "javascript:alert(1)",
+    ],
+)
+def test_a_public_url_links_cannot_be_built_on_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ValidationError, match="public_base_url"):
+        Settings(public_base_url=url)
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://hoa.example.org/", "https://hoa.example.org"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        (" https://hoa.example.org/invitebot/ ", "https://hoa.example.org/invitebot"),
+    ],
+)
+def test_a_public_url_is_kept_without_its_trailing_slash(url: str, kept: str) -> None:
+    assert Settings(public_base_url=url).public_base_url == kept
