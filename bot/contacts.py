@@ -14,7 +14,6 @@ import unicodedata
 from typing import Literal
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 MAX_NAME_LENGTH = 100
@@ -155,6 +154,10 @@ def normalise_email(text: str) -> str:
         raise InvalidEmail(
             f"The email address is empty. It should look like {EMAIL_EXAMPLE}.", reason="empty"
         )
+    # Imported here: email-validator (and the dnspython it brings, unused with deliverability
+    # checks off) costs ~50 ms at startup, and most commands never read an address.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validated = validate_email(stripped, check_deliverability=False)
     except EmailNotValidError as exc:
