@@ -35,6 +35,7 @@ from handlers.app import create_app
 from handlers.settings import Settings
 from storage import Database
 from tests.fakes import FakeClock
+from tests.storage.databases import FAST_PATH
 from tests.unit.conftest import SECRET, World
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class Site:
         keeps a loop running in this one), on the same SQLite file."""
 
         async def main() -> T:
-            database = Database(self.database_url)
+            database = Database(self.database_url, fast_path=FAST_PATH)
             try:
                 world = World(
                     uow_factory=database.uow,

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.storage.databases import SQL_BACKENDS
+from tests.storage.databases import FAST_PATH_ENV, SQL_BACKENDS
 from tests.system.cluster import system_database
 
 INVITEBOT = Path(sys.executable).parent / "invitebot"
@@ -78,7 +78,7 @@ def serve_env(database_url: str, **extra: str) -> dict[str, str]:
     """Every route that reads a body configured: Twilio, Telegram's webhook and Slack's
     events (their APIs pointed at a port where nothing listens: nothing here calls them)."""
     dead = f"http://127.0.0.1:{free_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")} | FAST_PATH_ENV
     return env | {
         "INVITEBOT_DATABASE_URL": database_url,
         "INVITEBOT_SECRET_KEY": "transport-test-secret-key-0123456789abcdef",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -135,3 +137,17 @@ async def test_the_fast_path_logs_each_statement_and_its_time_never_its_values(
         async with database.uow() as uow:
             await uow.identities.get(platform="sms", external_id=PHONE)
         assert [r for r in caplog.records if r.name == SQL_LOG.name] == []
+
+
+def test_the_servers_tests_start_take_the_suites_path() -> None:
+    """The system and transport tests start ``invitebot serve`` and ``worker`` with none of the
+    caller's INVITEBOT_* variables: the suite's choice of path still reaches their settings."""
+    from tests.security.live_server import serve_env
+    from tests.system.cluster import _clean_env
+
+    read = "from handlers.settings import Settings; print(Settings().database_fast_path)"
+    for env in (_clean_env(), serve_env("sqlite+aiosqlite://")):
+        shown = subprocess.run(
+            [sys.executable, "-c", read], env=env, capture_output=True, text=True, check=True
+        )
+        assert shown.stdout.strip() == str(FAST_PATH)

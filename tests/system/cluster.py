@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy import make_url
 
 from storage import Database
-from tests.storage.databases import POSTGRES_URL
+from tests.storage.databases import FAST_PATH, FAST_PATH_ENV, POSTGRES_URL
 from tests.unit.conftest import SECRET
 
 INVITEBOT = Path(sys.executable).parent / "invitebot"
@@ -63,7 +63,7 @@ async def system_database(
     get (e.g. to reach PostgreSQL through a proxy); the test's own connection goes direct."""
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{directory / 'system.db'}"
-        database = Database(url)
+        database = Database(url, fast_path=FAST_PATH)
         try:
             await migrate(url)
             yield SystemDatabase(url=url_for(url) if url_for else url, database=database)
@@ -76,7 +76,7 @@ async def system_database(
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        database = Database(url)
+        database = Database(url, fast_path=FAST_PATH)
         try:
             await migrate(url)
             yield SystemDatabase(url=url_for(url) if url_for else url, database=database)
@@ -101,7 +101,9 @@ async def migrate(url: str) -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    # Nothing of the caller's INVITEBOT_* but the suite's choice of PostgreSQL path.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    return clean | FAST_PATH_ENV
 
 
 @dataclass

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import urllib.error
@@ -77,6 +78,12 @@ def _pip(
     _run([*command, *args], env=env, timeout=timeout)
 
 
+def _temporary_wheelhouse() -> Path:
+    base = Path(tempfile.gettempdir()) / f"invitebot-wheelhouse-{os.getuid()}"
+    base.mkdir(mode=0o700, exist_ok=True)
+    return base
+
+
 def _wheelhouse(request: pytest.FixtureRequest) -> Path:
     """Every wheel requirements.lock pins (hash-checked) and the build backend, downloaded once
     per lock into pytest's cache: later runs install offline, in seconds."""
@@ -85,7 +92,11 @@ def _wheelhouse(request: pytest.FixtureRequest) -> Path:
         "requires"
     ]
     key = hashlib.sha256(lock.read_bytes() + repr(build_requires).encode()).hexdigest()[:16]
-    house = request.config.cache.mkdir("wheelhouse") / key
+    # pytest's cache, or (with -p no:cacheprovider) a folder of the machine's temporary
+    # directory: the wheels are hash-checked on every install either way.
+    cache = getattr(request.config, "cache", None)
+    base = cache.mkdir("wheelhouse") if cache is not None else _temporary_wheelhouse()
+    house = base / key
     if not house.is_dir():
         draft = house.with_name(f"{key}.{os.getpid()}")
         shutil.rmtree(draft, ignore_errors=True)
