@@ -138,6 +138,7 @@ def make_engine(
         return create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args=args,
             pool_size=pool_size,
             max_overflow=max_overflow,
@@ -145,13 +146,22 @@ def make_engine(
     prepare_sqlite_file(url)
     if _is_memory_sqlite(url):
         # One in-memory database lives in one connection: every session must share it.
-        engine = create_async_engine(url, echo=echo, poolclass=StaticPool, connect_args=args)
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, poolclass=StaticPool, connect_args=args
+        )
     else:
         # One connection per process: every unit of work takes the write lock at its
         # BEGIN IMMEDIATE anyway, so more connections only add contention, and SQLite's busy
         # handler waits for a lock by sleeping and polling (up to 100 ms at a time), where
         # the pool's queue hands the connection over the moment it is free.
-        engine = create_async_engine(url, echo=echo, connect_args=args, pool_size=1, max_overflow=0)
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args=args,
+            pool_size=1,
+            max_overflow=0,
+        )
     _take_over_sqlite_transactions(engine)
     return engine
 

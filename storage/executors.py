@@ -195,7 +195,9 @@ class _Compiled:
                 try:
                     value = process(value)
                 except Exception as error:  # as SQLAlchemy reports a value its type refuses
-                    raise exc.StatementError(str(error), self.sql, params, error) from error
+                    raise exc.StatementError(
+                        str(error), self.sql, params, error, hide_parameters=True
+                    ) from error
             arguments.append(value)
         return arguments
 
@@ -275,6 +277,31 @@ def _cache_of(dialect: Dialect) -> _StatementCache:
     if cache is None:
         cache = _CACHES[dialect] = _StatementCache(dialect)
     return cache
+
+
+class PostgresError(Exception):
+    """A PostgreSQL error as SQLAlchemy's own asyncpg dialect shows it: the server's message,
+    without the ``DETAIL`` asyncpg adds to it, which quotes the row's values (``Key
+    (platform, external_id)=(sms, +12025550199) already exists``). The SQLSTATE and the
+    constraint stay readable; asyncpg's error is its ``__cause__``."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, constraint_name: str | None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.constraint_name = constraint_name
+
+    @classmethod
+    def of(cls, error: Exception) -> Exception:
+        if not isinstance(error, asyncpg.PostgresError):
+            return error
+        message = str(error.args[0]) if error.args else type(error).__name__
+        shown = cls(
+            f"{type(error).__name__}: {message}",
+            sqlstate=getattr(error, "sqlstate", None),
+            constraint_name=getattr(error, "constraint_name", None),
+        )
+        shown.__cause__ = error
+        return shown
 
 
 _SQLSTATE_ERRORS: dict[str, type[exc.DBAPIError]] = {
@@ -395,12 +422,16 @@ class AsyncpgConnection:
         if self._raw.is_closed() or isinstance(error, OSError):
             # As SQLAlchemy's asyncpg dialect decides a disconnect: the connection is closed.
             await _discard(self._connection)
-            return exc.OperationalError(sql, arguments, error, connection_invalidated=True)
+            return exc.OperationalError(
+                sql, arguments, error, hide_parameters=True, connection_invalidated=True
+            )
         if isinstance(error, asyncpg.InterfaceError):
-            return exc.InterfaceError(sql, arguments, error)
+            return exc.InterfaceError(sql, arguments, error, hide_parameters=True)
         sqlstate = getattr(error, "sqlstate", None) or ""
         kind = _SQLSTATE_ERRORS.get(sqlstate[:2], exc.DatabaseError)
-        return kind(sql, arguments, error)
+        # Never the values in the message: they name people and their contacts, and errors
+        # are logged (as the engine's own errors are, with hide_parameters).
+        return kind(sql, arguments, PostgresError.of(error), hide_parameters=True)
 
     async def commit(self) -> None:
         status = await self._run("COMMIT", [], rows=False)

@@ -151,3 +151,43 @@ def test_the_servers_tests_start_take_the_suites_path() -> None:
             [sys.executable, "-c", read], env=env, capture_output=True, text=True, check=True
         )
         assert shown.stdout.strip() == str(FAST_PATH)
+
+
+@asynccontextmanager
+async def backend(name: str, tmp_path: Any) -> AsyncIterator[Database]:
+    if name == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path}/hoa.db")
+        try:
+            await database.upgrade()
+            yield database
+        finally:
+            await database.dispose()
+        return
+    if POSTGRES_URL is None:
+        pytest.skip("needs PostgreSQL (INVITEBOT_TEST_DATABASE_URL)")
+    async with postgres(fast_path=name == "postgresql-fast") as database:
+        yield database
+
+
+@pytest.mark.parametrize("name", ["sqlite", "postgresql-fast", "postgresql-sqlalchemy"])
+async def test_a_database_error_never_carries_the_values(name: str, tmp_path: Any) -> None:
+    """Errors are logged; their message must not name the people and contacts in a statement
+    (``hide_parameters`` on the engine, and on the errors the fast path raises)."""
+    from sqlalchemy.exc import IntegrityError
+
+    async with backend(name, tmp_path) as database:
+        s = await seeded(database)
+        async with database.uow() as uow:
+            member = Member(household_id=s.household.id, name="Maria Ruiz", role=Role.MEMBER)
+            await uow.members.add(member)
+            await uow.identities.add(ChannelIdentity("sms", PHONE, member_id=member.id))
+            await uow.commit()
+        with pytest.raises(IntegrityError) as refused:
+            async with database.uow() as uow:
+                twin = Member(household_id=s.household.id, name="Maria Ruiz", role=Role.MEMBER)
+                await uow.members.add(twin)
+                await uow.identities.add(ChannelIdentity("sms", PHONE, member_id=twin.id))
+                await uow.commit()
+        shown = str(refused.value) + repr(refused.value)
+        assert "parameters hidden" in shown
+        assert PHONE not in shown and "Maria" not in shown
