@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.context import CoreContext, SystemClock
 from bot.domain import Channel, Route
 from bot.ports import Clock
-from storage.database import Database
+from storage.database import Database, SchemaAhead
 
 from .settings import Settings
 
@@ -35,6 +35,11 @@ class StartupError(RuntimeError):
 
 class DatabaseBehind(StartupError):
     """The database schema is older than this code; ``invitebot db upgrade`` fixes it."""
+
+
+class DatabaseAhead(StartupError):
+    """The database schema was upgraded by a newer version of invitebot (a rollback of the
+    code without the database): this version cannot use it, and ``db upgrade`` cannot help."""
 
 
 class DatabaseUnreachable(StartupError):
@@ -79,13 +84,15 @@ async def check_reachable(settings: Settings, database: Database) -> None:
     """Connect once: a database that cannot be reached is a one-line
     :class:`DatabaseUnreachable` (before a migration, whose own errors are its own)."""
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT), database.engine.connect():
-            pass
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            unknown = await database.unknown_revisions()
     except Exception as error:
         unreachable = database_unreachable(settings, error)
         if unreachable is None:
             raise
         raise unreachable from error
+    if unknown:
+        raise DatabaseAhead(str(SchemaAhead(unknown)))
 
 
 def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreContext:
@@ -141,8 +148,8 @@ def make_database(settings: Settings) -> Database:
 async def prepare_database(settings: Settings, database: Database) -> None:
     """Bring a SQLite database up to date; check that any other one already is.
 
-    Raises :class:`DatabaseBehind` or :class:`DatabaseUnreachable`, each a one-line
-    :class:`StartupError`."""
+    Raises :class:`DatabaseBehind`, :class:`DatabaseAhead` or :class:`DatabaseUnreachable`,
+    each a one-line :class:`StartupError`."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
             # Read without Alembic, which a schema at the head never needs to import.
@@ -154,6 +161,9 @@ async def prepare_database(settings: Settings, database: Database) -> None:
         raise unreachable from error
     if at_head:
         return
+    unknown = await database.unknown_revisions()
+    if unknown:
+        raise DatabaseAhead(str(SchemaAhead(unknown)))
     if settings.is_sqlite:
         await database.upgrade()
     elif at_head is False or await database.current_revision() != database.head_revision():

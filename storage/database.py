@@ -214,6 +214,40 @@ def known_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | No
     ``down_revision`` lines (as Alembic's would be, without importing it); ``None`` when a
     script does not say them in the plain form every migration here uses (a tuple of parents,
     say): then only Alembic can tell."""
+    read = _script_revisions(versions)
+    if read is None:
+        return None
+    revisions, parents = read
+    heads = frozenset(revisions - parents)
+    return heads or None
+
+
+def known_revisions(versions: Path = MIGRATIONS / "versions") -> frozenset[str]:
+    """Every revision the packaged migrations know (Alembic's answer where a script does not
+    say its revisions plainly)."""
+    read = _script_revisions(versions)
+    if read is not None:
+        return frozenset(read[0])
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    return frozenset(script.revision for script in scripts.walk_revisions())
+
+
+class SchemaAhead(RuntimeError):
+    """The database's schema was migrated by a newer version of invitebot: its revision is
+    none this version knows, so neither this code nor its migrations can use it."""
+
+    def __init__(self, unknown: frozenset[str]) -> None:
+        self.unknown = unknown
+        super().__init__(
+            f"The database's schema is at revision {', '.join(sorted(unknown))}, which this "
+            "version of invitebot does not know: it was upgraded by a newer version. Run that "
+            "version, or restore the backup taken before its upgrade."
+        )
+
+
+def _script_revisions(versions: Path) -> tuple[set[str], set[str]] | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for script in versions.glob("*.py"):
@@ -227,8 +261,7 @@ def known_heads(versions: Path = MIGRATIONS / "versions") -> frozenset[str] | No
         revisions.add(revision.group(2))
         if parent.group(2) is not None:
             parents.add(parent.group(2))
-    heads = frozenset(revisions - parents)
-    return heads or None
+    return revisions, parents
 
 
 def _alembic_versions(connection: Connection) -> frozenset[str] | None:
@@ -289,8 +322,18 @@ class Database:
         """
         from alembic import command
 
+        unknown = await self.unknown_revisions()
+        if unknown:  # Alembic would fail on it with a traceback ("Can't locate revision")
+            raise SchemaAhead(unknown)
         async with self.engine.connect() as connection:
             await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+
+    async def unknown_revisions(self) -> frozenset[str]:
+        """The schema's revisions that the packaged migrations do not know: those of a newer
+        version of invitebot (empty for a schema this version made, or never migrated)."""
+        async with self.engine.connect() as connection:
+            versions = await connection.run_sync(_alembic_versions)
+        return (versions or frozenset()) - known_revisions()
 
     @staticmethod
     def head_revision() -> str | None:
