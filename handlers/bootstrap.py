@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.context import CoreContext, SystemClock
 from bot.domain import Channel, Route
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 # included) a few hundred milliseconds of imports (see docs/performance.md, "CLI startup").
 
 log = logging.getLogger(__name__)
+
+
+_T = TypeVar("_T")
 
 
 class StartupError(RuntimeError):
@@ -80,19 +83,29 @@ def _cannot_use(settings: Settings, reason: str) -> str:
     return f"Cannot use the database {url}: {reason}. Check INVITEBOT_DATABASE_URL and {fix}."
 
 
-async def check_reachable(settings: Settings, database: Database) -> None:
-    """Connect once: a database that cannot be reached is a one-line
-    :class:`DatabaseUnreachable` (before a migration, whose own errors are its own)."""
+async def _reached(settings: Settings, read: Awaitable[_T]) -> _T:
+    """``read``, the first thing asked of the database: one that cannot be reached within
+    :data:`CHECK_TIMEOUT` is a one-line :class:`DatabaseUnreachable`."""
     try:
         async with asyncio.timeout(CHECK_TIMEOUT):
-            unknown = await database.unknown_revisions()
+            return await read
     except Exception as error:
         unreachable = database_unreachable(settings, error)
         if unreachable is None:
             raise
         raise unreachable from error
+
+
+def _refuse_a_newer_schema(unknown: frozenset[str]) -> None:
     if unknown:
         raise DatabaseAhead(str(SchemaAhead(unknown)))
+
+
+async def check_reachable(settings: Settings, database: Database) -> None:
+    """Connect once: a database that cannot be reached is a one-line
+    :class:`DatabaseUnreachable`, one a newer version upgraded a :class:`DatabaseAhead`
+    (before a migration, whose own errors are its own)."""
+    _refuse_a_newer_schema(await _reached(settings, database.unknown_revisions()))
 
 
 def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreContext:
@@ -150,20 +163,11 @@ async def prepare_database(settings: Settings, database: Database) -> None:
 
     Raises :class:`DatabaseBehind`, :class:`DatabaseAhead` or :class:`DatabaseUnreachable`,
     each a one-line :class:`StartupError`."""
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT):
-            # Read without Alembic, which a schema at the head never needs to import.
-            at_head = await database.is_at_head()
-    except Exception as error:
-        unreachable = database_unreachable(settings, error)
-        if unreachable is None:
-            raise
-        raise unreachable from error
+    # Read without Alembic, which a schema at the head never needs to import.
+    at_head = await _reached(settings, database.is_at_head())
     if at_head:
         return
-    unknown = await database.unknown_revisions()
-    if unknown:
-        raise DatabaseAhead(str(SchemaAhead(unknown)))
+    _refuse_a_newer_schema(await database.unknown_revisions())
     if settings.is_sqlite:
         await database.upgrade()
     elif at_head is False or await database.current_revision() != database.head_revision():
