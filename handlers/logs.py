@@ -97,6 +97,18 @@ def json_formatter() -> logging.Formatter:
     )
 
 
+QUIET_LOGGERS = {"aiosqlite": logging.WARNING, "sqlalchemy.engine": logging.WARNING}
+"""Libraries' loggers held at a level whatever ``INVITEBOT_LOG_LEVEL`` says: at DEBUG,
+``aiosqlite`` logs every call with its SQL parameters (names, addresses, keyed hashes), and
+``sqlalchemy.engine`` at INFO each statement's parameters. ``invitebot.sql`` logs the
+statements, without their values."""
+
+
+def _quiet_libraries() -> None:
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
+
+
 def configure_logging(level: str, *, path: Path | None = None) -> logging.Handler:
     """Send every logger's records (uvicorn's too) to stderr or ``path`` as masked JSON
     lines. Returns the handler.
@@ -114,6 +126,7 @@ def configure_logging(level: str, *, path: Path | None = None) -> logging.Handle
     handler.setFormatter(json_formatter())
     handler.addFilter(MaskSecrets())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    _quiet_libraries()
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's loggers go through ours (serve passes log_config=None to uvicorn).
         logger = logging.getLogger(name)
@@ -129,6 +142,7 @@ def configure_plain_logging(level: str) -> logging.Handler:
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     handler.addFilter(MaskSecrets())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    _quiet_libraries()
     return handler
 
 
