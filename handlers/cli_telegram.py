@@ -4,7 +4,8 @@
 with the webhook secret, asks only for the updates the bot handles, and publishes the command
 menu. ``delete-webhook`` undoes it (long polling needs that; ``serve --telegram-polling`` does
 it by itself). ``info`` shows what Telegram knows: the webhook's address, updates waiting, and
-the last delivery error. Errors are one red line and exit code 1.
+the last delivery error. Errors are one red line: exit code 2 for a setting that is missing
+(the bot token, the webhook secret), as every command's startup error; 1 for the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_errors import load_settings
+from .cli_errors import fail, load_settings
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -46,7 +47,7 @@ def _with_bot(settings: Settings, work: Callable[[Bot], Awaitable[_T]]) -> _T:
 
     bot = bot_from_settings(settings)
     if bot is None:
-        _fail(NO_TOKEN)
+        fail(NO_TOKEN)
 
     async def main() -> _T:
         try:
@@ -79,9 +80,9 @@ def set_webhook(
 
     settings = load_settings()
     if settings.telegram_bot_token is None:
-        _fail(NO_TOKEN)
+        fail(NO_TOKEN)
     if settings.telegram_webhook_secret is None:
-        _fail(
+        fail(
             "Set INVITEBOT_TELEGRAM_WEBHOOK_SECRET first (1-256 characters of A-Z, a-z, 0-9, "
             "_ and -); `invitebot serve` checks it on every update."
         )

@@ -121,18 +121,19 @@ def test_set_webhook_registers_the_endpoint_and_the_menu(
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"),
+    ("env", "expected", "code"),
     [
-        ({"INVITEBOT_TELEGRAM_WEBHOOK_SECRET": ""}, "INVITEBOT_TELEGRAM_WEBHOOK_SECRET"),
-        ({"INVITEBOT_TELEGRAM_BOT_TOKEN": ""}, "INVITEBOT_TELEGRAM_BOT_TOKEN"),
-        ({"INVITEBOT_PUBLIC_BASE_URL": "http://localhost:8000"}, "only delivers to https://"),
+        # A setting missing: a startup error, exit code 2 as every command's.
+        ({"INVITEBOT_TELEGRAM_WEBHOOK_SECRET": ""}, "INVITEBOT_TELEGRAM_WEBHOOK_SECRET", 2),
+        ({"INVITEBOT_TELEGRAM_BOT_TOKEN": ""}, "INVITEBOT_TELEGRAM_BOT_TOKEN", 2),
+        ({"INVITEBOT_PUBLIC_BASE_URL": "http://localhost:8000"}, "only delivers to https://", 1),
     ],
 )
 def test_set_webhook_explains_what_is_missing(
-    fake: FakeTelegram, tmp_path: Path, env: dict[str, str], expected: str
+    fake: FakeTelegram, tmp_path: Path, env: dict[str, str], expected: str, code: int
 ) -> None:
     result = run_cli(fake, tmp_path, "set-webhook", **env)
-    assert result.exit_code == 1
+    assert result.exit_code == code
     assert expected in " ".join(result.output.split())
     assert fake.webhook == {} and fake.calls_of("setMyCommands") == []
 
