@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from typing import Any
 
@@ -185,3 +186,43 @@ def parser_name(protocol: type[asyncio.Protocol]) -> str:
 def loop_name(loop: asyncio.AbstractEventLoop) -> str:
     """Which event loop runs: ``uvloop`` or ``asyncio`` (for the startup log)."""
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """The sockets ``invitebot serve`` listens on, bound before uvicorn starts (which then
+    only listens on them): a port in use, or an address this host does not have, is known
+    before the app's startup, and the app logs that it serves only once it can.
+
+    Bound as uvicorn would (``loop.create_server(host=, port=)``): one socket for each
+    address ``host`` names (all interfaces when it is empty), ``SO_REUSEADDR`` so a restart
+    need not wait for the last connections' TIME_WAIT, IPv6 ones ``IPV6_V6ONLY`` beside the
+    IPv4 ones, and inheritable as ``uvicorn.Config.bind_socket`` makes them. Raises
+    :class:`OSError` (:class:`OverflowError` for a port past 65535), none left open."""
+    if not 0 <= port <= 65535:  # getaddrinfo would take 65536 as 0, and so on
+        raise OverflowError(f"port {port} is not from 0 to 65535")
+    infos = socket.getaddrinfo(
+        host or None,
+        port,
+        family=socket.AF_UNSPEC,
+        type=socket.SOCK_STREAM,
+        flags=socket.AI_PASSIVE,
+    )
+    sockets: list[socket.socket] = []
+    bound: set[tuple[int, Any]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address) in bound:
+                continue
+            bound.add((family, address))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.set_inheritable(True)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
