@@ -32,6 +32,52 @@ _KEY_ADVICE = (
 )
 
 
+DATABASE_DRIVERS = {
+    "postgresql": "postgresql+asyncpg://user:password@host/db",
+    "sqlite": "sqlite+aiosqlite:///./invitebot.db",
+}
+"""The database backends invitebot runs on, each with the one driver it uses (asyncpg,
+aiosqlite), and a URL to show as an example."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SECRET_PARAMETER = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+HIDDEN = "***"
+
+
+def shown_database_url(url: str) -> str:
+    """``url`` fit to be printed or logged: the password hidden (``user:***@``), and so is
+    the value of any query parameter whose name says it is a secret (``?password=***``)."""
+    from sqlalchemy import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL at all: show none of it, it may hold a password
+        return "(the URL in INVITEBOT_DATABASE_URL)"
+    if parsed.query:
+        parsed = parsed.set(
+            query={
+                name: HIDDEN if _SECRET_PARAMETER.search(name) else value
+                for name, value in parsed.query.items()
+            }
+        )
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", HIDDEN)
+
+
+def database_url_secrets(url: str) -> list[str]:
+    """The secrets in a database URL (its password, secret query values), to keep out of
+    any message."""
+    from sqlalchemy import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return []
+    found = [parsed.password] if parsed.password else []
+    for name, value in parsed.query.items():
+        if _SECRET_PARAMETER.search(name):
+            found += [value] if isinstance(value, str) else list(value)
+    return [str(secret) for secret in found if secret]
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -125,11 +171,49 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     """How long a receiver has to answer a webhook before the attempt counts as failed."""
     smtp_host: str | None = None
-    smtp_port: int = 587
+    smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     email_from: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        """A URL SQLAlchemy can read, on a driver invitebot has: PostgreSQL on asyncpg or
+        SQLite on aiosqlite. Refused here, a typo is one line at start-up instead of a
+        traceback from the engine (never showing the URL: it may hold a password)."""
+        from sqlalchemy import make_url  # every command reading settings uses SQLAlchemy
+
+        value = value.strip()
+        try:
+            url = make_url(value)  # a port that is no number fails here too
+        except Exception:
+            raise ValueError(
+                "is not a database URL; use e.g. "
+                f"{DATABASE_DRIVERS['postgresql']} or {DATABASE_DRIVERS['sqlite']}"
+            ) from None
+        backend, _, driver = url.drivername.partition("+")
+        backend = "postgresql" if backend == "postgres" else backend
+        if backend not in DATABASE_DRIVERS:
+            raise ValueError(
+                f"{backend!r} is not a database invitebot runs on; use PostgreSQL "
+                f"({DATABASE_DRIVERS['postgresql']}) or SQLite ({DATABASE_DRIVERS['sqlite']})"
+            )
+        wanted = "asyncpg" if backend == "postgresql" else "aiosqlite"
+        if driver != wanted:
+            raise ValueError(
+                f"{backend} needs the {wanted} driver: use {DATABASE_DRIVERS[backend]}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("public_base_url")
     @classmethod
@@ -241,7 +325,12 @@ class Settings(BaseSettings):
     @field_validator("default_region")
     @classmethod
     def _upper_region(cls, value: str) -> str:
-        return value.strip().upper()
+        import phonenumbers  # imported by every command anyway (bot.contacts)
+
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be a two-letter country code such as US, GB or DE")
+        return region
 
     @property
     def limits(self) -> Limits:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.pool import QueuePool
 
 from handlers.bootstrap import batch_size_for, make_database
-from handlers.settings import Settings
+from handlers.settings import Settings, database_url_secrets, shown_database_url
 
 
 def test_the_key_file_is_made_once_private_and_shared(tmp_path: Path) -> None:
@@ -94,3 +94,72 @@ def test_a_public_url_links_cannot_be_built_on_is_refused_at_start(url: str) -> 
 )
 def test_a_public_url_is_kept_without_its_trailing_slash(url: str, kept: str) -> None:
     assert Settings(public_base_url=url).public_base_url == kept
+
+
+# --- settings refused at start-up, and a database URL fit to print -----------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw@127.0.0.1:5432/x",
+        "postgresql+psycopg://u@127.0.0.1/x",
+        "postgres://u@127.0.0.1/x",
+        "mysql://u@127.0.0.1/x",
+        "sqlite:///./invitebot.db",
+        "not a url",
+        "postgresql+asyncpg://u@127.0.0.1:notaport/x",
+    ],
+)
+def test_a_database_url_on_no_driver_we_have_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="database_url") as refused:
+        Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+    assert "pw@" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///./invitebot.db",
+        "sqlite+aiosqlite://",
+        "postgresql+asyncpg://u:pw@db.example:5432/hoa?ssl=require",
+    ],
+)
+def test_the_database_urls_we_run_on_are_accepted(url: str) -> None:
+    assert Settings(_env_file=None, database_url=url).database_url == url  # type: ignore[call-arg]
+
+
+def test_the_log_level_is_one_logging_knows_in_any_case() -> None:
+    assert Settings(_env_file=None, log_level=" debug ").log_level == "DEBUG"  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings(_env_file=None, log_level="LOUD")  # type: ignore[call-arg]
+
+
+def test_the_region_is_one_phone_numbers_know() -> None:
+    assert Settings(_env_file=None, default_region="gb").default_region == "GB"  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="default_region"):
+        Settings(_env_file=None, default_region="ZZ")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("port", [0, 65536, 99999])
+def test_the_smtp_port_is_a_port(port: int) -> None:
+    with pytest.raises(ValidationError, match="smtp_port"):
+        Settings(_env_file=None, smtp_port=port)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+asyncpg://u:pw@h/db", "postgresql+asyncpg://u:***@h/db"),
+        ("postgresql+asyncpg://u@h/db?password=pw", "postgresql+asyncpg://u@h/db?password=***"),
+        (
+            "postgresql+asyncpg://u:pw@h/db?ssl=require&sslpassword=pw",
+            "postgresql+asyncpg://u:***@h/db?ssl=require&sslpassword=***",
+        ),
+        ("sqlite+aiosqlite:///./invitebot.db", "sqlite+aiosqlite:///./invitebot.db"),
+        ("not a url", "(the URL in INVITEBOT_DATABASE_URL)"),
+    ],
+)
+def test_a_database_url_is_shown_without_its_secrets(url: str, shown: str) -> None:
+    assert shown_database_url(url) == shown
+    assert database_url_secrets(url) == (["pw"] * url.count("pw") if "pw" in url else [])
