@@ -72,6 +72,7 @@ def _options(
             help="Print the version and exit.",
             callback=_show_version,
             is_eager=True,
+            metavar="",  # a flag: no <bool> after it in the help
         ),
     ] = False,
 ) -> None:
@@ -86,10 +87,15 @@ def _log_to(path: Path | None, level: str) -> None:
 
 def chat_log_path(settings: Settings) -> Path:
     """Where ``invitebot chat`` writes its log, never into the chat: beside a SQLite file
-    (``invitebot.db`` → ``invitebot.log``); for any other database (PostgreSQL, SQLite in
-    memory), ``$XDG_STATE_HOME/invitebot/chat.log`` (``~/.local/state/invitebot/chat.log``)."""
+    (``invitebot.db`` → ``invitebot.log``; a database already named ``*.log`` →
+    ``bot.log.chat.log``, never the database itself); for any other database (PostgreSQL,
+    SQLite in memory), ``$XDG_STATE_HOME/invitebot/chat.log``
+    (``~/.local/state/invitebot/chat.log``)."""
     if settings.sqlite_path is not None:
-        return settings.sqlite_path.with_suffix(".log")
+        database = settings.sqlite_path
+        if database.suffix == ".log":
+            return database.with_name(f"{database.name}.chat.log")
+        return database.with_suffix(".log")
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "invitebot" / "chat.log"
 
@@ -191,10 +197,10 @@ async def _chat(
 
 
 def _shown_url(settings: Settings) -> str:
-    """The database URL with its password hidden."""
-    from sqlalchemy import make_url
+    """The database URL with its password hidden, in ``user:***@`` or in the query."""
+    from .settings import shown_database_url
 
-    return make_url(settings.database_url).render_as_string(hide_password=True)
+    return shown_database_url(settings.database_url)
 
 
 async def _demo_household(settings: Settings, database: Database, chat: ConsoleChat) -> None:
@@ -255,6 +261,19 @@ def serve(
     if telegram_polling and settings.telegram_bot_token is None:
         fail("--telegram-polling needs INVITEBOT_TELEGRAM_BOT_TOKEN.")
     secret_key(settings)
+    from .http_server import listening_sockets
+
+    # Bound first, before the database check and the app's startup: a port in use is one
+    # line, and the app logs that it serves only once it has its socket.
+    try:
+        sockets = listening_sockets(host, port)
+    except OverflowError:
+        fail(f"Cannot listen on port {port}: choose a port from 1 to 65535 with --port.")
+    except OSError as error:
+        fail(
+            f"Cannot listen on {host}:{port}: {error.strerror or error}. Stop what uses that "
+            "port or choose another with --port, or an address of this host with --host."
+        )
     _log_to(None, settings.log_level)
     # Before uvicorn starts: a database that is behind or cannot be reached is one line and
     # exit code 2, not a traceback from the app's startup.
@@ -275,30 +294,37 @@ def serve(
         max_connections=settings.max_connections,
     )
     # Told in the startup log, with the event loop the app finds itself on.
-    app.state.serving = f"http://{host}:{port}"
+    app.state.serving = f"http://{host}:{sockets[0].getsockname()[1]}"
     app.state.http_parser = parser_name(protocol)
+    # loop="auto": uvloop (uvicorn[standard]); http: httptools unless configured.
+    # log_config=None: uvicorn's records go through our masked JSON logging.
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback (or
+    # whatever FORWARDED_ALLOW_IPS says) and rewrite the client's address before the app
+    # sees it; who is a trusted proxy is INVITEBOT_TRUSTED_PROXIES's to say, read in
+    # handlers.client_address.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="auto",
+        log_config=None,
+        http=protocol,
+        proxy_headers=False,
+    )
+    server = uvicorn.Server(config)
     try:
-        # loop="auto": uvloop (uvicorn[standard]); http: httptools unless configured.
-        # log_config=None: uvicorn's records go through our masked JSON logging.
-        # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback (or
-        # whatever FORWARDED_ALLOW_IPS says) and rewrite the client's address before the app
-        # sees it; who is a trusted proxy is INVITEBOT_TRUSTED_PROXIES's to say, read in
-        # handlers.client_address.
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            loop="auto",
-            log_config=None,
-            http=protocol,
-            proxy_headers=False,
-        )
+        # What uvicorn.run does, on the sockets bound above.
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
     except SystemExit:
         # The app's startup failed after the check above (the database went away, say).
         problem = getattr(app.state, "startup_error", None)
         if problem is not None:
             fail(str(problem))
         raise
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE, as uvicorn.run exits
 
 
 @app.command()

@@ -65,7 +65,7 @@ def one_line_exit_2(done: subprocess.CompletedProcess[str]) -> str:
 
 # Every command that reads the settings, with what it needs besides.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "serve": ("serve", "--port", "1"),
+    "serve": ("serve", "--port", "0"),  # any free port: never one in use
     "worker": ("worker",),
     "chat": ("chat", "--user", "ana"),
     "admin": ("admin", "household", "list"),
@@ -134,7 +134,9 @@ def test_version_is_the_installed_packages(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"invitebot {version('invitebot')}\n"
     assert re.fullmatch(r"invitebot \d+\.\d+\.\d+\S*\n", done.stdout)
-    assert "--version" in invitebot(clean_env(), "--help", cwd=tmp_path).stdout
+    help_ = invitebot(clean_env(), "--help", cwd=tmp_path).stdout
+    [line] = [line for line in help_.splitlines() if "--version" in line]
+    assert "<bool>" not in line and "Print the version and exit." in line  # a plain flag
 
 
 # --- settings that are not valid ---------------------------------------------------------------
@@ -143,7 +145,14 @@ def test_version_is_the_installed_packages(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("INVITEBOT_INVITE_TTL_HOURS", "often"), ("INVITEBOT_SECRET_KEY", "short")],
+    [
+        ("INVITEBOT_INVITE_TTL_HOURS", "often"),
+        ("INVITEBOT_SECRET_KEY", "short"),
+        ("INVITEBOT_LOG_LEVEL", "LOUD"),
+        ("INVITEBOT_DEFAULT_REGION", "ZZ"),
+        ("INVITEBOT_SMTP_PORT", "99999"),
+        ("INVITEBOT_DATABASE_URL", "postgresql://u:Sup3rSecretPw@127.0.0.1:5432/x"),
+    ],
 )
 def test_settings_that_are_not_valid_are_one_line_and_exit_2(
     tmp_path: Path, command: str, variable: str, value: str
@@ -153,6 +162,102 @@ def test_settings_that_are_not_valid_are_one_line_and_exit_2(
     line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
     assert "The configuration is not valid" in line and variable in line
     assert not (tmp_path / "invitebot.db").exists()  # nothing was started
+
+
+PASSWORD = "Sup3rSecretPw"
+BAD_DATABASE_URLS = {
+    "no driver": (f"postgresql://u:{PASSWORD}@127.0.0.1:5432/x", "postgresql+asyncpg://"),
+    "psycopg": (f"postgresql+psycopg://u:{PASSWORD}@127.0.0.1/x", "postgresql+asyncpg://"),
+    "sqlite without aiosqlite": ("sqlite:///./invitebot.db", "sqlite+aiosqlite:///"),
+    "mysql": (f"mysql://u:{PASSWORD}@127.0.0.1/x", "postgresql+asyncpg://"),
+    "not a url": ("not a url", "postgresql+asyncpg://"),
+    "port not a number": (f"postgresql+asyncpg://u:{PASSWORD}@127.0.0.1:notaport/x", "e.g."),
+}
+
+
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
+@pytest.mark.parametrize("case", list(BAD_DATABASE_URLS))
+def test_a_database_url_that_cannot_work_is_one_line_naming_the_fix(
+    tmp_path: Path, command: str, case: str
+) -> None:
+    url, fix = BAD_DATABASE_URLS[case]
+    env = clean_env(INVITEBOT_DATABASE_URL=url, INVITEBOT_SECRET_KEY=SECRET)
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert "INVITEBOT_DATABASE_URL" in line and fix in line
+    assert PASSWORD not in line
+
+
+@pytest.mark.parametrize("command", ["worker", "admin", "db upgrade"])
+@pytest.mark.parametrize("query", ["timeout=abc", "check_same_thread=maybe"])
+def test_a_url_the_engine_cannot_be_made_from_is_one_line(
+    tmp_path: Path, command: str, query: str
+) -> None:
+    """What the settings' check lets through and the engine refuses: still one line."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/invitebot.db?{query}"
+    env = clean_env(INVITEBOT_DATABASE_URL=url, INVITEBOT_SECRET_KEY=SECRET)
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert line.startswith("Error: Cannot use the database sqlite+aiosqlite:///")
+    assert "INVITEBOT_DATABASE_URL" in line
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "admin", "db upgrade"])
+@pytest.mark.parametrize("parameter", ["password", "sslpassword", "secret_token"])
+def test_a_password_in_the_urls_query_is_never_shown(
+    tmp_path: Path, command: str, parameter: str
+) -> None:
+    host = f"127.0.0.1:{closed_port()}"
+    url = f"postgresql+asyncpg://rev17@{host}/x?{parameter}={PASSWORD}&ssl=disable"
+    env = clean_env(INVITEBOT_DATABASE_URL=url, INVITEBOT_SECRET_KEY=SECRET)
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert f"Cannot use the database postgresql+asyncpg://rev17@{host}/x?" in line
+    assert f"{parameter}=***" in line and "ssl=disable" in line
+    assert PASSWORD not in line
+
+
+@needs_postgres
+def test_the_chat_banner_hides_a_password_in_the_query(tmp_path: Path) -> None:
+    assert POSTGRES_URL is not None and "?" not in POSTGRES_URL
+    env = clean_env(
+        INVITEBOT_DATABASE_URL=f"{POSTGRES_URL}?password={PASSWORD}",
+        INVITEBOT_SECRET_KEY=SECRET,
+    )
+    assert invitebot(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    done = invitebot(env, "chat", "--user", "ana", cwd=tmp_path, typed="/quit\n")
+    assert done.returncode == 0, done.stderr
+    assert "?password=***" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("command", ["admin", "worker", "chat"])
+def test_an_env_file_that_is_not_utf8_is_one_line(tmp_path: Path, command: str) -> None:
+    (tmp_path / ".env").write_bytes("INVITEBOT_HOA_CONTACT=Caf\u00e9 board\n".encode("latin-1"))
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert f"{tmp_path / '.env'}" in line and "UTF-8" in line
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "chat", "sms-reply"])
+def test_a_key_file_that_cannot_be_written_says_what_fixes_it(tmp_path: Path, command: str) -> None:
+    (tmp_path / "taken").write_text("a file, not a folder: no key file can go in it")
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/taken/invitebot.db")
+    line = one_line_exit_2(invitebot(env, *COMMANDS[command], cwd=tmp_path))
+    assert line.startswith("Error: No secret key: cannot write its file")
+    assert "writable" in line and "INVITEBOT_SECRET_KEY" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to a read-only directory")
+def test_a_read_only_directory_says_what_fixes_it(tmp_path: Path) -> None:
+    (tmp_path / "ro").mkdir(mode=0o555)
+    env = clean_env()
+    line = one_line_exit_2(invitebot(env, "worker", cwd=tmp_path / "ro"))
+    assert "No secret key" in line and "writable" in line and "INVITEBOT_SECRET_KEY" in line
+
+
+@pytest.mark.parametrize("command", ["info", "delete-webhook", "set-webhook"])
+def test_telegram_without_a_token_is_a_startup_error(tmp_path: Path, command: str) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    line = one_line_exit_2(invitebot(env, "telegram", command, cwd=tmp_path))
+    assert "INVITEBOT_TELEGRAM_BOT_TOKEN" in line
 
 
 @pytest.mark.parametrize("command", ["serve", "worker", "chat", "sms-reply", "admin-add"])
@@ -273,7 +378,64 @@ def test_chat_without_a_writable_log_file_shows_only_warnings(tmp_path: Path) ->
     assert "DEBUG" not in done.stderr and "INFO" not in done.stderr  # warnings only
 
 
+def test_chat_never_logs_into_a_database_named_like_a_log(tmp_path: Path) -> None:
+    database = tmp_path / "bot.log"
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    done = invitebot(env, "chat", "--demo", "--user", "ana", cwd=tmp_path, typed="/quit\n")
+    assert done.returncode == 0, done.stderr
+    log = tmp_path / "bot.log.chat.log"
+    assert f"log {log}" in done.stdout
+    assert database.read_bytes().startswith(b"SQLite format 3\x00")
+    assert all(json.loads(line)["logger"] for line in log.read_text().splitlines())
+    listed = invitebot(env, "admin", "household", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and "1 Demo Street" in listed.stdout, listed.stderr
+
+
+def test_a_debug_log_on_sqlite_holds_no_sql_parameters(tmp_path: Path) -> None:
+    """At DEBUG, aiosqlite would log every call with its parameters: the names typed in."""
+    env = clean_env(
+        INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
+        INVITEBOT_LOG_LEVEL="debug",
+    )
+    done = invitebot(
+        env,
+        "chat",
+        "--demo",
+        "--user",
+        "ana",
+        "--name",
+        "Zebulon Quillfeather",
+        cwd=tmp_path,
+        typed="/help\n/quit\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "You are now the head of the household" in done.stdout
+    log = (tmp_path / "invitebot.log").read_text()
+    assert '"level": "DEBUG"' in log  # the level was DEBUG indeed
+    assert "Zebulon" not in log and "Quillfeather" not in log
+    assert "1 Demo Street" not in log
+
+
 # --- serve: the HTTP stack ----------------------------------------------------------------------
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_logs_no_serving(tmp_path: Path) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = invitebot(env, "serve", "--port", str(port), cwd=tmp_path)
+    line = one_line_exit_2(done)
+    assert f"127.0.0.1:{port}" in line and "--port" in line
+    assert "serving on" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("port", ["65536", "99999", "-1"])
+def test_serve_on_a_port_that_cannot_be_is_one_line(tmp_path: Path, port: str) -> None:
+    env = clean_env(INVITEBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/invitebot.db")
+    line = one_line_exit_2(invitebot(env, "serve", "--port", port, cwd=tmp_path))
+    assert port in line and "--port" in line
 
 
 def free_port() -> int:
