@@ -15,7 +15,7 @@ from bot.domain import Channel, Route
 from bot.ports import Clock
 from storage.database import Database, SchemaAhead
 
-from .settings import Settings
+from .settings import Settings, shown_database_url
 
 if TYPE_CHECKING:
     from bot.delivery import Dispatcher, Sender
@@ -72,9 +72,7 @@ def database_unreachable(settings: Settings, error: BaseException) -> DatabaseUn
 
 
 def _cannot_use(settings: Settings, reason: str) -> str:
-    from sqlalchemy import make_url
-
-    url = make_url(settings.database_url).render_as_string(hide_password=True)
+    url = shown_database_url(settings.database_url)
     reason = " ".join(reason.split()).rstrip(".")
     if settings.is_sqlite:
         fix = "that its folder can be written"

@@ -76,3 +76,24 @@ async def test_upgrade_refuses_a_schema_it_does_not_know(tmp_path: Path) -> None
             await database.upgrade()
     finally:
         await database.dispose()
+
+
+async def test_the_app_s_own_line_for_an_unusable_database_hides_every_secret() -> None:
+    """What serve's startup logs (not only what the CLI prints) never shows the password,
+    whether in the URL's user part or as a query parameter."""
+    from handlers.bootstrap import DatabaseUnreachable, check_reachable, make_database
+    from handlers.settings import Settings
+
+    for url in (
+        "postgresql+asyncpg://ana:Sup3rSecretPw@127.0.0.1:1/hoa",
+        "postgresql+asyncpg://ana@127.0.0.1:1/hoa?password=Sup3rSecretPw",
+    ):
+        settings = Settings(_env_file=None, database_url=url, secret_key="k" * 40)
+        database = make_database(settings)
+        try:
+            with pytest.raises(DatabaseUnreachable) as refused:
+                await check_reachable(settings, database)
+        finally:
+            await database.dispose()
+        assert "Sup3rSecretPw" not in str(refused.value)
+        assert "127.0.0.1:1/hoa" in str(refused.value)
