@@ -27,9 +27,7 @@ SECRET = "s" * 40
 HEAVY: tuple[str, ...] = ("alembic", "aiohttp", "twilio", "aiogram", "slack_bolt")
 HEAVY += ("sqlalchemy", "starlette", "uvicorn", "pydantic", "storage", "bot")
 
-needs_postgres = pytest.mark.skipif(
-    POSTGRES_URL is None, reason="INVITEBOT_TEST_DATABASE_URL names no PostgreSQL database"
-)
+needs_postgres = pytest.mark.postgres  # skipped without INVITEBOT_TEST_DATABASE_URL
 
 
 def clean_env(**settings: str) -> dict[str, str]:

@@ -672,13 +672,13 @@ async def test_quick_messages_of_one_person_are_taken_in_order(site: Site) -> No
     assert "maria@example.com" in site.last_text(ANA) and "Maria Ruiz" in site.last_text(ANA)
 
 
+@pytest.mark.parametrize("backend", SQL_BACKENDS)
 async def test_two_processes_taking_one_persons_steps_at_once_lose_neither(
-    tmp_path: Path, fake: FakeTelegram
+    backend: str, tmp_path: Path, fake: FakeTelegram
 ) -> None:
     """Two servers, each with its own connection pool, take the same person's next two
     steps at the same moment: the conversation row is locked, so one waits for the other
     and neither step is lost."""
-    backend = "postgresql" if "postgresql" in SQL_BACKENDS else "sqlite"
     async with fresh_databases(backend, tmp_path, count=2) as (first, second):
         world = World(uow_factory=first.uow)
         code = await world.household()

@@ -260,7 +260,7 @@ async def test_send_invite_and_resend_in_an_inactive_household_name_the_hoa_cont
 # --- 6. accept racing deactivate (PostgreSQL) ----------------------------------------------
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="a row-lock race: PostgreSQL only")
+@pytest.mark.postgres  # a row-lock race
 async def test_an_invitee_accepting_while_the_board_deactivates_ends_consistent(
     tmp_path: Path,
 ) -> None:

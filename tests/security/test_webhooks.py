@@ -40,7 +40,7 @@ from storage.database import Database
 from tests.chat import RecordingSender, recording_routes
 from tests.handlers import test_webhooks
 from tests.handlers.webhook_receiver import Hang, WebhookReceiver, random_secret
-from tests.storage.databases import POSTGRES_URL, fresh_databases
+from tests.storage.databases import fresh_databases
 from tests.unit.conftest import World
 
 database = test_webhooks.database  # a database with the publisher wired, on each backend
@@ -115,7 +115,7 @@ async def wait_for(condition: Callable[[], bool], *, seconds: float = 10.0) -> N
 # --- 1. two dispatchers expire one invitation: two invitation.expired, two ids ---------------
 
 
-@pytest.mark.skipif(POSTGRES_URL is None, reason="needs PostgreSQL (two concurrent writers)")
+@pytest.mark.postgres  # two concurrent writers
 async def test_two_dispatchers_expiring_one_invitation_publish_it_once(tmp_path: Path) -> None:
     async with fresh_databases("postgresql", tmp_path, count=2) as (one, two):
         one.on_event = two.on_event = WebhookPublisher()

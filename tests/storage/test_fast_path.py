@@ -27,15 +27,12 @@ from storage.executors import SQL_LOG, AsyncpgConnection, SqlAlchemyConnection
 from tests.storage.databases import (
     FAST_PATH,
     FAST_PATH_ENV,
-    POSTGRES_URL,
     postgres_database,
     postgres_schema,
 )
 from tests.storage.test_sql import seeded
 
-needs_postgres = pytest.mark.skipif(
-    POSTGRES_URL is None, reason="the fast path is PostgreSQL's (INVITEBOT_TEST_DATABASE_URL)"
-)
+needs_postgres = pytest.mark.postgres  # skipped without INVITEBOT_TEST_DATABASE_URL
 
 PHONE = "+12025550199"
 EMAIL = "maria.ruiz@example.org"
@@ -163,13 +160,18 @@ async def backend(name: str, tmp_path: Any) -> AsyncIterator[Database]:
         finally:
             await database.dispose()
         return
-    if POSTGRES_URL is None:
-        pytest.skip("needs PostgreSQL (INVITEBOT_TEST_DATABASE_URL)")
     async with postgres(fast_path=name == "postgresql-fast") as database:
         yield database
 
 
-@pytest.mark.parametrize("name", ["sqlite", "postgresql-fast", "postgresql-sqlalchemy"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sqlite",
+        pytest.param("postgresql-fast", marks=pytest.mark.postgres),
+        pytest.param("postgresql-sqlalchemy", marks=pytest.mark.postgres),
+    ],
+)
 async def test_a_database_error_never_carries_the_values(name: str, tmp_path: Any) -> None:
     """Errors are logged; their message must not name the people and contacts in a statement
     (``hide_parameters`` on the engine, and on the errors the fast path raises)."""
