@@ -354,6 +354,33 @@ class InboundReceipt:
 
 
 @dataclass
+class InboundUpdate:
+    """A chat platform's update (a Telegram update, a Slack event, command or button press)
+    that was answered 2xx, kept until it is handled and its replies are sent: it was stored with
+    its :class:`InboundReceipt` before the answer, so a crash loses nothing (see
+    :mod:`bot.intake`).
+
+    ``owner`` is the process handling it, until ``lease_until``; after that any process may
+    take it over. ``replies`` holds the step's replies (:func:`bot.intake.dump_replies`), set in
+    the step's own transaction: an update with replies was handled, and only its replies are
+    left to send."""
+
+    source: str
+    external_id: str
+    sender: str
+    """Whose update it is, within ``source``: one sender's updates are handled in ``id``
+    order."""
+    payload: str
+    received_at: datetime
+    owner: str
+    lease_until: datetime
+    id: int | None = None
+    """The order of arrival, given by storage."""
+    attempts: int = 0
+    replies: str | None = None
+
+
+@dataclass
 class ThrottleCount:
     """How many times something limited (a wrong access code from one chat account, a page
     request from one address, an automatic text to one number) happened in the current

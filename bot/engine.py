@@ -15,6 +15,7 @@ and a resumed conversation by the state (the question a flow asked).
 
 from __future__ import annotations
 
+from . import intake
 from . import messages as msg
 from .context import CoreContext
 from .domain import Conversation
@@ -25,6 +26,7 @@ from .flows.household import HomeView, HouseholdFlow
 from .flows.invite import CONTACT, DUPLICATE, EDIT, METHOD, NAME, SUMMARY, InviteFlow
 from .flows.join import JOIN, JoinFlow
 from .flows.members import RENAME, MembersFlow
+from .intake import Inbound
 from .invitations import who_is
 from .join import find_token
 from .ports import UnitOfWorkFactory
@@ -85,8 +87,21 @@ class Engine:
         asking: tuple[Flow, ...] = (self.invite, self.join, self.members)
         self._asked_by: dict[str, Flow] = {state: flow for flow in asking for state in flow.states}
 
-    async def handle(self, actor: Actor, event: Event) -> list[Reply]:
+    async def handle(
+        self, actor: Actor, event: Event, *, inbound: Inbound | None = None
+    ) -> list[Reply]:
+        """Take one step and return its replies. With ``inbound`` (the stored update the
+        event came in, see :mod:`bot.intake`) the step is taken at most once however often
+        it is asked for: a step that committed before returns its stored replies and changes
+        nothing, and an update another process took over returns none. Raises
+        :class:`~bot.intake.NotYourTurn` when an older update of the person is still to be
+        handled."""
         async with self.uow_factory() as uow:
+            update = None
+            if inbound is not None:
+                update, instead = await intake.open_step(uow, inbound)
+                if update is None:
+                    return instead
             # Locked: a person's next message, taken by another process at the same moment,
             # waits for this step instead of overwriting it.
             conversation = await uow.conversations.get(
@@ -94,16 +109,22 @@ class Engine:
             ) or await uow.conversations.lock_new(
                 Conversation(platform=actor.platform, user_id=actor.user_id)
             )
+            if inbound is not None:
+                await intake.check_turn(uow, inbound)
             turn = Turn(
                 uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor)
             )
             try:
                 replies = await self._step(turn, event)
             except Refused as refusal:
+                # Nothing changed, so nothing is stored: taken again, the step is refused
+                # again with the same words.
                 await uow.rollback()
                 return [Reply(str(refusal))]
             conversation.updated_at = self.ctx.clock.now()
             await uow.conversations.save(conversation)
+            if update is not None:
+                await intake.close_step(uow, update, replies)
             await uow.commit()
             return replies
 

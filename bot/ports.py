@@ -18,6 +18,7 @@ from .domain import (
     Household,
     HouseholdEvent,
     InboundReceipt,
+    InboundUpdate,
     Invitation,
     Member,
     OutboxMessage,
@@ -198,6 +199,55 @@ class InboundReceiptRepository(Protocol):
         ...
 
 
+class InboundUpdateRepository(Protocol):
+    """The chat updates taken in and not yet done with (:mod:`bot.intake`)."""
+
+    async def add(self, update: InboundUpdate) -> int:
+        """Store ``update`` and return its id: ids grow in the order updates are added."""
+        ...
+
+    async def get(self, update_id: int, *, for_update: bool = False) -> InboundUpdate | None:
+        """The update, or ``None`` once it is done with. ``for_update`` holds its row until
+        the unit of work ends, so that two processes never take the same step of it."""
+        ...
+
+    async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
+        """Whether an update of ``sender`` older than ``before`` is still to be handled (has
+        no replies yet)."""
+        ...
+
+    async def save(self, update: InboundUpdate) -> None:
+        """Store a handled update's replies, lease and attempts."""
+        ...
+
+    async def finish(self, update_id: int, *, owner: str) -> None:
+        """Forget the update (done with): only while ``owner`` still holds it."""
+        ...
+
+    async def claim(
+        self,
+        *,
+        source: str,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limit: int,
+        sender: str | None = None,
+        before: int | None = None,
+    ) -> Sequence[InboundUpdate]:
+        """Take over, oldest first, up to ``limit`` updates of ``source`` whose lease ended by
+        ``now`` (their process died, or gave them up): they become ``owner``'s until
+        ``lease_until``, each with one attempt more. ``sender`` and ``before`` narrow it to one
+        sender's updates older than ``before``. Updates another transaction holds are
+        skipped, not waited for."""
+        ...
+
+    async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+        """Move the lease of the updates ``owner`` still holds among ``ids`` to
+        ``lease_until``; returns how many."""
+        ...
+
+
 class ThrottleRepository(Protocol):
     """Counters in fixed windows, shared by every process (see :class:`ThrottleCount`)."""
 
@@ -274,6 +324,7 @@ class UnitOfWork(Protocol):
     conversations: ConversationRepository
     phones: PhoneStatusRepository
     receipts: InboundReceiptRepository
+    updates: InboundUpdateRepository
     throttles: ThrottleRepository
     events: HouseholdEventRepository
 

@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -73,11 +74,14 @@ class TelegramEdge:
     polling: TelegramPolling | None = None
 
     _menu: asyncio.Task[None] | None = None
+    _leases: asyncio.Task[None] | None = None
 
     async def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """Publish the command menu (in the background: a Telegram that does not answer must
-        not keep the server from starting), and start polling when that is the mode."""
+        not keep the server from starting), run the intake's leases (taking over the updates
+        a process that died left), and start polling when that is the mode."""
         self._menu = asyncio.create_task(self._publish_menu(), name="telegram-menu")
+        self._leases = asyncio.create_task(self.intake.durable.run(stop), name="telegram-intake")
         if self.polling is None:
             return None
         return asyncio.create_task(self.polling.run(stop), name="telegram-polling")
@@ -91,6 +95,8 @@ class TelegramEdge:
     async def close(self) -> None:
         if self._menu is not None and not self._menu.done():
             self._menu.cancel()
+        if self._leases is not None:
+            await self._leases  # ``stop`` is set: it ends at once
         await self.intake.drain()
         await self.intake.adapter.close()
 
@@ -119,7 +125,12 @@ def telegram_edge(
     if bot is None:
         return None
     adapter = TelegramAdapter(Engine(uow_factory=database.uow, ctx=ctx), bot)
-    intake = UpdateIntake(adapter=adapter, uow_factory=database.uow, clock=ctx.clock)
+    intake = UpdateIntake(
+        adapter=adapter,
+        uow_factory=database.uow,
+        clock=ctx.clock,
+        lease=timedelta(seconds=settings.intake_lease_seconds),
+    )
     if polling:
         return TelegramEdge(intake, polling=TelegramPolling(intake))
     assert settings.telegram_webhook_secret is not None

@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     outbox_lease_seconds: int = Field(default=120, ge=1, le=3600)
     """How long a dispatcher holds the outbox messages it took before another may take them
     (a worker that died mid-send gives its messages up after this long)."""
+    intake_lease_seconds: int = Field(default=15, ge=2, le=3600)
+    """How long a serve process holds the Telegram and Slack updates it took in (renewed while
+    it lives) before another may take them over: how long the updates of a process that died
+    wait to be handled."""
     metrics_token: SecretStr | None = None
     """When set, ``GET /metrics`` wants ``Authorization: Bearer <token>``; when not, it answers
     only clients on loopback."""

@@ -59,6 +59,7 @@ from bot.ports import (
     IdentityRepository,
     IdentityWithOwner,
     InboundReceiptRepository,
+    InboundUpdateRepository,
     InvitationRepository,
     InvitationWithHousehold,
     MemberRepository,
@@ -84,6 +85,7 @@ from .tables import (
     PhoneStatusRow,
     ThrottleCountRow,
 )
+from .updates import SqlInboundUpdates
 
 T = TypeVar("T")
 
@@ -746,6 +748,7 @@ class SqlUnitOfWork:
         self.conversations: ConversationRepository = SqlConversations(self)
         self.phones: PhoneStatusRepository = SqlPhoneStatuses(self)
         self.receipts: InboundReceiptRepository = SqlInboundReceipts(self)
+        self.updates: InboundUpdateRepository = SqlInboundUpdates(self)
         self.throttles: ThrottleRepository = SqlThrottles(self)
         self.events: HouseholdEventRepository = SqlHouseholdEvents(self)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -243,6 +244,31 @@ class InboundReceiptRow(TableBase, table=True):
     source: str = Field(primary_key=True, sa_type=PLATFORM)
     external_id: str = Field(primary_key=True, sa_type=EXTERNAL_ID)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+UPDATE_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""An id that counts up: BIGSERIAL on PostgreSQL, SQLite's INTEGER PRIMARY KEY (the rowid)."""
+
+
+class InboundUpdateRow(TableBase, table=True):
+    __tablename__ = "inbound_updates"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        # earlier_unhandled: the sender's older updates (one range of the index)
+        Index(None, "source", "sender", "id"),
+        Index(None, "source", "lease_until"),  # claim: leases that ended
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=UPDATE_ID)
+    source: str = Field(sa_type=PLATFORM)
+    external_id: str = Field(sa_type=EXTERNAL_ID)
+    sender: str = Field(sa_type=EXTERNAL_ID)
+    payload: str = Field(sa_type=Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    owner: str = Field(sa_type=String(80))
+    lease_until: datetime = Field(sa_type=UTCDateTime)
+    attempts: int
+    replies: str | None = Field(sa_type=Text)
 
 
 class ThrottleCountRow(TableBase, table=True):

@@ -17,6 +17,7 @@ from bot.domain import (
     Household,
     HouseholdEvent,
     InboundReceipt,
+    InboundUpdate,
     Invitation,
     InvitationStatus,
     Member,
@@ -36,6 +37,7 @@ from bot.ports import (
     IdentityRepository,
     IdentityWithOwner,
     InboundReceiptRepository,
+    InboundUpdateRepository,
     InvitationRepository,
     InvitationWithHousehold,
     MemberRepository,
@@ -69,6 +71,8 @@ class MemoryStore:
     conversations: dict[str, Conversation] = field(default_factory=dict)
     phones: dict[str, PhoneStatus] = field(default_factory=dict)
     receipts: dict[tuple[str, str], InboundReceipt] = field(default_factory=dict)
+    updates: dict[int, InboundUpdate] = field(default_factory=dict)
+    last_update_id: int = 0
     throttles: dict[str, ThrottleCount] = field(default_factory=dict)
     events: list[HouseholdEvent] = field(default_factory=list)
     sequences: dict[str, int] = field(default_factory=dict)
@@ -385,6 +389,70 @@ class MemoryReceipts(_Repo):
         return len(old)
 
 
+class MemoryUpdates(_Repo):
+    async def add(self, update: InboundUpdate) -> int:
+        self._s.last_update_id += 1
+        update.id = self._s.last_update_id
+        self._s.updates[update.id] = _copy(update)
+        return update.id
+
+    async def get(self, update_id: int, *, for_update: bool = False) -> InboundUpdate | None:
+        # Nothing to lock in memory: one step at a time.
+        return _copy(self._s.updates.get(update_id))
+
+    async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
+        return any(
+            u.source == source and u.sender == sender and u.replies is None
+            for i, u in self._s.updates.items()
+            if i < before
+        )
+
+    async def save(self, update: InboundUpdate) -> None:
+        assert update.id is not None and update.id in self._s.updates
+        self._s.updates[update.id] = _copy(update)
+
+    async def finish(self, update_id: int, *, owner: str) -> None:
+        found = self._s.updates.get(update_id)
+        if found is not None and found.owner == owner:
+            del self._s.updates[update_id]
+
+    async def claim(
+        self,
+        *,
+        source: str,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limit: int,
+        sender: str | None = None,
+        before: int | None = None,
+    ) -> Sequence[InboundUpdate]:
+        taken: list[InboundUpdate] = []
+        for update_id in sorted(self._s.updates):
+            update = self._s.updates[update_id]
+            if len(taken) >= max(limit, 0):
+                break
+            if update.source != source or update.lease_until > now:
+                continue
+            if sender is not None and update.sender != sender:
+                continue
+            if before is not None and update_id >= before:
+                continue
+            update.owner, update.lease_until = owner, lease_until
+            update.attempts += 1
+            taken.append(_copy(update))
+        return taken
+
+    async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+        moved = 0
+        for update_id in ids:
+            update = self._s.updates.get(update_id)
+            if update is not None and update.owner == owner:
+                update.lease_until = lease_until
+                moved += 1
+        return moved
+
+
 class MemoryThrottles(_Repo):
     async def hit(
         self, key: str, *, now: datetime, window: timedelta, weight: int = 1
@@ -452,6 +520,7 @@ class MemoryUnitOfWork:
         self.conversations: ConversationRepository = MemoryConversations(self)
         self.phones: PhoneStatusRepository = MemoryPhones(self)
         self.receipts: InboundReceiptRepository = MemoryReceipts(self)
+        self.updates: InboundUpdateRepository = MemoryUpdates(self)
         self.throttles: ThrottleRepository = MemoryThrottles(self)
         self.events: HouseholdEventRepository = MemoryEvents(self)
 

@@ -35,6 +35,7 @@ from aiogram.types import (
 from bot import messages as msg
 from bot.engine import Engine
 from bot.group_access import answer_join_request
+from bot.intake import Inbound, NotYourTurn
 from bot.replies import Actor, Event, Reply
 
 from ..inbound import loads_cleaned
@@ -143,7 +144,9 @@ class TelegramAdapter:
 
     # --- updates -------------------------------------------------------------------------
 
-    async def on_private_message(self, message: Message) -> None:
+    async def on_private_message(self, message: Message, inbound: Inbound | None = None) -> None:
+        """``inbound``: the stored update it came in (given to aiogram's ``feed_update`` by
+        :class:`~handlers.telegram.updates.UpdateIntake`), so its step is taken once."""
         if message.from_user is None or message.from_user.is_bot:
             return
         # A contact shared from the attachment menu answers "what is their number?"; a photo
@@ -152,7 +155,8 @@ class TelegramAdapter:
         if message.contact is not None and not text:
             text = message.contact.phone_number
         actor = actor_of(message.from_user, message.chat.id)
-        await self.send(message.chat.id, await self._handle(actor, Event.message(text)))
+        replies = await self._handle(actor, Event.message(text), inbound)
+        await self.send(message.chat.id, replies)
 
     async def on_group_message(self, message: Message) -> None:
         """In a group, a command addressed to this bot gets pointed to a private chat."""
@@ -213,14 +217,14 @@ class TelegramAdapter:
             # Not answered: it waits in the group's list of requests for an admin.
             log.exception("answering a join request to Telegram group %s failed", request.chat.id)
 
-    async def on_button(self, query: CallbackQuery) -> None:
+    async def on_button(self, query: CallbackQuery, inbound: Inbound | None = None) -> None:
         """A button press. The query is answered first, so the button stops spinning at
         once; a query too old to answer (after a backlog) is no reason not to run it."""
         with contextlib.suppress(TelegramAPIError):
             await self.bot.answer_callback_query(query.id)
-        await self._press(query)
+        await self._press(query, inbound)
 
-    async def _press(self, query: CallbackQuery) -> None:
+    async def _press(self, query: CallbackQuery, inbound: Inbound | None) -> None:
         message = query.message
         chat_id = message.chat.id if message is not None else query.from_user.id
         if message is not None and message.chat.type != ChatType.PRIVATE:
@@ -231,17 +235,20 @@ class TelegramAdapter:
             await self.send(chat_id, [Reply(msg.INVALID_BUTTON)])
             return
         actor = actor_of(query.from_user, chat_id)
-        replies = await self._handle(actor, Event.press(payload))
+        replies = await self._handle(actor, Event.press(payload), inbound)
         # Only an accessible message (not an old one, date 0) can be edited in place.
         editable = message.message_id if isinstance(message, Message) else None
         await self.send(chat_id, replies, edit_message_id=editable)
 
-    async def _handle(self, actor: Actor, event: Event) -> list[Reply]:
+    async def _handle(self, actor: Actor, event: Event, inbound: Inbound | None) -> list[Reply]:
         """The engine's replies; when the engine fails (the database is down, a bug), the
         person is told, instead of waiting for an answer that never comes. The engine's unit
-        of work rolled back, so nothing was changed."""
+        of work rolled back, so nothing was changed. An update that came early
+        (:class:`~bot.intake.NotYourTurn`) is the intake's to retry."""
         try:
-            return await self.engine.handle(actor, event)
+            return await self.engine.handle(actor, event, inbound=inbound)
+        except NotYourTurn:
+            raise
         except Exception:
             log.exception("the engine failed on a Telegram %s", event.kind.value)
             return [Reply(msg.SOMETHING_WENT_WRONG)]

@@ -91,10 +91,10 @@ class TelegramPolling:
 
     async def _take(self, update: Update) -> None:
         # Confirmed only once recorded: if the database is down, Telegram keeps the update.
-        first = await self.intake.first_time(update)
+        stored = await self.intake.accept(update)
         self.offset = update.update_id + 1
-        if first:
-            await self.intake.handle(update)
+        if stored is not None:
+            await self.intake.handle(stored)
 
     def _log_failure(self, error: Exception, backoff: float) -> None:
         if isinstance(error, TelegramConflictError):

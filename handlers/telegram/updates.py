@@ -1,108 +1,113 @@
-"""Telegram updates, each handled at most once, however they arrive (webhook or long polling).
+"""Telegram updates, each handled exactly once however they arrive (webhook or long polling),
+and none lost when the process dies.
 
-Telegram redelivers an update it got no timely answer for, and a poller that restarts may
-fetch an update again, so each ``update_id`` is recorded as an
-:class:`~bot.domain.InboundReceipt` in its own committed unit of work before the update is
-handled: a second delivery finds the receipt and has no effect. The price is that an update
-whose handling crashes is not retried, which beats inviting someone twice; the person is told
-something went wrong (see :class:`~handlers.telegram.bot.TelegramAdapter`) and can send again.
+Telegram redelivers an update it got no timely answer for, and a poller that restarts may fetch
+one again, so each ``update_id`` is recorded as an :class:`~bot.domain.InboundReceipt`; with it,
+in the same transaction and before Telegram is answered (or the poller's offset moves past it),
+the update itself is stored (:class:`handlers.intake.DurableIntake`). It is handled after the
+earlier updates of the same person, its step taken exactly once (:mod:`bot.intake`), and it is
+forgotten once its replies are sent. An update whose process died is taken over by a serve
+process when its lease ends.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
+from datetime import timedelta
 
 from aiogram.types import Update
 from aiogram.types.update import UpdateTypeLookupError
 
-from bot.domain import InboundReceipt
+from bot.domain import InboundUpdate
+from bot.intake import Inbound
 from bot.ports import Clock, UnitOfWorkFactory
 
+from ..inbound import loads_cleaned
+from ..intake import DEFAULT_LEASE, DurableIntake
 from .bot import TelegramAdapter
 
 log = logging.getLogger("invitebot.telegram")
 
 SOURCE = "telegram"
-"""The ``InboundReceipt.source`` of Telegram updates."""
+"""The ``InboundReceipt.source`` and ``InboundUpdate.source`` of Telegram updates."""
 ALLOWED_UPDATES = ["message", "callback_query", "chat_join_request"]
 """The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``): messages,
 button presses, and requests to join a community's residents' group."""
 
 
+def sender_of(update: Update) -> str:
+    """Whose update it is: the user behind a message, a button press or a join request (the
+    updates of one person are handled in order); ``""`` for one without a user."""
+    try:
+        event = update.event
+    except UpdateTypeLookupError:
+        return ""
+    sender = getattr(event, "from_user", None)
+    return str(sender.id) if sender is not None else ""
+
+
+def payload_of(update: Update) -> str:
+    """The update as Telegram sends it (JSON), for one that did not come as a request body (long
+    polling): aiogram's model written back by the Bot API's field names."""
+    return update.model_dump_json(by_alias=True, exclude_none=True, exclude_unset=True)
+
+
 class UpdateIntake:
-    """Takes updates in: de-duplicates them by ``update_id`` and feeds them to aiogram."""
+    """Takes Telegram updates in (stored, de-duplicated by ``update_id``) and feeds them to
+    aiogram, in order per person."""
 
     def __init__(
-        self, *, adapter: TelegramAdapter, uow_factory: UnitOfWorkFactory, clock: Clock
+        self,
+        *,
+        adapter: TelegramAdapter,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.adapter = adapter
-        self.uow_factory = uow_factory
-        self.clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.durable = DurableIntake(
+            source=SOURCE, uow_factory=uow_factory, clock=clock, handler=self._run, lease=lease
+        )
 
-    async def first_time(self, update: Update) -> bool:
-        """Record the update; ``False`` when it was recorded before (a redelivery)."""
-        async with self.uow_factory() as uow:
-            # Keyed by the bot too: update ids start again at random after a quiet week, and
-            # another bot (a new token, a staging bot on the same database) counts its own.
-            receipt = InboundReceipt(
-                source=SOURCE,
-                external_id=f"{self.adapter.bot.id}:{update.update_id}",
-                received_at=self.clock.now(),
-            )
-            first = await uow.receipts.first_time(receipt)
-            await uow.commit()
-        if not first:
+    async def accept(self, update: Update, payload: str | None = None) -> InboundUpdate | None:
+        """Store the update (``payload``: the request body it came in, else written from the
+        model); ``None`` when it was taken in before. Keyed by the bot too: update ids start
+        again at random after a quiet week, and another bot (a new token, a staging bot on the
+        same database) counts its own."""
+        stored = await self.durable.accept(
+            external_id=f"{self.adapter.bot.id}:{update.update_id}",
+            sender=sender_of(update),
+            payload=payload if payload is not None else payload_of(update),
+        )
+        if stored is None:
             log.info("update %s delivered again: already handled", update.update_id)
-        return first
+        return stored
 
-    async def handle(self, update: Update) -> None:
-        """Run the update through the router, after the updates of the same person that came
-        before it; a failure is logged, never raised."""
+    async def handle(self, stored: InboundUpdate) -> None:
+        """Handle a stored update after the same person's earlier ones; never raises."""
+        await self.durable.handle(stored)
+
+    def handle_in_background(self, stored: InboundUpdate) -> None:
+        self.durable.handle_in_background(stored)
+
+    async def _run(self, stored: InboundUpdate, inbound: Inbound) -> None:
+        # Read as it was checked when it came in (the webhook's limits, or the Bot API's answer).
+        update = Update.model_validate(
+            loads_cleaned(stored.payload), context={"bot": self.adapter.bot}
+        )
         try:
-            event = update.event
+            update.event  # noqa: B018  (raises for a kind this version does not know)
         except UpdateTypeLookupError:
             # Signed by Telegram, of a kind this version of aiogram does not know (a newer Bot
-            # API's): nothing to do, and nothing to wait for.
+            # API's): nothing to do.
             log.warning("ignored Telegram update %s: no event this version knows", update.update_id)
             return
-        async with self._turn_of(event):
-            try:
-                await self.adapter.dispatcher.feed_update(self.adapter.bot, update)
-            except Exception:
-                log.exception("handling Telegram update %s failed", update.update_id)
-
-    def _turn_of(self, event: object) -> asyncio.Lock:
-        """One lock per person: Telegram sends updates over many connections at once, and a
-        name and an email typed in quick succession must be taken in that order. The lock is
-        fair (first come, first served) and forgotten when nobody holds or awaits it."""
-        sender = getattr(event, "from_user", None)  # messages and presses have one
-        key = sender.id if sender is not None else 0
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
-
-    def handle_in_background(self, update: Update) -> None:
-        task = asyncio.create_task(self.handle(update), name=f"telegram-{update.update_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        # handle() catches everything: an exception that got through is a bug to hear about
-        # now, not as asyncio's "never retrieved" when the task is collected.
-        if not task.cancelled() and (error := task.exception()) is not None:
-            log.error("handling Telegram update failed: %s", task.get_name(), exc_info=error)
+        await self.adapter.dispatcher.feed_update(self.adapter.bot, update, inbound=inbound)
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return self.durable.busy
 
     async def drain(self) -> None:
         """Wait for updates still being handled (at shutdown, and in tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.durable.drain()

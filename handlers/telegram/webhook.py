@@ -2,8 +2,9 @@
 
 Telegram sends the secret given to ``setWebhook`` in ``X-Telegram-Bot-Api-Secret-Token``;
 a request without the right one gets 401 and runs nothing (compared in constant time). Each
-update is recorded before it is handled (:class:`~handlers.telegram.updates.UpdateIntake`),
-so a redelivery is answered 200 and has no second effect.
+update is stored before it is answered (:class:`~handlers.telegram.updates.UpdateIntake`),
+so a redelivery is answered 200 and has no second effect, and a crash after the answer loses
+nothing.
 """
 
 from __future__ import annotations
@@ -85,10 +86,13 @@ class TelegramWebhook:
                 ".".join(str(part) for part in error.errors()[0]["loc"]) or "the top",
             )
             return Response(status_code=200)
-        if not await self.intake.first_time(update):
+        # Stored before the answer (a database that cannot take it gets a 5xx, and Telegram
+        # sends it again); a redelivery is answered and changes nothing.
+        stored = await self.intake.accept(update, body.decode())
+        if stored is None:
             return Response(status_code=200)
         if self.background:
-            self.intake.handle_in_background(update)
+            self.intake.handle_in_background(stored)
         else:
-            await self.intake.handle(update)
+            await self.intake.handle(stored)
         return Response(status_code=200)

@@ -605,7 +605,9 @@ async def test_when_the_engine_fails_the_person_is_told(site: Site) -> None:
     )
     intake = UpdateIntake(adapter=broken, uow_factory=site.database.uow, clock=site.world.clock)
     update = Update.model_validate(message_update(ANA, "/invite"), context={"bot": broken.bot})
-    await intake.handle(update)
+    stored = await intake.accept(update)
+    assert stored is not None
+    await intake.handle(stored)
     assert site.last_text(ANA) == msg.SOMETHING_WENT_WRONG
 
 

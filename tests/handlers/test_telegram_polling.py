@@ -110,8 +110,9 @@ async def test_an_update_handled_before_has_no_second_effect(polled: Polled) -> 
     code = await polled.world.household()
     update = message_update(ANA, f"/join {code}")
     earlier = Update.model_validate(update, context={"bot": polled.intake.adapter.bot})
-    assert await polled.intake.first_time(earlier)
-    await polled.intake.handle(earlier)
+    stored = await polled.intake.accept(earlier)
+    assert stored is not None
+    await polled.intake.handle(stored)
     assert len(polled.texts(ANA)) == 1
     polled.fake.push_update(update)
     poller = polled.poller()

@@ -89,9 +89,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0008"
+    assert await empty_database.current_revision() == Database.head_revision() == "0009"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0008"
+    assert await empty_database.current_revision() == "0009"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -136,7 +136,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0008 (head)" in shown.stdout
+    assert "0009 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:

@@ -1,0 +1,260 @@
+"""The durable intake of chat updates, as a serve process runs it (the rules: :mod:`bot.intake`).
+
+:meth:`DurableIntake.accept` stores an update with its receipt in one transaction, before the
+platform gets its 2xx. The update is then handled in a task, after the earlier updates of the
+same person (one fair lock per sender), and forgotten once its replies are sent.
+
+The process holds what it took in under a lease (``INVITEBOT_INTAKE_LEASE_SECONDS``), renewed
+every third of it while the process lives (:meth:`DurableIntake.run`). The same loop takes over
+updates whose lease ended: those of a process that died (SIGKILL, OOM, a lost machine), on
+start and then every third of a lease, oldest first. An update whose handling failed (the
+platform's API away while sending the replies) is left to lapse and is taken again the same
+way, up to :data:`MAX_ATTEMPTS` times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.domain import InboundReceipt, InboundUpdate
+from bot.intake import Inbound, NotYourTurn
+from bot.ports import Clock, UnitOfWorkFactory
+
+log = logging.getLogger("invitebot.intake")
+
+Handler = Callable[[InboundUpdate, Inbound], Awaitable[None]]
+"""Handles one stored update: runs its step (with the :class:`Inbound`) and sends the
+replies. It may raise :class:`NotYourTurn`; any other exception leaves the update to be taken
+again."""
+
+DEFAULT_LEASE = timedelta(seconds=15)
+MAX_ATTEMPTS = 5
+"""How many times an update is taken over before it is given up (logged as an error)."""
+CLAIM_BATCH = 100
+MAX_EXTERNAL_ID = 300
+
+
+def process_name() -> str:
+    """Who holds an update: this host, this process, and a random part (a pid comes back)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class DurableIntake:
+    """One platform's updates, stored before they are answered and handled exactly once."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        handler: Handler,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self.source = source
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self.handler = handler
+        self.lease = lease
+        self.owner = process_name()
+        self._held: set[int] = set()
+        """The ids of the updates this process took and has not finished: their lease is
+        renewed."""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # --- taking updates in ---------------------------------------------------------------
+
+    async def accept(self, *, external_id: str, sender: str, payload: str) -> InboundUpdate | None:
+        """Store the update with its receipt, in one transaction; ``None`` when it was taken
+        in before (a redelivery). Raises when the database cannot take it, so that the
+        platform gets no 2xx and sends it again."""
+        now = self.clock.now()
+        external_id = external_id[:MAX_EXTERNAL_ID]
+        update = InboundUpdate(
+            source=self.source,
+            external_id=external_id,
+            sender=sender[:MAX_EXTERNAL_ID],
+            payload=payload,
+            received_at=now,
+            owner=self.owner,
+            lease_until=now + self.lease,
+        )
+        async with self.uow_factory() as uow:
+            receipt = InboundReceipt(source=self.source, external_id=external_id, received_at=now)
+            if not await uow.receipts.first_time(receipt):
+                log.info("%s update %s delivered again: already taken in", self.source, external_id)
+                return None
+            await uow.updates.add(update)
+            await uow.commit()
+        assert update.id is not None
+        self._held.add(update.id)
+        return update
+
+    def handle_in_background(self, update: InboundUpdate) -> None:
+        task = asyncio.create_task(self.handle(update), name=f"{self.source}-{update.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    async def handle(self, update: InboundUpdate) -> None:
+        """Handle the update after the sender's earlier ones; never raises.
+
+        An update can come early: an older one of the same person is still to be handled, by
+        another process that holds it (done soon), by nobody (its process died: taken over
+        here once its lease ends), or by this process behind it in the queue (it was taken
+        over after this one came in). So an early update gives up its turn, lets the older
+        ones go first, and tries again, until two leases have passed; then it is left to be
+        taken again later."""
+        deadline = time.monotonic() + 2 * self.lease.total_seconds()
+        pause = 0.02
+        while True:
+            try:
+                async with self._turn_of(update.sender):
+                    await self.handler(update, Inbound.of(update))
+                await self._finish(update)
+                return
+            except NotYourTurn:
+                pass
+            except Exception:  # the platform or the database away: taken again later
+                log.exception(
+                    "handling %s update %s failed; it is taken again after its lease",
+                    self.source,
+                    update.id,
+                )
+                self._let_go(update)
+                return
+            if await self._take_earlier(update):
+                continue
+            if time.monotonic() > deadline:
+                log.warning(
+                    "%s update %s still waits for an older one; left for later",
+                    self.source,
+                    update.id,
+                )
+                self._let_go(update)
+                return
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    def _turn_of(self, sender: str) -> asyncio.Lock:
+        """One fair lock per sender (first come, first served), forgotten when nobody holds
+        or awaits it."""
+        lock = self._locks.get(sender)
+        if lock is None:
+            lock = self._locks[sender] = asyncio.Lock()
+        return lock
+
+    async def _take_earlier(self, update: InboundUpdate) -> bool:
+        """Take over and handle the sender's older updates whose lease ended; whether there
+        were any."""
+        try:
+            async with self.uow_factory() as uow:
+                now = self.clock.now()
+                earlier = await uow.updates.claim(
+                    source=self.source,
+                    now=now,
+                    owner=self.owner,
+                    lease_until=now + self.lease,
+                    limit=CLAIM_BATCH,
+                    sender=update.sender,
+                    before=update.id,
+                )
+                await uow.commit()
+        except Exception as error:
+            log.warning("could not look for older %s updates: %s", self.source, error)
+            return False
+        for older in earlier:
+            assert older.id is not None
+            self._held.add(older.id)
+            await self.handle(older)
+        return bool(earlier)
+
+    async def _finish(self, update: InboundUpdate) -> None:
+        assert update.id is not None
+        async with self.uow_factory() as uow:
+            await uow.updates.finish(update.id, owner=self.owner)
+            await uow.commit()
+        self._held.discard(update.id)
+
+    def _let_go(self, update: InboundUpdate) -> None:
+        """Stop renewing the update's lease: when it ends, whoever runs the intake loop takes
+        it again."""
+        if update.id is not None:
+            self._held.discard(update.id)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("handling an update failed: %s", task.get_name(), exc_info=error)
+
+    # --- leases --------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: renew the leases of what this process holds, and take over what
+        others left (at once, then every third of a lease). A database that is away is
+        logged and tried again at the next turn."""
+        interval = self.lease.total_seconds() / 3
+        while not stop.is_set():
+            try:
+                await self.renew()
+                await self.take_over()
+            except Exception as error:
+                log.warning("the %s intake could not reach the database: %s", self.source, error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def renew(self) -> None:
+        if not self._held:
+            return
+        async with self.uow_factory() as uow:
+            await uow.updates.extend(
+                sorted(self._held), owner=self.owner, lease_until=self.clock.now() + self.lease
+            )
+            await uow.commit()
+
+    async def take_over(self) -> int:
+        """Take the updates whose lease ended and handle them (in tasks, in order per
+        sender); returns how many were taken."""
+        async with self.uow_factory() as uow:
+            now = self.clock.now()
+            taken = await uow.updates.claim(
+                source=self.source,
+                now=now,
+                owner=self.owner,
+                lease_until=now + self.lease,
+                limit=CLAIM_BATCH,
+            )
+            await uow.commit()
+        for update in taken:
+            assert update.id is not None
+            if update.attempts > MAX_ATTEMPTS:
+                log.error(
+                    "gave up %s update %s after %d attempts", self.source, update.id, MAX_ATTEMPTS
+                )
+                self._held.add(update.id)
+                await self._finish(update)
+                continue
+            log.info("took over %s update %s (attempt %d)", self.source, update.id, update.attempts)
+            self._held.add(update.id)
+            self.handle_in_background(update)
+        return len(taken)
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for updates still being handled (at shutdown, and in tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
