@@ -1,0 +1,201 @@
+"""The contract of the chat updates taken in (:class:`bot.ports.InboundUpdateRepository`), on the
+in-memory twin and on SQL storage alike; and, on SQL, two processes taking over at once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from bot.domain import InboundUpdate
+from bot.ports import UnitOfWorkFactory
+from storage import Database
+
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def update(
+    external_id: str, sender: str, *, owner: str = "one", lease: float = 15
+) -> InboundUpdate:
+    return InboundUpdate(
+        source="telegram",
+        external_id=external_id,
+        sender=sender,
+        payload='{"update_id": 1, "text": "Maria Ruiz \\u00e9"}',
+        received_at=at(0),
+        owner=owner,
+        lease_until=at(lease),
+    )
+
+
+async def add(uow_factory: UnitOfWorkFactory, *updates: InboundUpdate) -> list[int]:
+    async with uow_factory() as uow:
+        ids = [await uow.updates.add(u) for u in updates]
+        await uow.commit()
+    return ids
+
+
+async def test_an_update_is_kept_as_it_came_with_ids_in_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first, second = update("b:1", "ana"), update("b:2", "ana")
+    ids = await add(uow_factory, first, second)
+    assert ids[0] < ids[1] and [first.id, second.id] == ids
+    async with uow_factory() as uow:
+        assert await uow.updates.get(ids[0]) == first
+        assert await uow.updates.get(ids[1], for_update=True) == second
+        assert await uow.updates.get(ids[1] + 1000) is None
+
+
+async def test_only_an_older_update_without_replies_of_the_same_sender_is_earlier(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ana_1, sam_1, ana_2, ana_3 = await add(
+        uow_factory,
+        update("b:1", "ana"),
+        update("b:2", "sam"),
+        update("b:3", "ana"),
+        update("b:4", "ana"),
+    )
+    async with uow_factory() as uow:
+        assert not await uow.updates.earlier_unhandled(
+            source="telegram", sender="ana", before=ana_1
+        )
+        assert await uow.updates.earlier_unhandled(source="telegram", sender="ana", before=ana_2)
+        assert not await uow.updates.earlier_unhandled(
+            source="telegram", sender="sam", before=sam_1
+        )
+        assert not await uow.updates.earlier_unhandled(source="slack", sender="ana", before=ana_3)
+        handled = await uow.updates.get(ana_1, for_update=True)
+        assert handled is not None
+        handled.replies = '[{"text": "What is their full name?"}]'
+        await uow.updates.save(handled)
+        await uow.commit()
+    async with uow_factory() as uow:
+        # Ana's first has its replies: her second is no longer early; her third still is.
+        assert not await uow.updates.earlier_unhandled(
+            source="telegram", sender="ana", before=ana_2
+        )
+        assert await uow.updates.earlier_unhandled(source="telegram", sender="ana", before=ana_3)
+        assert (await uow.updates.get(ana_1)).replies == '[{"text": "What is their full name?"}]'  # type: ignore[union-attr]
+
+
+async def test_only_the_holder_finishes_an_update(uow_factory: UnitOfWorkFactory) -> None:
+    (kept,) = await add(uow_factory, update("b:1", "ana", owner="one"))
+    async with uow_factory() as uow:
+        await uow.updates.finish(kept, owner="two")  # taken over since: not "one"'s to finish
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.get(kept) is not None
+        await uow.updates.finish(kept, owner="one")
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.get(kept) is None
+
+
+async def test_claim_takes_ended_leases_oldest_first_with_one_attempt_more(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ids = await add(
+        uow_factory,
+        update("b:1", "ana", lease=10),
+        update("b:2", "sam", lease=30),  # still held at 20 s
+        update("b:3", "ana", lease=5),
+        update("b:4", "sam", lease=20),  # ends exactly at 20 s: taken
+    )
+    async with uow_factory() as uow:
+        taken = await uow.updates.claim(
+            source="telegram", now=at(20), owner="two", lease_until=at(35), limit=10
+        )
+        await uow.commit()
+    assert [u.id for u in taken] == [ids[0], ids[2], ids[3]]
+    assert {(u.owner, u.lease_until, u.attempts) for u in taken} == {("two", at(35), 1)}
+    async with uow_factory() as uow:
+        assert (await uow.updates.get(ids[0])) == taken[0]
+        held = await uow.updates.get(ids[1])
+        assert held is not None and (held.owner, held.attempts) == ("one", 0)
+        # At 30 s Sam's first lease has ended too; the three taken are held until 35 s.
+        later = await uow.updates.claim(
+            source="telegram", now=at(30), owner="three", lease_until=at(45), limit=10
+        )
+        assert [(u.id, u.owner, u.attempts) for u in later] == [(ids[1], "three", 1)]
+        await uow.commit()
+    async with uow_factory() as uow:
+        again = await uow.updates.claim(
+            source="slack", now=at(100), owner="three", lease_until=at(115), limit=10
+        )
+        assert again == []  # another platform's updates only
+
+
+async def test_claim_narrowed_to_a_senders_older_updates_and_limited(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ids = await add(
+        uow_factory,
+        update("b:1", "ana", lease=1),
+        update("b:2", "sam", lease=1),
+        update("b:3", "ana", lease=1),
+        update("b:4", "ana", lease=1),
+    )
+    async with uow_factory() as uow:
+        taken = await uow.updates.claim(
+            source="telegram",
+            now=at(2),
+            owner="two",
+            lease_until=at(17),
+            limit=10,
+            sender="ana",
+            before=ids[3],
+        )
+        assert [u.id for u in taken] == [ids[0], ids[2]]
+        first = await uow.updates.claim(
+            source="telegram", now=at(2), owner="two", lease_until=at(17), limit=1
+        )
+        assert [u.id for u in first] == [ids[1]]  # Ana's are held by now; Sam's is the oldest
+        assert (
+            await uow.updates.claim(
+                source="telegram", now=at(2), owner="two", lease_until=at(17), limit=0
+            )
+            == []
+        )
+
+
+async def test_extend_moves_only_the_holders_leases(uow_factory: UnitOfWorkFactory) -> None:
+    mine, theirs = await add(
+        uow_factory, update("b:1", "ana", owner="one"), update("b:2", "sam", owner="two")
+    )
+    async with uow_factory() as uow:
+        assert await uow.updates.extend([mine, theirs], owner="one", lease_until=at(60)) == 1
+        assert await uow.updates.extend([], owner="one", lease_until=at(60)) == 0
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert (await uow.updates.get(mine)).lease_until == at(60)  # type: ignore[union-attr]
+        assert (await uow.updates.get(theirs)).lease_until == at(15)  # type: ignore[union-attr]
+
+
+async def test_two_processes_taking_over_at_once_never_take_the_same_update(
+    two_databases: tuple[Database, ...],
+) -> None:
+    """On PostgreSQL the rows are claimed with ``SKIP LOCKED``; SQLite runs one unit of work
+    at a time. Either way each ended lease goes to exactly one of them."""
+    one, two = two_databases
+    await add(one.uow, *(update(f"b:{n}", f"person-{n % 7}", lease=1) for n in range(60)))
+
+    async def take(database: Database, owner: str) -> list[int]:
+        taken: list[int] = []
+        for _ in range(8):
+            async with database.uow() as uow:
+                got = await uow.updates.claim(
+                    source="telegram", now=at(2), owner=owner, lease_until=at(17), limit=5
+                )
+                await asyncio.sleep(0.01)  # hold the rows a moment, as a busy process would
+                await uow.commit()
+            taken += [u.id for u in got if u.id is not None]
+        return taken
+
+    first, second = await asyncio.gather(take(one, "one"), take(two, "two"))
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 60
