@@ -63,6 +63,12 @@ class FakeTelegram:
     _arrived: asyncio.Event | None = field(default=None, init=False, repr=False)
     webhook: dict[str, Any] = field(default_factory=dict, init=False)
     """What the last setWebhook set (empty when none is)."""
+    reply_delay: float = 0.0
+    """Seconds a sendMessage or editMessageText takes to be answered (a slow Bot API)."""
+    hung_chats: set[str] = field(default_factory=set, init=False)
+    """Chats whose sendMessage and editMessageText are never answered: the caller waits until
+    it gives up or dies (the call is kept in :attr:`hung`, not in :attr:`calls`)."""
+    hung: list[Call] = field(default_factory=list, init=False)
     groups: Groups = field(default_factory=Groups, init=False)
     """Groups and their members, join requests and the bot's rights
     (:mod:`tests.handlers.fake_telegram_groups`)."""
@@ -154,6 +160,13 @@ class FakeTelegram:
         if token != self.token:
             return _error(401, "Unauthorized")
         params = await _params(request)
+        if method in ("sendMessage", "editMessageText"):
+            if str(params.get("chat_id")) in self.hung_chats:
+                with self._lock:
+                    self.hung.append(Call(method=method, params=params, token=token))
+                await asyncio.sleep(3600)
+            if self.reply_delay:
+                await asyncio.sleep(self.reply_delay)
         with self._lock:
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None

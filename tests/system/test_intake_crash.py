@@ -1,0 +1,148 @@
+"""Nothing a person types is lost (the durable intake, ``handlers/intake.py``): a real
+``invitebot serve`` answers a burst of Telegram updates, is SIGKILLed with most of them still to
+handle, and the next serve process handles every one exactly once, in order per person, each
+with its reply at the fake Bot API. And the narrowest window: killed after a step committed and
+before its reply left.
+
+The lease is two seconds here (``INVITEBOT_INTAKE_LEASE_SECONDS``), so the new process takes
+the dead one's updates over quickly; the Bot API answers slowly in the burst, so the backlog is
+real when the kill comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import text
+
+from bot import messages as msg
+from tests.fakes import FakeClock
+from tests.handlers.fake_telegram import FakeTelegram
+from tests.handlers.fake_twilio import FakeTwilio
+from tests.system.cluster import Cluster, SystemDatabase, until
+from tests.system.traffic import NAMES, Load, message
+from tests.unit.conftest import World
+
+PEOPLE = 40
+FIRST = 60_000
+LEASE_SECONDS = "2"
+
+
+def script(i: int, code: str) -> list[str]:
+    """What head ``i`` types, one message after another: five steps whose replies show
+    whether any was taken twice or out of turn ("Email" taken twice would become the
+    member's name)."""
+    return [f"/start {code}", "/invite", "Email", f"Guest {NAMES[i]}", "/cancel"]
+
+
+def expected(i: int, text: str, step: int) -> bool:
+    return [
+        lambda: "You are now the head" in text and f"{i} Elm Street" in text,
+        lambda: text == msg.ASK_METHOD,
+        lambda: text == msg.ASK_NAME,
+        lambda: f"Guest {NAMES[i]}" in text and msg.ASK_NAME not in text,
+        lambda: text == msg.FLOW_CANCELLED,
+    ][step]()
+
+
+def delivered(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    """The texts the chat shows, oldest first (a call the Bot API did not take has no id)."""
+    return [
+        str(call.params["text"])
+        for call in telegram.calls
+        if call.method in ("sendMessage", "editMessageText")
+        and str(call.params.get("chat_id")) == str(chat_id)
+        and call.message_id is not None
+    ]
+
+
+def without_repeats(texts: list[str]) -> list[str]:
+    """A reply sent again (the process died after sending it, before forgetting the update)
+    shows twice in a row; a step taken twice would show something else."""
+    return [t for n, t in enumerate(texts) if n == 0 or texts[n - 1] != t]
+
+
+async def left_to_handle(db: SystemDatabase) -> int:
+    async with db.database.engine.connect() as connection:
+        result = await connection.execute(text("SELECT count(*) FROM inbound_updates"))
+        return int(result.scalar_one())
+
+
+async def test_a_burst_answered_then_sigkill_loses_no_update_and_takes_none_twice(
+    db: SystemDatabase, cluster: Cluster, twilio: FakeTwilio, telegram: FakeTelegram
+) -> None:
+    world = World(uow_factory=db.database.uow, clock=FakeClock(datetime.now(UTC)))
+    codes = [await world.household(address=f"{i} Elm Street") for i in range(PEOPLE)]
+    cluster.env["INVITEBOT_INTAKE_LEASE_SECONDS"] = LEASE_SECONDS
+    telegram.reply_delay = 0.2  # a slow Bot API: the backlog grows behind the answers
+    server = await cluster.serve()
+    async with httpx.AsyncClient(timeout=60) as client:
+        load = Load(client, [server], telegram)
+
+        async def types(i: int) -> None:
+            for line in script(i, codes[i]):
+                await load.update(server, message(FIRST + i, line))  # 200 each, in turn
+
+        await asyncio.gather(*(types(i) for i in range(PEOPLE)))
+    cluster.kill(server)  # every update answered 200; most not yet handled
+    assert load.statuses == {200: PEOPLE * 5}
+    backlog = await left_to_handle(db)
+    assert backlog > 0, "the server kept up: the kill tested nothing"
+    print(f"{backlog} of {PEOPLE * 5} updates left to handle at the kill")
+
+    telegram.reply_delay = 0
+    await cluster.serve()
+
+    async def all_answered() -> bool:
+        complete = all(
+            len(without_repeats(delivered(telegram, FIRST + i))) >= 5 for i in range(PEOPLE)
+        )
+        return complete and await left_to_handle(db) == 0
+
+    await until(all_answered, within=120, what="every update handled after the restart")
+    repeats = 0
+    for i in range(PEOPLE):
+        shown = delivered(telegram, FIRST + i)
+        steps = without_repeats(shown)
+        repeats += len(shown) - len(steps)
+        assert len(steps) == 5 and all(expected(i, t, n) for n, t in enumerate(steps)), shown
+    print(f"replies sent twice (sent, then the process died before forgetting them): {repeats}")
+    async with db.database.uow() as uow:
+        for household in await uow.households.list():
+            assert [i.status for i in await uow.invitations.list_for_household(household.id)] == []
+
+
+async def test_killed_between_a_steps_commit_and_its_reply_the_reply_still_comes(
+    db: SystemDatabase, cluster: Cluster, twilio: FakeTwilio, telegram: FakeTelegram
+) -> None:
+    world = World(uow_factory=db.database.uow, clock=FakeClock(datetime.now(UTC)))
+    code = await world.household(address="0 Elm Street")
+    ana = FIRST
+    cluster.env["INVITEBOT_INTAKE_LEASE_SECONDS"] = LEASE_SECONDS
+    server = await cluster.serve()
+    async with httpx.AsyncClient(timeout=60) as client:
+        load = Load(client, [server], telegram)
+        await load.step(server, ana, message(ana, f"/start {code}"))
+        await load.step(server, ana, message(ana, "/invite"))
+        telegram.hung_chats.add(str(ana))  # sendMessage to Ana never answers
+        await load.update(server, message(ana, "Email"))
+        # The step committed (its reply is being sent) and the reply is stored with it.
+        await until(lambda: telegram.hung, what="the reply on its way")
+        async with db.database.engine.connect() as connection:
+            stored = await connection.execute(text("SELECT replies FROM inbound_updates"))
+            [replies] = stored.scalars().all()
+        assert msg.ASK_NAME in replies
+        cluster.kill(server)
+        telegram.hung_chats.clear()
+
+        restarted = await cluster.serve()
+        await until(
+            lambda: delivered(telegram, ana)[-1:] == [msg.ASK_NAME], what="the lost question"
+        )
+        assert await left_to_handle(db) == 0
+        # "Email" was the method, once: the next answer is the member's name.
+        await load.step(restarted, ana, message(ana, "Maria Ruiz"))
+    shown = delivered(telegram, ana)
+    assert "Maria Ruiz" in shown[-1] and shown.count(msg.ASK_NAME) == 1, shown
