@@ -99,7 +99,9 @@ class Engine:
         async with self.uow_factory() as uow:
             update = None
             if inbound is not None:
-                update, instead = await intake.open_step(uow, inbound)
+                update, instead = await intake.open_step(
+                    uow, inbound, platform=actor.platform, user_id=actor.user_id
+                )
                 if update is None:
                     return instead
             # Locked: a person's next message, taken by another process at the same moment,
@@ -124,7 +126,7 @@ class Engine:
             conversation.updated_at = self.ctx.clock.now()
             await uow.conversations.save(conversation)
             if update is not None:
-                await intake.close_step(uow, update, replies)
+                await intake.close_step(uow, update, replies, at=conversation.updated_at)
             await uow.commit()
             return replies
 

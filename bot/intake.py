@@ -12,8 +12,9 @@ step's own transaction (:meth:`bot.engine.Engine.handle` with an :class:`Inbound
 
 1. the update's row is locked; if it is gone (done with) or another process took it over,
    the step does nothing;
-2. if it already has replies, the step committed before and the replies never left: they are
-   returned again, and nothing runs twice;
+2. if it already has replies, the step committed before and the replies may not have left:
+   they are returned again (unless a later step of the person's came since, which makes them
+   an old question), and nothing runs twice;
 3. after the person's conversation is locked, an older update of the same person that is
    still to be handled means this one is early: :class:`NotYourTurn`, and the caller handles
    the older one first;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .domain import InboundUpdate
@@ -60,15 +62,23 @@ class NotYourTurn(Exception):
         self.inbound = inbound
 
 
-async def open_step(uow: UnitOfWork, inbound: Inbound) -> tuple[InboundUpdate | None, list[Reply]]:
+async def open_step(
+    uow: UnitOfWork, inbound: Inbound, *, platform: str, user_id: str
+) -> tuple[InboundUpdate | None, list[Reply]]:
     """Lock the update for its step. Returns the update when the step is to run; otherwise
     ``None`` and what to show instead: the stored replies of a step that committed before,
-    or nothing for an update that is done with or no longer this process's."""
+    while they still match the conversation (no later step of the person's since; one that
+    came after would make them an old question), or nothing for an update that is done with or
+    no longer this process's."""
     update = await uow.updates.get(inbound.id, for_update=True)
     if update is None or update.owner != inbound.owner:
         return None, []
     if update.replies is not None:
-        return None, load_replies(update.replies)
+        at, replies = load_step(update.replies)
+        conversation = await uow.conversations.get(platform=platform, user_id=user_id)
+        if conversation is None or conversation.updated_at != at:
+            return None, []
+        return None, replies
     return update, []
 
 
@@ -82,22 +92,31 @@ async def check_turn(uow: UnitOfWork, inbound: Inbound) -> None:
         raise NotYourTurn(inbound)
 
 
-async def close_step(uow: UnitOfWork, update: InboundUpdate, replies: list[Reply]) -> None:
-    """Store the step's replies on the update, in the step's transaction."""
-    update.replies = dump_replies(replies)
+async def close_step(
+    uow: UnitOfWork, update: InboundUpdate, replies: list[Reply], *, at: datetime | None
+) -> None:
+    """Store the step's replies on the update, in the step's transaction, with the time the
+    step left on the conversation (``at``)."""
+    update.replies = dump_step(at, replies)
     await uow.updates.save(update)
 
 
-# --- replies as the update keeps them ------------------------------------------------------
+# --- a step's replies as the update keeps them ---------------------------------------------
 
 
-def dump_replies(replies: list[Reply]) -> str:
-    """The replies as JSON (what :func:`load_replies` reads back)."""
-    return json.dumps([_reply_data(reply) for reply in replies], ensure_ascii=False)
+def dump_step(at: datetime | None, replies: list[Reply]) -> str:
+    """The step's time and replies as JSON (what :func:`load_step` reads back)."""
+    data = {
+        "at": at.isoformat() if at is not None else None,
+        "replies": [_reply_data(reply) for reply in replies],
+    }
+    return json.dumps(data, ensure_ascii=False)
 
 
-def load_replies(text: str) -> list[Reply]:
-    return [_reply_of(item) for item in json.loads(text)]
+def load_step(text: str) -> tuple[datetime | None, list[Reply]]:
+    data = json.loads(text)
+    at = datetime.fromisoformat(data["at"]) if data["at"] is not None else None
+    return at, [_reply_of(item) for item in data["replies"]]
 
 
 def _reply_data(reply: Reply) -> dict[str, Any]:

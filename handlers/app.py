@@ -42,6 +42,7 @@ from .bootstrap import (
 from .http_headers import HardenedStarlette
 from .http_limits import Gate, RequestLimits
 from .http_server import loop_name
+from .intake import stopped
 from .logs import mask_logger
 from .metrics import MeasureRequests, Metrics
 from .settings import Settings
@@ -96,7 +97,7 @@ class TelegramEdge:
         if self._menu is not None and not self._menu.done():
             self._menu.cancel()
         if self._leases is not None:
-            await self._leases  # ``stop`` is set: it ends at once
+            await stopped(self._leases)
         await self.intake.drain()
         await self.intake.adapter.close()
 

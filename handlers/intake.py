@@ -40,7 +40,20 @@ DEFAULT_LEASE = timedelta(seconds=15)
 MAX_ATTEMPTS = 5
 """How many times an update is taken over before it is given up (logged as an error)."""
 CLAIM_BATCH = 100
+FINISH_PAUSES = (0.05, 0.25, 1.0, None)
+"""Seconds between tries to forget a handled update (``None``: the last try)."""
 MAX_EXTERNAL_ID = 300
+
+
+async def stopped(leases: asyncio.Task[None]) -> None:
+    """Wait for :meth:`DurableIntake.run` to end: at once once its ``stop`` is set; cancelled
+    when closed without it (what the process holds then lapses, and is taken over)."""
+    if not leases.done():
+        await asyncio.sleep(0)  # a ``stop`` just set ends it on its own
+    if not leases.done():
+        leases.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await leases
 
 
 def process_name() -> str:
@@ -118,9 +131,11 @@ class DurableIntake:
         pause = 0.02
         while True:
             try:
+                # Forgotten before the sender's next update runs: a crash can never leave this
+                # one to be taken again after a later one was handled.
                 async with self._turn_of(update.sender):
                     await self.handler(update, Inbound.of(update))
-                await self._finish(update)
+                    await self._finish(update)
                 return
             except NotYourTurn:
                 pass
@@ -179,10 +194,19 @@ class DurableIntake:
         return bool(earlier)
 
     async def _finish(self, update: InboundUpdate) -> None:
+        """Forget the update, trying a few times: left behind, it would be taken again and
+        its replies sent a second time (harmless, but a wasted message)."""
         assert update.id is not None
-        async with self.uow_factory() as uow:
-            await uow.updates.finish(update.id, owner=self.owner)
-            await uow.commit()
+        for pause in FINISH_PAUSES:
+            try:
+                async with self.uow_factory() as uow:
+                    await uow.updates.finish(update.id, owner=self.owner)
+                    await uow.commit()
+                break
+            except Exception:
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
         self._held.discard(update.id)
 
     def _let_go(self, update: InboundUpdate) -> None:

@@ -7,13 +7,13 @@ phone numbers and links that do not belong in a channel. A slash command typed i
 is answered there with one ephemeral sentence (through its ``response_url``), and the
 conversation goes on in the direct message.
 
-Slack wants every request acknowledged within three seconds, so each listener acks at once
-and the work goes on in a task of its own (``background``; tests turn it off or
-:meth:`SlackAdapter.drain`). A person's events are handled one at a time, in order, so two
-quick answers never overtake each other. Every request is recorded as an
-:class:`~bot.domain.InboundReceipt` (source ``slack``) before anything runs: an Events API
-``event_id``, or an interaction's ``trigger_id``; Slack's retries (``X-Slack-Retry-Num``) and
-any repeat find the receipt and change nothing.
+Slack wants every request acknowledged within three seconds and never sends an acknowledged
+one again, so every request is stored with its receipt before it is acknowledged (an Events API
+``event_id``, or an interaction's or command's ``trigger_id``: Slack's retries and any repeat
+find the receipt and change nothing), and its listeners run afterwards, in a task of its own
+(``background``; tests turn it off or :meth:`SlackAdapter.drain`): see
+:mod:`handlers.slack.intake`. A person's requests are handled one at a time, in order, so two
+quick answers never overtake each other, and none is lost when the process dies.
 
 Before that, the same middleware cleans every string of the body (:mod:`handlers.inbound`:
 no NUL, no lone surrogate reaches the core or storage) and refuses bodies nested too deep;
@@ -28,6 +28,7 @@ import logging
 import re
 import weakref
 from collections.abc import Coroutine, Mapping
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -37,19 +38,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import messages as msg
-from bot.domain import InboundReceipt
 from bot.engine import Engine
 from bot.group_access import answer_channel_join
 from bot.households import head_accounts_for_invitation
+from bot.intake import NotYourTurn
 from bot.replies import Actor, Event, Reply, parse_text
 
 from ..inbound import Unreadable, clean
+from ..intake import DEFAULT_LEASE
 from . import render
-from .payload import NO_RETRY, SHAPE_ERRORS, is_slack_id, mapping, receipt_key, string_at, user_of
+from .intake import SlackIntake, current_inbound, handling, worth_retrying
+from .payload import NO_RETRY, SHAPE_ERRORS, is_slack_id, mapping, string_at, user_of
 
 PLATFORM = "slack"
-SOURCE = "slack"
-"""The ``InboundReceipt.source`` of Slack requests."""
 COMMANDS = ("/invite", "/household")
 """The slash commands the app registers (and ``slack/manifest.yml`` declares)."""
 EVENTS = ("app_home_opened", "message.im", "member_joined_channel")
@@ -87,6 +88,7 @@ class SlackAdapter:
         *,
         signing_secret: str | None,
         background: bool = True,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         """``signing_secret`` verifies HTTP requests (``None`` only for Socket Mode, where
         requests come over the app's own authenticated WebSocket)."""
@@ -108,6 +110,13 @@ class SlackAdapter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dm_channels: dict[str, str] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.intake = SlackIntake(
+            self.app,
+            uow_factory=engine.uow_factory,
+            clock=engine.ctx.clock,
+            background=background,
+            lease=lease,
+        )
         self._register()
 
     def _register(self) -> None:
@@ -125,7 +134,8 @@ class SlackAdapter:
 
     async def drain(self) -> None:
         """Wait for the work still running (at shutdown, and in tests)."""
-        while self._tasks:
+        while self._tasks or self.intake.durable.busy:
+            await self.intake.durable.drain()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
@@ -134,25 +144,19 @@ class SlackAdapter:
     # --- exactly once --------------------------------------------------------------------
 
     async def _once(self, body: dict[str, Any], next_: Any) -> BoltResponse | None:
-        """Bolt middleware (after request verification): clean the body in place, then record
-        the request before any listener runs; a request seen before is answered 200 and does
-        nothing."""
+        """Bolt middleware (after request verification): clean the body in place, then store
+        the request and acknowledge it (:mod:`handlers.slack.intake`); its listeners run when
+        the stored request is dispatched again. A request seen before is only acknowledged."""
+        if handling() is not None:  # the stored request, dispatched again: run it
+            return await next_()
         try:
             clean(body)
         except Unreadable as error:
             log.warning("ignored a Slack request whose body is unreadable: %s", error)
             return BoltResponse(status=400, body="", headers=dict(NO_RETRY))
-        key = receipt_key(body)
-        if key is not None:
-            async with self.engine.uow_factory() as uow:
-                receipt = InboundReceipt(
-                    source=SOURCE, external_id=key[:300], received_at=self.engine.ctx.clock.now()
-                )
-                first = await uow.receipts.first_time(receipt)
-                await uow.commit()
-            if not first:
-                log.info("Slack request %s delivered again: already handled", key)
-                return BoltResponse(status=200, body="")
+        taken = await self.intake.take(body)
+        if taken is not None:
+            return taken
         return await next_()
 
     async def _on_error(self, error: Exception) -> BoltResponse | None:
@@ -176,6 +180,8 @@ class SlackAdapter:
             log.warning("ignored a Slack %s from a user id that is not Slack's", name)
             return
 
+        state = handling()
+
         async def in_turn() -> None:
             lock = self._locks.get(user_id)
             if lock is None:
@@ -183,11 +189,16 @@ class SlackAdapter:
             async with lock:
                 try:
                     await work
-                except Exception:
+                except Exception as error:
+                    if state is not None and (
+                        isinstance(error, NotYourTurn) or worth_retrying(error)
+                    ):
+                        state.error = error  # the intake takes the request again
+                        return
                     log.exception("handling a Slack %s from %s failed", name, user_id)
                     await self._apologise(user_id)
 
-        if not self.background:
+        if not self.background or state is not None:
             await in_turn()
             return
         task = asyncio.create_task(in_turn(), name=f"slack-{name}-{user_id}")
@@ -259,7 +270,7 @@ class SlackAdapter:
         if event is None:
             replies = [Reply(msg.SLACK_HOUSEHOLD_USAGE)]
         else:
-            replies = await self.engine.handle(actor, event)
+            replies = await self.engine.handle(actor, event, inbound=current_inbound())
         await self.send(actor.chat_id, replies)
         await self.refresh_home(actor)
 
@@ -268,7 +279,7 @@ class SlackAdapter:
         self._remember_dm(user_id, channel)
         actor = Actor(platform=PLATFORM, user_id=user_id, chat_id=channel)
         text = render.typed_text(string_at(event, "text"))
-        replies = await self.engine.handle(actor, Event.message(text))
+        replies = await self.engine.handle(actor, Event.message(text), inbound=current_inbound())
         await self.send(channel, replies)
         await self.refresh_home(actor)
 
@@ -286,7 +297,7 @@ class SlackAdapter:
         first = actions[0] if isinstance(actions, list) and actions else {}
         value = string_at(first, "value") if isinstance(first, Mapping) else ""
         if value:
-            replies = await self.engine.handle(actor, Event.press(value))
+            replies = await self.engine.handle(actor, Event.press(value), inbound=current_inbound())
         else:
             replies = [Reply(msg.INVALID_BUTTON)]
         container = mapping(body, "container")
@@ -306,7 +317,7 @@ class SlackAdapter:
         says so (or, when the engine refuses, shows why)."""
         user = mapping(body, "user")
         actor = await self.actor(user_of(body), display_name=string_at(user, "name"))
-        replies = await self.engine.handle(actor, parse_text("/invite"))
+        replies = await self.engine.handle(actor, parse_text("/invite"), inbound=current_inbound())
         trigger = string_at(body, "trigger_id")
         if any(reply.buttons for reply in replies):
             await self.send(actor.chat_id, replies)

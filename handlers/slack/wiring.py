@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.context import CoreContext
 from bot.engine import Engine
 
+from ..intake import stopped
 from ..settings import Settings
 from .bot import PLATFORM, SlackAdapter
 from .client import make_client
@@ -61,6 +63,7 @@ def slack_adapter(
         Engine(uow_factory=database.uow, ctx=ctx),
         client,
         signing_secret=secret.get_secret_value() if secret is not None else None,
+        lease=timedelta(seconds=settings.intake_lease_seconds),
     )
 
 
@@ -112,13 +115,17 @@ class SlackEdge:
     """In Socket Mode: ``True`` from the first connection until ``stop`` (slack_sdk reconnects
     by itself meanwhile), ``False`` while still trying to connect or after giving up."""
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _leases: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     @property
     def routes(self) -> list[BaseRoute]:
         return list(self.events.routes) if self.events is not None else []
 
     def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
-        """In Socket Mode, connect in a task that ends once ``stop`` is set."""
+        """Run the intake's leases (taking over the requests a process that died left), and in
+        Socket Mode connect, in tasks that end once ``stop`` is set."""
+        durable = self.adapter.intake.durable
+        self._leases = asyncio.create_task(durable.run(stop), name="slack-intake")
         if self.app_token is None:
             return None
         self._task = asyncio.create_task(self._serve(self.app_token, stop), name="slack-socket")
@@ -153,6 +160,8 @@ class SlackEdge:
         """At shutdown, after ``stop`` is set: wait for the work under way."""
         if self._task is not None:
             await self._task
+        if self._leases is not None:
+            await stopped(self._leases)
         await self.adapter.close()
 
 

@@ -89,6 +89,12 @@ class FakeSlack:
         default_factory=list, init=False, repr=False
     )
     _server: LoopbackServer | None = field(default=None, init=False, repr=False)
+    reply_delay: float = 0.0
+    """Seconds a chat.postMessage or chat.update takes to be answered (a slow Web API)."""
+    hung_channels: set[str] = field(default_factory=set, init=False)
+    """Channels whose chat.postMessage and chat.update are never answered: the caller waits
+    until it gives up or dies (the call is kept in :attr:`hung`, not in :attr:`calls`)."""
+    hung: list[Call] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
@@ -241,6 +247,13 @@ class FakeSlack:
         params = await _params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(params.pop("token", ""))
+        if method in ("chat.postMessage", "chat.update"):
+            if str(params.get("channel")) in self.hung_channels:
+                with self._lock:
+                    self.hung.append(Call(method=method, params=params, token=token))
+                await asyncio.sleep(3600)
+            if self.reply_delay:
+                await asyncio.sleep(self.reply_delay)
         with self._lock:
             failures = self._failures.get(method)
             failure = failures.pop(0) if failures else None

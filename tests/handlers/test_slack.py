@@ -22,8 +22,9 @@ from bot import messages as msg
 from bot.domain import Invitation, InvitationStatus
 from bot.replies import Button, Confirm, Reply, Style
 from handlers.slack import render
-from handlers.slack.bot import SlackAdapter, command_event, receipt_key
+from handlers.slack.bot import SlackAdapter, command_event
 from handlers.slack.client import make_client
+from handlers.slack.payload import receipt_key
 from handlers.slack.webhook import SlackEvents
 from storage import Database
 from tests.handlers.fake_slack import BOT_USER_ID, FakeSlack, dm_of

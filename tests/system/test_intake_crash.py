@@ -1,8 +1,8 @@
 """Nothing a person types is lost (the durable intake, ``handlers/intake.py``): a real
-``invitebot serve`` answers a burst of Telegram updates, is SIGKILLed with most of them still to
-handle, and the next serve process handles every one exactly once, in order per person, each
-with its reply at the fake Bot API. And the narrowest window: killed after a step committed and
-before its reply left.
+``invitebot serve`` answers a burst of Telegram updates and Slack requests, is SIGKILLed with
+most of them still to handle, and the next serve process handles every one exactly once, in
+order per person, each with its reply at the fake Bot API and Web API. And the narrowest
+window: killed after a step committed and before its reply left.
 
 The lease is two seconds here (``INVITEBOT_INTAKE_LEASE_SECONDS``), so the new process takes
 the dead one's updates over quickly; the Bot API answers slowly in the burst, so the backlog is
@@ -12,22 +12,124 @@ real when the kill comes.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from bot import messages as msg
 from tests.fakes import FakeClock
+from tests.handlers.fake_slack import APP_ID, BOT_USER_ID, TEAM_ID, FakeSlack, dm_of
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.fake_twilio import FakeTwilio
-from tests.system.cluster import Cluster, SystemDatabase, until
+from tests.handlers.slack_workspace import SIGNING_SECRET, signed_headers
+from tests.system.cluster import Cluster, Process, SystemDatabase, until
 from tests.system.traffic import NAMES, Load, message
 from tests.unit.conftest import World
 
 PEOPLE = 40
+"""On Telegram; as many again on Slack."""
 FIRST = 60_000
 LEASE_SECONDS = "2"
+_ids = itertools.count(1)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as running:
+        yield running
+
+
+def slack_env(slack: FakeSlack) -> dict[str, str]:
+    return {
+        "INVITEBOT_SLACK_BOT_TOKEN": slack.token,
+        "INVITEBOT_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "INVITEBOT_SLACK_API_BASE": slack.url,
+        "INVITEBOT_INTAKE_LEASE_SECONDS": LEASE_SECONDS,
+    }
+
+
+def slack_user(i: int) -> str:
+    return f"U0P{i:04d}"
+
+
+def slack_command(user: str, command: str, text: str) -> tuple[str, str]:
+    """A slash command typed in the person's DM with the app, as Slack posts it."""
+    body = urlencode(
+        {
+            "team_id": TEAM_ID,
+            "channel_id": dm_of(user),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": APP_ID,
+            "response_url": "https://hooks.slack.invalid/commands/1/2/3",
+            "trigger_id": f"{next(_ids)}.1111.{'a' * 32}",
+        }
+    )
+    return body, "application/x-www-form-urlencoded"
+
+
+def slack_message(user: str, typed: str) -> tuple[str, str]:
+    """A direct message to the app, as the Events API delivers it (``message.im``)."""
+    ts = f"{int(time.time())}.{next(_ids):06d}"
+    event = {
+        "type": "message",
+        "channel": dm_of(user),
+        "channel_type": "im",
+        "user": user,
+        "text": typed,
+        "ts": ts,
+        "event_ts": ts,
+    }
+    body = {
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{next(_ids):010d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+    }
+    return json.dumps(body), "application/json"
+
+
+def slack_script(i: int, code: str) -> list[tuple[str, str]]:
+    """The same five steps in Slack: the claim is a slash command, the rest DMs."""
+    user = slack_user(i)
+    return [
+        slack_command(user, "/household", f"join {code}"),
+        slack_command(user, "/invite", ""),
+        *(slack_message(user, line) for line in script(i, code)[2:]),
+    ]
+
+
+async def post_to_slack(
+    client: httpx.AsyncClient, server: Process, request: tuple[str, str]
+) -> int:
+    body, content_type = request
+    response = await client.post(
+        f"{server.url}/slack/events",
+        content=body,
+        headers=signed_headers(body, content_type=content_type),
+    )
+    return response.status_code
+
+
+def slack_delivered(slack: FakeSlack, user: str) -> list[str]:
+    """The texts the person's DM shows, oldest first (a refused call has no ts)."""
+    return [
+        str(call.params["text"])
+        for call in slack.calls_of("chat.postMessage", "chat.update")
+        if call.params.get("channel") == dm_of(user) and call.ts is not None
+    ]
 
 
 def script(i: int, code: str) -> list[str]:
@@ -37,9 +139,9 @@ def script(i: int, code: str) -> list[str]:
     return [f"/start {code}", "/invite", "Email", f"Guest {NAMES[i]}", "/cancel"]
 
 
-def expected(i: int, text: str, step: int) -> bool:
+def expected(i: int, text: str, step: int, *, address: int) -> bool:
     return [
-        lambda: "You are now the head" in text and f"{i} Elm Street" in text,
+        lambda: "You are now the head" in text and f"{address} Elm Street" in text,
         lambda: text == msg.ASK_METHOD,
         lambda: text == msg.ASK_NAME,
         lambda: f"Guest {NAMES[i]}" in text and msg.ASK_NAME not in text,
@@ -71,43 +173,59 @@ async def left_to_handle(db: SystemDatabase) -> int:
 
 
 async def test_a_burst_answered_then_sigkill_loses_no_update_and_takes_none_twice(
-    db: SystemDatabase, cluster: Cluster, twilio: FakeTwilio, telegram: FakeTelegram
+    db: SystemDatabase,
+    cluster: Cluster,
+    twilio: FakeTwilio,
+    telegram: FakeTelegram,
+    slack: FakeSlack,
 ) -> None:
     world = World(uow_factory=db.database.uow, clock=FakeClock(datetime.now(UTC)))
-    codes = [await world.household(address=f"{i} Elm Street") for i in range(PEOPLE)]
-    cluster.env["INVITEBOT_INTAKE_LEASE_SECONDS"] = LEASE_SECONDS
-    telegram.reply_delay = 0.2  # a slow Bot API: the backlog grows behind the answers
+    codes = [await world.household(address=f"{i} Elm Street") for i in range(2 * PEOPLE)]
+    cluster.env.update(slack_env(slack))
+    # Slow APIs: the backlog grows behind the answers.
+    telegram.reply_delay = slack.reply_delay = 0.2
     server = await cluster.serve()
     async with httpx.AsyncClient(timeout=60) as client:
         load = Load(client, [server], telegram)
+        slack_statuses: list[int] = []
 
-        async def types(i: int) -> None:
+        async def types_in_telegram(i: int) -> None:
             for line in script(i, codes[i]):
                 await load.update(server, message(FIRST + i, line))  # 200 each, in turn
 
-        await asyncio.gather(*(types(i) for i in range(PEOPLE)))
+        async def types_in_slack(i: int) -> None:
+            for request in slack_script(i, codes[PEOPLE + i]):
+                slack_statuses.append(await post_to_slack(client, server, request))
+
+        await asyncio.gather(
+            *(types_in_telegram(i) for i in range(PEOPLE)),
+            *(types_in_slack(i) for i in range(PEOPLE)),
+        )
     cluster.kill(server)  # every update answered 200; most not yet handled
     assert load.statuses == {200: PEOPLE * 5}
+    assert slack_statuses == [200] * PEOPLE * 5
     backlog = await left_to_handle(db)
     assert backlog > 0, "the server kept up: the kill tested nothing"
-    print(f"{backlog} of {PEOPLE * 5} updates left to handle at the kill")
+    print(f"{backlog} of {2 * PEOPLE * 5} updates left to handle at the kill")
 
-    telegram.reply_delay = 0
+    telegram.reply_delay = slack.reply_delay = 0
     await cluster.serve()
 
+    def shown(i: int) -> list[list[str]]:
+        return [delivered(telegram, FIRST + i), slack_delivered(slack, slack_user(i))]
+
     async def all_answered() -> bool:
-        complete = all(
-            len(without_repeats(delivered(telegram, FIRST + i))) >= 5 for i in range(PEOPLE)
-        )
+        complete = all(len(without_repeats(chat)) >= 5 for i in range(PEOPLE) for chat in shown(i))
         return complete and await left_to_handle(db) == 0
 
     await until(all_answered, within=120, what="every update handled after the restart")
     repeats = 0
     for i in range(PEOPLE):
-        shown = delivered(telegram, FIRST + i)
-        steps = without_repeats(shown)
-        repeats += len(shown) - len(steps)
-        assert len(steps) == 5 and all(expected(i, t, n) for n, t in enumerate(steps)), shown
+        for chat, offset in zip(shown(i), (0, PEOPLE), strict=True):
+            steps = without_repeats(chat)
+            repeats += len(chat) - len(steps)
+            assert len(steps) == 5, chat
+            assert all(expected(i, t, n, address=i + offset) for n, t in enumerate(steps)), chat
     print(f"replies sent twice (sent, then the process died before forgetting them): {repeats}")
     async with db.database.uow() as uow:
         for household in await uow.households.list():

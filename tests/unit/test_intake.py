@@ -4,11 +4,13 @@ on SQL storage (``uow_factory``)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot import messages as msg
 from bot.domain import InboundUpdate
-from bot.intake import Inbound, NotYourTurn, dump_replies, load_replies
+from bot.intake import Inbound, NotYourTurn, dump_step, load_step
 from bot.replies import Actor, Button, Confirm, Event, Reply, Style
 from tests.unit.conftest import World
 
@@ -61,6 +63,20 @@ async def test_a_step_asked_for_again_returns_its_replies_and_changes_nothing(
     # update only gives the same question back.
     assert await world.engine.handle(ANA, Event.message("Email"), inbound=press) == first
     assert await conversation_state(world) == state
+
+
+async def test_stored_replies_are_not_shown_again_once_a_later_step_came(world: World) -> None:
+    """The replies of "Email" were sent, but the update could not be forgotten (the database
+    away for a moment) and Ana went on: taken again later, it shows nothing, not the old
+    question."""
+    await head(world)
+    await world.engine.handle(ANA, Event.message("/invite"))
+    email = await stored(world, 1)
+    assert await world.engine.handle(ANA, Event.message("Email"), inbound=email)
+    world.clock.advance(seconds=1)
+    await world.engine.handle(ANA, Event.message("/cancel"))
+    assert await world.engine.handle(ANA, Event.message("Email"), inbound=email) == []
+    assert await conversation_state(world) == "idle"
 
 
 async def test_an_update_done_with_or_taken_over_runs_nothing(world: World) -> None:
@@ -128,5 +144,6 @@ def test_replies_come_back_as_they_were_stored() -> None:
         ),
         Reply(""),
     ]
-    assert load_replies(dump_replies(replies)) == replies
-    assert load_replies(dump_replies([])) == []
+    at = datetime(2026, 12, 6, 18, 30, 1, 123456, tzinfo=UTC)
+    assert load_step(dump_step(at, replies)) == (at, replies)
+    assert load_step(dump_step(None, [])) == (None, [])
