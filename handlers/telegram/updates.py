@@ -15,6 +15,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import Update
 from aiogram.types.update import UpdateTypeLookupError
 
@@ -30,6 +36,9 @@ log = logging.getLogger("invitebot.telegram")
 
 SOURCE = "telegram"
 """The ``InboundReceipt.source`` and ``InboundUpdate.source`` of Telegram updates."""
+RETRIED = (TelegramNetworkError, TelegramRetryAfter, TelegramServerError)
+"""The Bot API's failures after which an update is taken again (its replies sent then): the
+network, Telegram's 5xx (``RestartingTelegram`` among them) and its flood control."""
 ALLOWED_UPDATES = ["message", "callback_query", "chat_join_request"]
 """The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``): messages,
 button presses, and requests to join a community's residents' group."""
@@ -102,7 +111,14 @@ class UpdateIntake:
             # API's): nothing to do.
             log.warning("ignored Telegram update %s: no event this version knows", update.update_id)
             return
-        await self.adapter.dispatcher.feed_update(self.adapter.bot, update, inbound=inbound)
+        try:
+            await self.adapter.dispatcher.feed_update(self.adapter.bot, update, inbound=inbound)
+        except TelegramAPIError as error:
+            if isinstance(error, RETRIED):
+                raise  # Telegram out of reach: the replies are sent when it is taken again
+            # Refused for good (the person blocked the bot, the chat is gone): sending the
+            # replies again would be refused again.
+            log.warning("Telegram refused a reply to update %s: %s", update.update_id, error)
 
     @property
     def busy(self) -> bool:

@@ -75,7 +75,7 @@ class FakeSlack:
     token: str = TOKEN
     app_token: str = APP_TOKEN
     _calls: list[Call] = field(default_factory=list, init=False, repr=False)
-    _failures: dict[str, list[str]] = field(default_factory=dict, init=False)
+    _failures: dict[str, list[tuple[str, int]]] = field(default_factory=dict, init=False)
     channels: Channels = field(default_factory=Channels, init=False)
     """Channels, their members, and the token's scopes (see
     :mod:`tests.handlers.fake_slack_channels`)."""
@@ -134,11 +134,12 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
 
-    def fail_next(self, method: str, error: str) -> None:
-        """Answer the next call of ``method`` with ``{"ok": false, "error": error}``; the
-        method ``socket`` refuses the next Socket Mode WebSocket (HTTP 503)."""
+    def fail_next(self, method: str, error: str, *, status: int = 200) -> None:
+        """Answer the next call of ``method`` with ``{"ok": false, "error": error}`` (with
+        HTTP ``status``: a 5xx is Slack out of order); the method ``socket`` refuses the next
+        Socket Mode WebSocket (HTTP 503)."""
         with self._lock:
-            self._failures.setdefault(method, []).append(error)
+            self._failures.setdefault(method, []).append((error, status))
 
     # Socket Mode
 
@@ -200,7 +201,7 @@ class FakeSlack:
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         with self._lock:
             failures = self._failures.get("socket")
-            refused = failures.pop(0) if failures else None
+            refused = failures.pop(0)[0] if failures else None
         if refused is not None:  # fail_next("socket", ...): this WebSocket does not open
             return web.Response(status=503, text=refused)
         socket = web.WebSocketResponse()
@@ -256,7 +257,7 @@ class FakeSlack:
                 await asyncio.sleep(self.reply_delay)
         with self._lock:
             failures = self._failures.get(method)
-            failure = failures.pop(0) if failures else None
+            failure, status = failures.pop(0) if failures else (None, 200)
             wanted = self.app_token if method == "apps.connections.open" else self.token
             if token != wanted:
                 failure = "invalid_auth"
@@ -279,7 +280,7 @@ class FakeSlack:
             answer: dict[str, Any] = {"ok": False, "error": failure}
             if block_errors:
                 answer["errors"] = block_errors
-            return web.json_response(answer)
+            return web.json_response(answer, status=status)
         if method in Channels.METHODS:
             with self._lock:
                 return web.json_response(self.channels.answer(method, params))

@@ -167,3 +167,13 @@ async def test_a_live_process_keeps_what_it_holds(site: Site, other: UpdateIntak
         assert await other.durable.take_over() == 0
     await site.hook.intake.handle(stored)
     assert await left(site) == []
+
+
+async def test_a_reply_telegram_refuses_for_good_is_not_retried(site: Site) -> None:
+    """Telegram refusing a message for good (the person blocked the bot: 403) is not worth
+    another try: the update is done with."""
+    await head(site)
+    site.fake.fail_next("sendMessage", "Forbidden: bot was blocked by the user", 403)
+    stored = await taken_in(site.hook.intake, message_update(ANA, "/help"))
+    await site.hook.intake.handle(stored)
+    assert await left(site) == []

@@ -264,3 +264,40 @@ async def test_killed_between_a_steps_commit_and_its_reply_the_reply_still_comes
         await load.step(restarted, ana, message(ana, "Maria Ruiz"))
     shown = delivered(telegram, ana)
     assert "Maria Ruiz" in shown[-1] and shown.count(msg.ASK_NAME) == 1, shown
+
+
+async def test_in_slack_too_killed_between_a_steps_commit_and_its_reply_the_reply_still_comes(
+    db: SystemDatabase, cluster: Cluster, twilio: FakeTwilio, slack: FakeSlack
+) -> None:
+    world = World(uow_factory=db.database.uow, clock=FakeClock(datetime.now(UTC)))
+    code = await world.household(address="0 Elm Street")
+    ana = slack_user(0)
+    cluster.env.update(slack_env(slack))
+    server = await cluster.serve()
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def step(server: Process, request: tuple[str, str]) -> None:
+            before = len(slack_delivered(slack, ana))
+            assert await post_to_slack(client, server, request) == 200
+            await until(lambda: len(slack_delivered(slack, ana)) > before, what="an answer")
+
+        await step(server, slack_command(ana, "/household", f"join {code}"))
+        await step(server, slack_command(ana, "/invite", ""))
+        slack.hung_channels.add(dm_of(ana))  # chat.postMessage to Ana's DM never answers
+        assert await post_to_slack(client, server, slack_message(ana, "Email")) == 200
+        await until(lambda: slack.hung, what="the reply on its way")
+        async with db.database.engine.connect() as connection:
+            stored = await connection.execute(text("SELECT replies FROM inbound_updates"))
+            [replies] = stored.scalars().all()
+        assert msg.ASK_NAME in replies
+        cluster.kill(server)
+        slack.hung_channels.clear()
+
+        restarted = await cluster.serve()
+        await until(
+            lambda: slack_delivered(slack, ana)[-1:] == [msg.ASK_NAME], what="the lost question"
+        )
+        assert await left_to_handle(db) == 0
+        await step(restarted, slack_message(ana, "Maria Ruiz"))
+    shown = slack_delivered(slack, ana)
+    assert "Maria Ruiz" in shown[-1] and shown.count(msg.ASK_NAME) == 1, shown
