@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -301,3 +302,33 @@ async def test_in_slack_too_killed_between_a_steps_commit_and_its_reply_the_repl
         await step(restarted, slack_message(ana, "Maria Ruiz"))
     shown = slack_delivered(slack, ana)
     assert "Maria Ruiz" in shown[-1] and shown.count(msg.ASK_NAME) == 1, shown
+
+
+async def test_a_graceful_stop_handles_everything_it_answered_before_it_exits(
+    db: SystemDatabase, cluster: Cluster, twilio: FakeTwilio, telegram: FakeTelegram
+) -> None:
+    """SIGTERM (a deploy) right after a burst was answered: the process finishes the backlog
+    before it exits, so nothing is left for the next one."""
+    people = PEOPLE // 2
+    world = World(uow_factory=db.database.uow, clock=FakeClock(datetime.now(UTC)))
+    codes = [await world.household(address=f"{i} Elm Street") for i in range(people)]
+    telegram.reply_delay = 0.1
+    server = await cluster.serve()
+    async with httpx.AsyncClient(timeout=60) as client:
+        load = Load(client, [server], telegram)
+
+        async def types(i: int) -> None:
+            for line in script(i, codes[i]):
+                await load.update(server, message(FIRST + i, line))
+
+        await asyncio.gather(*(types(i) for i in range(people)))
+    assert await left_to_handle(db) > 0, "the server kept up: the stop tested nothing"
+    server.popen.terminate()
+    await asyncio.to_thread(server.popen.wait, 60)
+    # uvicorn re-raises the signal once shut down: what systemd counts as a clean stop.
+    assert server.popen.returncode in (0, -signal.SIGTERM), server.output()[-3000:]
+    assert "Application shutdown complete" in server.output()
+    assert await left_to_handle(db) == 0
+    for i in range(people):
+        steps = without_repeats(delivered(telegram, FIRST + i))
+        assert len(steps) == 5 and all(expected(i, t, n, address=i) for n, t in enumerate(steps))
