@@ -200,11 +200,16 @@ class Dispatcher:
                 before=now - RECEIPT_RETENTION, keep_sources=(PAGE_RECEIPT_SOURCE,)
             )
             counters = await uow.throttles.purge(before=stale_before(self.ctx))
+            # A serve process gives up an update after a day (handlers/intake.py); these are
+            # the updates of a platform no process takes in any more.
+            updates = await uow.updates.purge(before=now - RECEIPT_RETENTION)
             await uow.commit()
         if purged:
             log.info("forgot %d webhook receipts older than %s", purged, RECEIPT_RETENTION)
         if counters:
             log.info("forgot %d throttle counters whose window ended", counters)
+        if updates:
+            log.warning("forgot %d chat updates never handled in %s", updates, RECEIPT_RETENTION)
 
     async def run_forever(self, stop: asyncio.Event, *, idle_interval: float = 1.0) -> None:
         """Deliver until ``stop`` is set; a failure of one round never ends the loop."""

@@ -43,6 +43,7 @@ class Inbound:
 
     id: int
     source: str
+    external_id: str
     sender: str
     owner: str
 
@@ -50,7 +51,23 @@ class Inbound:
     def of(cls, update: InboundUpdate) -> Inbound:
         if update.id is None:
             raise ValueError("the update is not stored yet")
-        return cls(id=update.id, source=update.source, sender=update.sender, owner=update.owner)
+        return cls(
+            id=update.id,
+            source=update.source,
+            external_id=update.external_id,
+            sender=update.sender,
+            owner=update.owner,
+        )
+
+    def names(self, update: InboundUpdate | None) -> bool:
+        """Whether ``update`` is this one, still held by this process (an id alone could
+        be another update's by now, once this one was done with)."""
+        return (
+            update is not None
+            and update.source == self.source
+            and update.external_id == self.external_id
+            and update.owner == self.owner
+        )
 
 
 class NotYourTurn(Exception):
@@ -71,7 +88,7 @@ async def open_step(
     came after would make them an old question), or nothing for an update that is done with or
     no longer this process's."""
     update = await uow.updates.get(inbound.id, for_update=True)
-    if update is None or update.owner != inbound.owner:
+    if update is None or not inbound.names(update):
         return None, []
     if update.replies is not None:
         at, replies = load_step(update.replies)
@@ -80,6 +97,17 @@ async def open_step(
             return None, []
         return None, replies
     return update, []
+
+
+async def open_effect(uow: UnitOfWork, inbound: Inbound) -> InboundUpdate | None:
+    """Lock an update whose handling is not a conversation step (a request to join a group, a
+    member joining a channel) for its effect: the update when the effect is still to happen,
+    ``None`` when it happened before (or the update is done with, or another process's).
+    Store :func:`close_step` with no replies in the same transaction as the effect."""
+    update = await uow.updates.get(inbound.id, for_update=True)
+    if update is None or not inbound.names(update) or update.replies is not None:
+        return None
+    return update
 
 
 async def check_turn(uow: UnitOfWork, inbound: Inbound) -> None:

@@ -247,6 +247,11 @@ class InboundUpdateRepository(Protocol):
         ``lease_until``; returns how many."""
         ...
 
+    async def purge(self, *, before: datetime) -> int:
+        """Forget the updates received before ``before`` (of a platform no process takes in
+        any more); returns how many."""
+        ...
+
 
 class ThrottleRepository(Protocol):
     """Counters in fixed windows, shared by every process (see :class:`ThrottleCount`)."""

@@ -9,7 +9,7 @@ every third of it while the process lives (:meth:`DurableIntake.run`). The same 
 updates whose lease ended: those of a process that died (SIGKILL, OOM, a lost machine), on
 start and then every third of a lease, oldest first. An update whose handling failed (the
 platform's API away while sending the replies) is left to lapse and is taken again the same
-way, up to :data:`MAX_ATTEMPTS` times.
+way, after a wait that doubles each time (up to five minutes), until :data:`MAX_AGE`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import secrets
 import socket
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from bot.domain import InboundReceipt, InboundUpdate
@@ -37,8 +37,10 @@ replies. It may raise :class:`NotYourTurn`; any other exception leaves the updat
 again."""
 
 DEFAULT_LEASE = timedelta(seconds=15)
-MAX_ATTEMPTS = 5
-"""How many times an update is taken over before it is given up (logged as an error)."""
+MAX_AGE = timedelta(hours=6)
+"""How long after it came in an update is given up (logged as an error) instead of handled:
+its replies would no longer make sense to anyone."""
+MAX_RETRY_DELAY = timedelta(minutes=5)
 CLAIM_BATCH = 100
 FINISH_PAUSES = (0.05, 0.25, 1.0, None)
 """Seconds between tries to forget a handled update (``None``: the last try)."""
@@ -140,12 +142,14 @@ class DurableIntake:
             except NotYourTurn:
                 pass
             except Exception:  # the platform or the database away: taken again later
+                delay = self._backoff(update)
                 log.exception(
-                    "handling %s update %s failed; it is taken again after its lease",
+                    "handling %s update %s failed; it is taken again in %.0f s",
                     self.source,
                     update.id,
+                    delay.total_seconds(),
                 )
-                self._let_go(update)
+                await self._let_go(update, retry_in=delay)
                 return
             if await self._take_earlier(update):
                 continue
@@ -155,7 +159,7 @@ class DurableIntake:
                     self.source,
                     update.id,
                 )
-                self._let_go(update)
+                await self._let_go(update)
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
@@ -187,11 +191,10 @@ class DurableIntake:
         except Exception as error:
             log.warning("could not look for older %s updates: %s", self.source, error)
             return False
-        for older in earlier:
-            assert older.id is not None
-            self._held.add(older.id)
+        adopted = await self._adopt(earlier)
+        for older in adopted:
             await self.handle(older)
-        return bool(earlier)
+        return bool(adopted)
 
     async def _finish(self, update: InboundUpdate) -> None:
         """Forget the update, trying a few times: left behind, it would be taken again and
@@ -209,11 +212,50 @@ class DurableIntake:
                 await asyncio.sleep(pause)
         self._held.discard(update.id)
 
-    def _let_go(self, update: InboundUpdate) -> None:
-        """Stop renewing the update's lease: when it ends, whoever runs the intake loop takes
-        it again."""
-        if update.id is not None:
-            self._held.discard(update.id)
+    async def _let_go(self, update: InboundUpdate, *, retry_in: timedelta | None = None) -> None:
+        """Stop renewing the update's lease: when it ends (in ``retry_in``, when given),
+        whoever runs the intake loop takes it again."""
+        if update.id is None:
+            return
+        self._held.discard(update.id)
+        if retry_in is None:
+            return
+        try:
+            async with self.uow_factory() as uow:
+                until = self.clock.now() + retry_in
+                await uow.updates.extend([update.id], owner=self.owner, lease_until=until)
+                await uow.commit()
+        except Exception as error:  # then it lapses with the lease it has
+            log.warning("could not put %s update %s off: %s", self.source, update.id, error)
+
+    def _backoff(self, update: InboundUpdate) -> timedelta:
+        """How long a failed update waits: a lease, doubling with each attempt, at most
+        :data:`MAX_RETRY_DELAY`, so a platform that is away is not flooded with retries."""
+        return min(self.lease * 2 ** min(update.attempts, 16), MAX_RETRY_DELAY)
+
+    async def _adopt(self, taken: Sequence[InboundUpdate]) -> list[InboundUpdate]:
+        """Of the updates just taken over, those to handle now: not one this process is
+        handling already (its own lease had lapsed), and not one too old to matter, which is
+        given up."""
+        adopted = []
+        now = self.clock.now()
+        for update in taken:
+            assert update.id is not None
+            if update.id in self._held:
+                continue
+            self._held.add(update.id)
+            if now - update.received_at > MAX_AGE:
+                log.error(
+                    "gave up %s update %s: not handled in %s (%d attempts)",
+                    self.source,
+                    update.id,
+                    MAX_AGE,
+                    update.attempts,
+                )
+                await self._finish(update)
+                continue
+            adopted.append(update)
+        return adopted
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -258,17 +300,8 @@ class DurableIntake:
                 limit=CLAIM_BATCH,
             )
             await uow.commit()
-        for update in taken:
-            assert update.id is not None
-            if update.attempts > MAX_ATTEMPTS:
-                log.error(
-                    "gave up %s update %s after %d attempts", self.source, update.id, MAX_ATTEMPTS
-                )
-                self._held.add(update.id)
-                await self._finish(update)
-                continue
+        for update in await self._adopt(taken):
             log.info("took over %s update %s (attempt %d)", self.source, update.id, update.attempts)
-            self._held.add(update.id)
             self.handle_in_background(update)
         return len(taken)
 

@@ -257,6 +257,11 @@ class InboundUpdateRow(TableBase, table=True):
         # earlier_unhandled: the sender's older updates (one range of the index)
         Index(None, "source", "sender", "id"),
         Index(None, "source", "lease_until"),  # claim: leases that ended
+        Index(None, "received_at"),  # purge
+        # AUTOINCREMENT: never an id again once its row is gone (plain INTEGER PRIMARY KEY
+        # starts again at 1 when the table empties, its usual state), so a leftover
+        # reference to a handled update can never name a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=UPDATE_ID)

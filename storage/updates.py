@@ -116,3 +116,9 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
             .values(lease_until=lease_until)
         )
         return int(result.rowcount or 0)
+
+    async def purge(self, *, before: datetime) -> int:
+        """One ``DELETE`` on the ``received_at`` index."""
+        table = self._mapper.table
+        result = await self._execute(delete(table).where(table.c.received_at < before))
+        return int(result.rowcount or 0)

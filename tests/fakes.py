@@ -443,6 +443,12 @@ class MemoryUpdates(_Repo):
             taken.append(_copy(update))
         return taken
 
+    async def purge(self, *, before: datetime) -> int:
+        old = [i for i, u in self._s.updates.items() if u.received_at < before]
+        for update_id in old:
+            del self._s.updates[update_id]
+        return len(old)
+
     async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
         moved = 0
         for update_id in ids:

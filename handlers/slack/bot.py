@@ -37,12 +37,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import intake
 from bot import messages as msg
 from bot.engine import Engine
 from bot.group_access import answer_channel_join
 from bot.households import head_accounts_for_invitation
 from bot.intake import NotYourTurn
 from bot.replies import Actor, Event, Reply, parse_text
+from storage.errors import is_unavailable
 
 from ..inbound import Unreadable, clean
 from ..intake import DEFAULT_LEASE
@@ -147,7 +149,9 @@ class SlackAdapter:
         """Bolt middleware (after request verification): clean the body in place, then store
         the request and acknowledge it (:mod:`handlers.slack.intake`); its listeners run when
         the stored request is dispatched again. A request seen before is only acknowledged."""
-        if handling() is not None:  # the stored request, dispatched again: run it
+        state = handling()
+        if state is not None:  # the stored request, dispatched again: run it
+            state.reached = True
             return await next_()
         try:
             clean(body)
@@ -191,7 +195,9 @@ class SlackAdapter:
                     await work
                 except Exception as error:
                     if state is not None and (
-                        isinstance(error, NotYourTurn) or worth_retrying(error)
+                        isinstance(error, NotYourTurn)
+                        or worth_retrying(error)
+                        or is_unavailable(error)
                     ):
                         state.error = error  # the intake takes the request again
                         return
@@ -214,10 +220,17 @@ class SlackAdapter:
         await self._start(user, self._member_joined(user, channel), "member_joined_channel")
 
     async def _member_joined(self, user: str, channel: str) -> None:
+        """Answered once, in the same transaction that marks the stored request handled."""
+        inbound = current_inbound()
         async with self.engine.uow_factory() as uow:
+            update = await intake.open_effect(uow, inbound) if inbound is not None else None
+            if inbound is not None and update is None:
+                return  # answered before
             await answer_channel_join(
                 uow, self.engine.ctx, platform=PLATFORM, group=channel, user_id=user
             )
+            if update is not None:
+                await intake.close_step(uow, update, [], at=None)
             await uow.commit()
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
@@ -263,14 +276,15 @@ class SlackAdapter:
     async def _command(self, body: dict[str, Any]) -> None:
         user_id = string_at(body, "user_id")
         actor = await self.actor(user_id, display_name=string_at(body, "user_name"))
-        if body.get("channel_id") != actor.chat_id and string_at(body, "response_url"):
-            await self._respond(string_at(body, "response_url"), msg.SLACK_CONTINUE_IN_DM)
         typed = render.typed_text(string_at(body, "text"))
         event = command_event(string_at(body, "command"), typed)
         if event is None:
             replies = [Reply(msg.SLACK_HOUSEHOLD_USAGE)]
         else:
             replies = await self.engine.handle(actor, event, inbound=current_inbound())
+        # After the step: one that came early is taken again, and would say it again.
+        if body.get("channel_id") != actor.chat_id and string_at(body, "response_url"):
+            await self._respond(string_at(body, "response_url"), msg.SLACK_CONTINUE_IN_DM)
         await self.send(actor.chat_id, replies)
         await self.refresh_home(actor)
 

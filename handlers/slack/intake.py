@@ -49,6 +49,9 @@ class Handling:
 
     inbound: Inbound
     error: BaseException | None = None
+    reached: bool = False
+    """Whether the request got through bolt's own middleware (authorization among them) to
+    ours: if not, no listener ran, and it is taken again."""
 
 
 _handling: ContextVar[Handling | None] = ContextVar("slack_handling", default=None)
@@ -65,10 +68,17 @@ def current_inbound() -> Inbound | None:
     return state.inbound if state is not None else None
 
 
-def sender_of(body: dict[str, Any]) -> str:
-    """Whose request it is: an interaction's ``user.id``, a slash command's ``user_id``, an
-    event's ``event.user`` (one person's requests are handled in order)."""
-    return user_of(body) or string_at(body, "user_id") or string_at(mapping(body, "event"), "user")
+def sender_of(body: dict[str, Any], key: str) -> str:
+    """Whose conversation the request may step: an interaction's ``user.id``, a slash
+    command's ``user_id``, a direct message's ``event.user`` (one person's are handled in
+    order, across processes). Any other event (a home tab opened, someone joining a channel)
+    takes no step and waits for nothing: a queue of its own (``key``, its receipt's key)."""
+    event = mapping(body, "event")
+    if body.get("type") == "event_callback":
+        user = string_at(event, "user") if event.get("type") == "message" else ""
+    else:
+        user = user_of(body) or string_at(body, "user_id")
+    return user or f"once:{key}"
 
 
 def worth_retrying(error: BaseException) -> bool:
@@ -106,7 +116,7 @@ class SlackIntake:
             return None
         stored = await self.durable.accept(
             external_id=key,
-            sender=sender_of(body),
+            sender=sender_of(body, key),
             payload=json.dumps(body, ensure_ascii=False),
         )
         if stored is not None:
@@ -121,8 +131,14 @@ class SlackIntake:
         token = _handling.set(state)
         try:
             request = AsyncBoltRequest(body=loads_cleaned(stored.payload), mode="socket_mode")
-            await self.app.async_dispatch(request)
+            response = await self.app.async_dispatch(request)
         finally:
             _handling.reset(token)
         if state.error is not None:
             raise state.error
+        if not state.reached or response.status >= 500:
+            # bolt answered before any listener ran (auth.test failing, say): try again later.
+            raise RuntimeError(
+                f"the stored Slack request {stored.id} was not handled (bolt answered "
+                f"{response.status})"
+            )

@@ -32,11 +32,13 @@ from aiogram.types import (
     User,
 )
 
+from bot import intake
 from bot import messages as msg
 from bot.engine import Engine
 from bot.group_access import answer_join_request
 from bot.intake import Inbound, NotYourTurn
 from bot.replies import Actor, Event, Reply
+from storage.errors import is_unavailable
 
 from ..inbound import loads_cleaned
 from ..settings import Settings
@@ -198,24 +200,29 @@ class TelegramAdapter:
             link_preview_options=_NO_PREVIEW,
         )
 
-    async def on_join_request(self, request: ChatJoinRequest) -> None:
+    async def on_join_request(
+        self, request: ChatJoinRequest, inbound: Inbound | None = None
+    ) -> None:
         """Someone asks to join a group the bot administers: the core approves a resident of
         the group's community and declines anyone else (through the outbox); a group that is
-        no community's is left alone."""
-        try:
-            async with self.engine.uow_factory() as uow:
-                await answer_join_request(
-                    uow,
-                    self.engine.ctx,
-                    platform=PLATFORM,
-                    group=str(request.chat.id),
-                    user_id=str(request.from_user.id),
-                    user_chat_id=str(request.user_chat_id),
-                )
-                await uow.commit()
-        except Exception:
-            # Not answered: it waits in the group's list of requests for an admin.
-            log.exception("answering a join request to Telegram group %s failed", request.chat.id)
+        no community's is left alone. Answered once, in the same transaction that marks the
+        update handled; a failure is the intake's to retry (until then the request waits in
+        the group's list for an admin)."""
+        async with self.engine.uow_factory() as uow:
+            update = await intake.open_effect(uow, inbound) if inbound is not None else None
+            if inbound is not None and update is None:
+                return  # answered before
+            await answer_join_request(
+                uow,
+                self.engine.ctx,
+                platform=PLATFORM,
+                group=str(request.chat.id),
+                user_id=str(request.from_user.id),
+                user_chat_id=str(request.user_chat_id),
+            )
+            if update is not None:
+                await intake.close_step(uow, update, [], at=None)
+            await uow.commit()
 
     async def on_button(self, query: CallbackQuery, inbound: Inbound | None = None) -> None:
         """A button press. The query is answered first, so the button stops spinning at
@@ -241,15 +248,18 @@ class TelegramAdapter:
         await self.send(chat_id, replies, edit_message_id=editable)
 
     async def _handle(self, actor: Actor, event: Event, inbound: Inbound | None) -> list[Reply]:
-        """The engine's replies; when the engine fails (the database is down, a bug), the
-        person is told, instead of waiting for an answer that never comes. The engine's unit
-        of work rolled back, so nothing was changed. An update that came early
-        (:class:`~bot.intake.NotYourTurn`) is the intake's to retry."""
+        """The engine's replies; when the engine fails (a bug), the person is told, instead of
+        waiting for an answer that never comes. The engine's unit of work rolled back, so
+        nothing was changed. An update that came early (:class:`~bot.intake.NotYourTurn`), or
+        met a database that cannot be reached, is the intake's to take again."""
         try:
             return await self.engine.handle(actor, event, inbound=inbound)
         except NotYourTurn:
             raise
-        except Exception:
+        except Exception as error:
+            if inbound is not None and is_unavailable(error):
+                raise  # nothing changed: the intake takes the update again shortly
+
             log.exception("the engine failed on a Telegram %s", event.kind.value)
             return [Reply(msg.SOMETHING_WENT_WRONG)]
 

@@ -2,9 +2,9 @@
 
 The poller removes any webhook first (Telegram refuses ``getUpdates`` while one is set), then
 asks for updates in a loop, each call waiting up to :data:`LONG_POLL_SECONDS` for something to
-arrive. Updates are handled one after another, in order, so one person's quick messages are
-never taken out of turn; each is recorded before it is handled (:class:`UpdateIntake`), so an
-update fetched again after a restart has no second effect. Errors (the network, Telegram's
+arrive. Each update is stored before the offset moves past it (:class:`UpdateIntake`), so an
+update fetched again after a restart has no second effect, and handled in a task, in order per
+person, so one person's quick messages are never taken out of turn. Errors (the network, Telegram's
 5xx, another poller with the same token) back off exponentially up to a minute and never end
 the loop; only ``stop`` does.
 """
@@ -94,7 +94,9 @@ class TelegramPolling:
         stored = await self.intake.accept(update)
         self.offset = update.update_id + 1
         if stored is not None:
-            await self.intake.handle(stored)
+            # In a task of its own, in order per person: one person's update waiting for an
+            # older one (held by a process that died) never holds up everyone else's.
+            self.intake.handle_in_background(stored)
 
     def _log_failure(self, error: Exception, backoff: float) -> None:
         if isinstance(error, TelegramConflictError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from aiogram.enums import ChatType
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramNetworkError,
@@ -45,14 +46,18 @@ button presses, and requests to join a community's residents' group."""
 
 
 def sender_of(update: Update) -> str:
-    """Whose update it is: the user behind a message, a button press or a join request (the
-    updates of one person are handled in order); ``""`` for one without a user."""
-    try:
-        event = update.event
-    except UpdateTypeLookupError:
-        return ""
-    sender = getattr(event, "from_user", None)
-    return str(sender.id) if sender is not None else ""
+    """Whose conversation the update may step: a private message's or a button press's user
+    (one person's are handled in order, across processes). Anything else takes no step and
+    waits for nothing: a group message gets its group's queue, and a request to join a group
+    (or a kind this version does not know) a queue of its own."""
+    if update.message is not None:
+        message = update.message
+        if message.chat.type == ChatType.PRIVATE and message.from_user is not None:
+            return str(message.from_user.id)
+        return f"chat:{message.chat.id}"
+    if update.callback_query is not None:
+        return str(update.callback_query.from_user.id)
+    return f"update:{update.update_id}"
 
 
 def payload_of(update: Update) -> str:

@@ -5,6 +5,7 @@ second adapter on the same database and clock."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -59,7 +60,7 @@ async def taken_in(adapter: SlackAdapter, body: dict[str, Any]) -> InboundUpdate
     key = receipt_key(body)
     assert key is not None
     stored = await adapter.intake.durable.accept(
-        external_id=key, sender=sender_of(body), payload=json.dumps(body)
+        external_id=key, sender=sender_of(body, key), payload=json.dumps(body)
     )
     assert stored is not None
     return stored
@@ -160,10 +161,16 @@ def test_only_slack_out_of_reach_is_worth_retrying() -> None:
 
 
 def test_whose_request_it_is() -> None:
-    assert sender_of({"user": {"id": "U0ANA"}}) == "U0ANA"
-    assert sender_of({"user_id": "U0ANA", "command": "/invite"}) == "U0ANA"
-    assert sender_of({"event": {"type": "message", "user": "U0ANA"}}) == "U0ANA"
-    assert sender_of({"event": {"user": ["U0ANA"]}, "user": "x"}) == ""
+    """A person's requests that may step their conversation share their queue; any other
+    gets one of its own, and no request is ever in a queue shared by everyone."""
+    assert sender_of({"user": {"id": "U0ANA"}, "type": "block_actions"}, "k") == "U0ANA"
+    assert sender_of({"user_id": "U0ANA", "command": "/invite"}, "k") == "U0ANA"
+    message = {"type": "event_callback", "event": {"type": "message", "user": "U0ANA"}}
+    assert sender_of(message, "k") == "U0ANA"
+    home = {"type": "event_callback", "event": {"type": "app_home_opened", "user": "U0ANA"}}
+    assert sender_of(home, "event:Ev1") == "once:event:Ev1"
+    edited = {"type": "event_callback", "event": {"type": "message", "user": ["U0ANA"]}}
+    assert sender_of(edited, "event:Ev2") == "once:event:Ev2"
 
 
 async def test_a_lease_is_renewed_while_the_process_lives(site: Site, other: SlackAdapter) -> None:
@@ -175,3 +182,38 @@ async def test_a_lease_is_renewed_while_the_process_lives(site: Site, other: Sla
         assert await other.intake.durable.take_over() == 0
     await site.adapter.intake.durable.handle(stored)
     assert await left(site) == [] and len(texts(site, ANA)) == 2
+
+
+async def test_a_request_taken_over_while_slack_refuses_auth_test_is_taken_again(
+    site: Site, other: SlackAdapter
+) -> None:
+    """A new process has not called auth.test yet; Slack answering it 500 stops the request
+    before any listener runs. It is not done with: it is taken again, and answered."""
+    await head(site)
+    before = len(texts(site, ANA))
+    await taken_in(site.adapter, dm(site, ANA, "/help"))
+    site.world.clock.advance(seconds=DEFAULT_LEASE.total_seconds())
+    site.fake.fail_next("auth.test", "internal_error", status=500)
+    assert await other.intake.durable.take_over() == 1
+    await other.drain()
+    assert len(await left(site)) == 1 and len(texts(site, ANA)) == before
+    site.world.clock.advance(seconds=2 * DEFAULT_LEASE.total_seconds())  # its second attempt
+    assert await other.intake.durable.take_over() == 1
+    await other.drain()
+    assert await left(site) == [] and len(texts(site, ANA)) == before + 1
+
+
+async def test_a_command_typed_in_a_channel_says_continue_in_the_dm_once(site: Site) -> None:
+    """Taken again while it waited its turn, a command would repeat its ephemeral answer
+    if it gave it before its step."""
+    await head(site)
+    earlier = await taken_in(site.adapter, dm(site, ANA, "/help"))
+    body = command(site, ANA, "/invite")
+    body["channel_id"] = "C0NEIGHBOURS"
+    later = await taken_in(site.adapter, body)
+    waiting = asyncio.create_task(site.adapter.intake.durable.handle(later))
+    await asyncio.sleep(0.3)  # early: taken again and again meanwhile
+    await site.adapter.intake.durable.handle(earlier)
+    await asyncio.wait_for(waiting, timeout=10)
+    ephemeral = [c for c in site.fake.calls if c.method == "response_url"]
+    assert len(ephemeral) == 1 and texts(site, ANA)[-1] == msg.ASK_METHOD

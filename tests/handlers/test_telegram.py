@@ -592,16 +592,20 @@ async def test_open_in_telegram_from_the_welcome_page_links_the_account(site: Si
     assert linked is not None and linked.member_id == maria.id
 
 
-class DatabaseDown:
-    """A unit-of-work factory whose database cannot be reached."""
+class Failing:
+    """A unit-of-work factory that fails with ``error``: the database cannot be reached
+    (``ConnectionRefusedError``), or a bug."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
     def __call__(self) -> Any:
-        raise ConnectionRefusedError("the database is down")
+        raise self.error
 
 
-async def test_when_the_engine_fails_the_person_is_told(site: Site) -> None:
+async def test_when_the_engine_has_a_bug_the_person_is_told(site: Site) -> None:
     broken = TelegramAdapter(
-        Engine(uow_factory=DatabaseDown(), ctx=site.world.ctx), site.adapter.bot
+        Engine(uow_factory=Failing(RuntimeError("a bug")), ctx=site.world.ctx), site.adapter.bot
     )
     intake = UpdateIntake(adapter=broken, uow_factory=site.database.uow, clock=site.world.clock)
     update = Update.model_validate(message_update(ANA, "/invite"), context={"bot": broken.bot})
@@ -609,6 +613,27 @@ async def test_when_the_engine_fails_the_person_is_told(site: Site) -> None:
     assert stored is not None
     await intake.handle(stored)
     assert site.last_text(ANA) == msg.SOMETHING_WENT_WRONG
+
+
+async def test_when_the_database_is_away_the_update_is_taken_again_not_apologised_for(
+    site: Site,
+) -> None:
+    """Nothing changed, and it will work in a moment: the update is put off (not forgotten),
+    and the person gets the real answer when it is taken again."""
+    away = TelegramAdapter(
+        Engine(uow_factory=Failing(ConnectionRefusedError("down")), ctx=site.world.ctx),
+        site.adapter.bot,
+    )
+    intake = UpdateIntake(adapter=away, uow_factory=site.database.uow, clock=site.world.clock)
+    update = Update.model_validate(message_update(ANA, "/help"), context={"bot": away.bot})
+    stored = await intake.accept(update)
+    assert stored is not None
+    await intake.handle(stored)
+    assert site.shown(ANA) == []
+    site.world.clock.advance(seconds=intake.durable.lease.total_seconds())
+    assert await site.hook.intake.durable.take_over() == 1  # a process whose database is back
+    await site.hook.intake.drain()
+    assert len(site.shown(ANA)) == 1 and site.last_text(ANA) != msg.SOMETHING_WENT_WRONG
 
 
 async def test_resend_sends_again_and_edits_nothing_else(site: Site) -> None:

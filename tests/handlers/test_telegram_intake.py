@@ -12,17 +12,24 @@ from typing import Any
 
 import pytest
 from aiogram.types import Update
+from sqlalchemy import text
 
 from bot import messages as msg
+from bot.delivery import Dispatcher
 from bot.domain import InboundUpdate
-from handlers.intake import MAX_ATTEMPTS
+from bot.intake import Inbound
+from handlers.intake import MAX_AGE
 from handlers.telegram.bot import TelegramAdapter, make_bot
 from handlers.telegram.updates import UpdateIntake
 from tests.handlers import test_telegram
-from tests.handlers.test_telegram import ANA, MARIA, Site, head, message_update
+from tests.handlers.test_telegram import ANA, MARIA, SAM, Site, head, message_update
+from tests.handlers.test_telegram_group import outbox as outbox_fixture
+from tests.handlers.test_telegram_group import with_group
+from tests.handlers.test_telegram_members import home_of_two
 
 fake = test_telegram.fake
 site = test_telegram.site
+outbox = outbox_fixture
 
 LEASE = timedelta(seconds=15)
 
@@ -139,23 +146,27 @@ async def test_an_earlier_update_whose_process_died_is_taken_over_by_the_later_o
     assert await left(site) == []
 
 
-async def test_an_update_that_always_fails_is_given_up_after_some_attempts(
+async def test_an_update_that_keeps_failing_waits_longer_each_time_then_is_given_up(
     site: Site, other: UpdateIntake, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The Bot API answering 500 again and again: the update is taken again after a lease,
+    then after twice that, and so on, and given up once too old to matter."""
     await head(site)
-    for _ in range(MAX_ATTEMPTS + 1):
+    for _ in range(10):
         site.fake.fail_next("sendMessage", "Internal Server Error", 500)
     stored = await taken_in(site.hook.intake, message_update(ANA, "/help"))
-    await site.hook.intake.handle(stored)
-    for _ in range(MAX_ATTEMPTS):
-        site.world.clock.advance(seconds=LEASE.total_seconds())
-        assert await other.durable.take_over() == 1
+    await site.hook.intake.handle(stored)  # fails: put off by one lease
+    for wait in (LEASE, 2 * LEASE, 4 * LEASE):
+        site.world.clock.advance(seconds=wait.total_seconds() - 1)
+        assert await other.durable.take_over() == 0  # not yet
+        site.world.clock.advance(seconds=1)
+        assert await other.durable.take_over() == 1  # and it fails again
         await other.drain()
-        assert await left(site) != []
-    site.world.clock.advance(seconds=LEASE.total_seconds())
+        assert len(await left(site)) == 1
+    site.world.clock.advance(seconds=MAX_AGE.total_seconds())
     assert await other.durable.take_over() == 1
     assert await left(site) == []
-    assert f"after {MAX_ATTEMPTS} attempts" in caplog.text
+    assert "gave up telegram update" in caplog.text
 
 
 async def test_a_live_process_keeps_what_it_holds(site: Site, other: UpdateIntake) -> None:
@@ -177,3 +188,24 @@ async def test_a_reply_telegram_refuses_for_good_is_not_retried(site: Site) -> N
     stored = await taken_in(site.hook.intake, message_update(ANA, "/help"))
     await site.hook.intake.handle(stored)
     assert await left(site) == []
+
+
+async def test_a_join_request_taken_again_is_answered_once(
+    site: Site, other: UpdateIntake, outbox: Dispatcher
+) -> None:
+    """The answer committed, then the process died before forgetting the update: taken
+    over, the request is not answered a second time."""
+    await home_of_two(site, outbox)
+    group = await with_group(site)
+    stored = await taken_in(site.hook.intake, site.fake.join_request(group, SAM, update_id=7001))
+    await site.hook.intake.durable.handler(stored, Inbound.of(stored))  # ... and no finish
+    once = await outbox_size(site)
+    site.world.clock.advance(seconds=LEASE.total_seconds())
+    assert await other.durable.take_over() == 1
+    await other.drain()
+    assert await outbox_size(site) == once and await left(site) == []
+
+
+async def outbox_size(site: Site) -> int:
+    async with site.database.engine.connect() as connection:
+        return int((await connection.execute(text("SELECT count(*) FROM outbox"))).scalar_one())

@@ -199,3 +199,28 @@ async def test_two_processes_taking_over_at_once_never_take_the_same_update(
     first, second = await asyncio.gather(take(one, "one"), take(two, "two"))
     assert not set(first) & set(second)
     assert len(first) + len(second) == 60
+
+
+async def test_an_id_is_never_given_again_once_its_update_is_gone(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The table is empty most of the time; a leftover reference to a handled update must
+    never name the next one (SQLite's AUTOINCREMENT, PostgreSQL's sequence)."""
+    (first,) = await add(uow_factory, update("b:1", "ana"))
+    async with uow_factory() as uow:
+        await uow.updates.finish(first, owner="one")
+        await uow.commit()
+    (second,) = await add(uow_factory, update("b:2", "bob"))
+    assert second > first
+
+
+async def test_old_updates_are_purged(uow_factory: UnitOfWorkFactory) -> None:
+    old = update("b:1", "ana")
+    new = update("b:2", "ana")
+    new.received_at = at(3600)
+    ids = await add(uow_factory, old, new)
+    async with uow_factory() as uow:
+        assert await uow.updates.purge(before=at(60)) == 1
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.get(ids[0]) is None and await uow.updates.get(ids[1]) == new

@@ -87,8 +87,15 @@ async def test_an_update_done_with_or_taken_over_runs_nothing(world: World) -> N
         await uow.commit()
     assert await world.engine.handle(ANA, Event.message("/invite"), inbound=done) == []
     theirs = await stored(world, 2, owner="another process")
-    mine_once = Inbound(id=theirs.id, source="telegram", sender="1001", owner="me")
+    mine_once = Inbound(
+        id=theirs.id, source="telegram", external_id="bot:2", sender="1001", owner="me"
+    )
     assert await world.engine.handle(ANA, Event.message("/invite"), inbound=mine_once) == []
+    # An id alone is not enough: the same id naming another update runs nothing either.
+    other = Inbound(
+        id=theirs.id, source="telegram", external_id="bot:9", sender="1001", owner="another process"
+    )
+    assert await world.engine.handle(ANA, Event.message("/invite"), inbound=other) == []
     # Neither started the invitation: the conversation is where the head left it.
     reply = await world.engine.handle(ANA, Event.message("Email"))
     assert reply[0].text == msg.NOT_UNDERSTOOD

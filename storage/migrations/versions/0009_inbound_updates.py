@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "source", "external_id", name=op.f("uq_inbound_updates_source_external_id")
         ),
+        # SQLite: AUTOINCREMENT, so an id is never given again once its row is gone.
+        sqlite_autoincrement=True,
     )
     op.create_index(
         op.f("ix_inbound_updates_source_sender_id"),
@@ -59,9 +61,11 @@ def upgrade() -> None:
         "inbound_updates",
         ["source", "lease_until"],
     )
+    op.create_index(op.f("ix_inbound_updates_received_at"), "inbound_updates", ["received_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_inbound_updates_received_at"), table_name="inbound_updates")
     op.drop_index(op.f("ix_inbound_updates_source_lease_until"), table_name="inbound_updates")
     op.drop_index(op.f("ix_inbound_updates_source_sender_id"), table_name="inbound_updates")
     op.drop_table("inbound_updates")
