@@ -225,7 +225,8 @@ async def test_a_burst_answered_then_sigkill_loses_no_update_and_takes_none_twic
         for chat, offset in zip(shown(i), (0, PEOPLE), strict=True):
             steps = without_repeats(chat)
             repeats += len(chat) - len(steps)
-            assert len(steps) == 5, chat
+            # One update of a person at a time is between its send and being forgotten.
+            assert len(steps) == 5 and len(chat) - len(steps) <= 1, chat
             assert all(expected(i, t, n, address=i + offset) for n, t in enumerate(steps)), chat
     print(f"replies sent twice (sent, then the process died before forgetting them): {repeats}")
     async with db.database.uow() as uow:
