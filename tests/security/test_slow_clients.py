@@ -33,8 +33,13 @@ WITHIN = 20.0
 """How long a cut-off may take here: the 1 s timeout, and room for a slow machine."""
 
 
-@pytest.fixture(params=protocols())
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(params=protocols(), scope="module")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per parser for the module's tests (starting one costs seconds): each test
+    closes the connections it opened, and checks the server still answers afterwards."""
+    tmp_path = tmp_path_factory.mktemp("slow-clients")
     env = serve_env(
         f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
         INVITEBOT_REQUEST_TIMEOUT_SECONDS=str(TIMEOUT),
