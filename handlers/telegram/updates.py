@@ -40,6 +40,8 @@ SOURCE = "telegram"
 RETRIED = (TelegramNetworkError, TelegramRetryAfter, TelegramServerError)
 """The Bot API's failures after which an update is taken again (its replies sent then): the
 network, Telegram's 5xx (``RestartingTelegram`` among them) and its flood control."""
+MAX_PARSED = 10_000
+"""How many updates taken in and not yet run this process keeps as aiogram read them."""
 ALLOWED_UPDATES = ["message", "callback_query", "chat_join_request"]
 """The only updates the bot asks Telegram for (``setWebhook`` and ``getUpdates``): messages,
 button presses, and requests to join a community's residents' group."""
@@ -79,6 +81,9 @@ class UpdateIntake:
         lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.adapter = adapter
+        self._parsed: dict[int, Update] = {}
+        """Updates taken in by this process and not yet run, as aiogram read them when they
+        came in: run from here, not read from their payload a second time."""
         self.durable = DurableIntake(
             source=SOURCE, uow_factory=uow_factory, clock=clock, handler=self._run, lease=lease
         )
@@ -95,6 +100,10 @@ class UpdateIntake:
         )
         if stored is None:
             log.info("update %s delivered again: already handled", update.update_id)
+        elif stored.id is not None:
+            if len(self._parsed) >= MAX_PARSED:  # those another process took over
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[stored.id] = update
         return stored
 
     async def handle(self, stored: InboundUpdate) -> None:
@@ -105,10 +114,13 @@ class UpdateIntake:
         self.durable.handle_in_background(stored)
 
     async def _run(self, stored: InboundUpdate, inbound: Inbound) -> None:
-        # Read as it was checked when it came in (the webhook's limits, or the Bot API's answer).
-        update = Update.model_validate(
-            loads_cleaned(stored.payload), context={"bot": self.adapter.bot}
-        )
+        update = self._parsed.pop(inbound.id, None)
+        if update is None:  # taken over from another process, or taken again
+            # Read as it was checked when it came in (the webhook's limits, or the Bot API's
+            # answer).
+            update = Update.model_validate(
+                loads_cleaned(stored.payload), context={"bot": self.adapter.bot}
+            )
         try:
             update.event  # noqa: B018  (raises for a kind this version does not know)
         except UpdateTypeLookupError:
