@@ -1,5 +1,8 @@
-"""The server under test: ``invitebot serve``'s app and logging, run by uvicorn, plus one
-route that answers a constant (``POST /bench/bare``) as the baseline.
+"""The server under test: ``invitebot serve``'s app and logging, run by uvicorn as
+``invitebot serve`` runs it (uvloop, httptools behind invitebot's guarded protocol), plus one
+route that answers a constant (``POST /bench/bare``) as the baseline; and, with ``--raw``, the
+true ceiling: a plain Starlette app with that one route and nothing else, on the same uvicorn
+stack (uvloop and httptools, uvicorn's own protocol, no logging configured).
 
 The bare route is inserted into the very router ``create_app`` built, so a request to it
 goes through everything a webhook does (uvicorn's HTTP parsing, the access log, Starlette's
@@ -7,7 +10,7 @@ middleware and routing) except invitebot's own work. The outbox dispatcher is of
 (``dispatch=False``, as ``invitebot serve --no-dispatch`` with ``invitebot worker`` elsewhere),
 so sending the notifications that the benchmarked requests queue does not skew the figures.
 
-``python -m tests.benchmarks.server --port 8123`` runs one process of it (start several on
+``python -m tests.benchmarks.server --port 8123 [--raw]`` runs one process of it (start several on
 one port for more) (settings from the
 ``INVITEBOT_*`` variables, as ``invitebot serve``); with ``INVITEBOT_BENCH_PROFILE=<prefix>`` each
 process writes a cProfile to ``<prefix>.<pid>.pstats`` when it stops.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import cProfile
+import logging
 import os
 import socket
 
@@ -32,6 +36,11 @@ BARE_BODY = b'<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 async def bare(request: Request) -> Response:
     return Response(BARE_BODY, media_type="application/xml")
+
+
+def create_raw_app() -> Starlette:
+    """The raw bare endpoint's app: no middleware, no logging, one route."""
+    return Starlette(routes=[Route(BARE_PATH, bare, methods=["GET", "POST"])])
 
 
 def create_bench_app() -> Starlette:
@@ -76,16 +85,39 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--raw", action="store_true", help="the plain Starlette app only")
     args = parser.parse_args()
-    config = uvicorn.Config(
-        "tests.benchmarks.server:create_bench_app",
-        factory=True,
-        log_config=None,  # as `invitebot serve`: records go through invitebot's logging
-        # The stack docs/performance.md's figures were measured on. uvicorn's defaults are
-        # now uvloop and httptools (uvicorn[standard]), which `invitebot serve` runs.
-        loop="asyncio",
-        http="h11",
-    )
+    if args.raw:
+        # uvicorn's own lifecycle lines only (the runner waits for "startup complete"); the
+        # access log stays off, as nothing is configured for it.
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+        config = uvicorn.Config(
+            "tests.benchmarks.server:create_raw_app",
+            factory=True,
+            log_config=None,
+            loop="uvloop",
+            http="httptools",
+        )
+    else:
+        from handlers.http_server import protocol_class
+        from handlers.settings import Settings
+
+        settings = Settings()
+        # As `invitebot serve` configures uvicorn (handlers/cli.py): uvloop, and httptools
+        # behind the header deadline and the connection bound.
+        config = uvicorn.Config(
+            "tests.benchmarks.server:create_bench_app",
+            factory=True,
+            log_config=None,  # records go through invitebot's logging
+            loop="auto",
+            http=protocol_class(
+                settings.http_protocol,
+                request_timeout=settings.request_timeout_seconds,
+                max_connections=settings.max_connections,
+            ),
+            proxy_headers=False,
+        )
     uvicorn.Server(config).run(sockets=[listening_socket(args.port)])
 
 
