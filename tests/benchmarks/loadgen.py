@@ -16,8 +16,13 @@ Two ways to load:
   coordinated omission).
 
 Requests (``kind``): ``bare`` (a signed SMS form posted to the constant endpoint), ``sms``
-(``JOIN`` from the invited number of each target household: the whole accept path), and
-``telegram`` (the head of each target household answering ``/invite``'s name question).
+(``JOIN`` from the invited number of each target household: the whole accept path),
+``telegram`` (the head of each target household answering ``/invite``'s name question in
+its private chat) and ``slack`` (the same answer as a direct message to the app: an Events
+API ``event_callback`` carrying a ``message`` event in the head's DM, ``channel_type: im``,
+with a distinct ``event_id``, signed with ``X-Slack-Signature`` and
+``X-Slack-Request-Timestamp`` as Slack signs it). For ``telegram`` and ``slack`` the results
+also list, for each request sent, the chat its reply goes to and when it was sent.
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from slack_sdk.signature import SignatureVerifier
 from twilio.request_validator import RequestValidator
 
-from .seed import target_phone, telegram_user
+from tests.handlers.fake_slack import APP_ID, BOT_USER_ID, TEAM_ID
+
+from .seed import slack_channel, slack_user, target_phone, telegram_user
 
 TWILIO_PATH = "/twilio/sms"
 TELEGRAM_PATH = "/telegram/webhook"
+SLACK_PATH = "/slack/events"
 BARE_PATH = "/bench/bare"
 BUSINESS_NUMBER = "+12025550100"
 ACCOUNT_SID = "AC" + "0" * 32
@@ -81,13 +90,46 @@ def _http(host: str, path: str, body: bytes, content_type: str, headers: dict[st
     return "\r\n".join(lines).encode() + body
 
 
-def build_requests(spec: dict[str, Any]) -> tuple[list[bytes], list[int]]:
-    """The raw requests, and for Telegram the chat each one's reply goes to."""
+def slack_message(h: int, *, event_id: str, now: int, n: int) -> dict[str, Any]:
+    """What the Events API posts when household ``h``'s head writes "Maria Ruiz" in their
+    direct message with the app (``message.im``), for the test fake's workspace and app."""
+    ts = f"{now}.{n % 1_000_000:06d}"
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": APP_ID,
+        "event": {
+            "type": "message",
+            "channel": slack_channel(h),
+            "channel_type": "im",
+            "user": slack_user(h),
+            "text": "Maria Ruiz",
+            "ts": ts,
+            "event_ts": ts,
+            "client_msg_id": str(uuid.uuid4()),
+        },
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": now,
+        "authorizations": [
+            {
+                "team_id": TEAM_ID,
+                "user_id": BOT_USER_ID,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def build_requests(spec: dict[str, Any]) -> tuple[list[bytes], list[int | str]]:
+    """The raw requests, and for Telegram and Slack the chat each one's reply goes to."""
     host = f"127.0.0.1:{spec['port']}"
     start, count = spec["targets"]
     kind = spec["kind"]
     requests: list[bytes] = []
-    chats: list[int] = []
+    chats: list[int | str] = []
     if kind in ("sms", "bare"):
         validator = RequestValidator(spec["twilio_auth_token"])
         url = spec["public_base_url"] + TWILIO_PATH
@@ -131,6 +173,32 @@ def build_requests(spec: dict[str, Any]) -> tuple[list[bytes], list[int]]:
                 )
             )
             chats.append(user)
+    elif kind == "slack":
+        first_event = spec["first_update_id"]
+        verifier = SignatureVerifier(spec["slack_signing_secret"])
+        now = int(time.time())
+        stamp = str(now)  # the app takes it for five minutes: a spec must be sent within them
+        for n, h in enumerate(range(start, start + count)):
+            event_id = f"Ev0BENCH{first_event + n:012d}"  # Slack's retries are keyed on it
+            body = json.dumps(
+                slack_message(h, event_id=event_id, now=now, n=n), separators=(",", ":")
+            )
+            signature = verifier.generate_signature(timestamp=stamp, body=body)
+            assert signature is not None
+            requests.append(
+                _http(
+                    host,
+                    SLACK_PATH,
+                    body.encode(),
+                    "application/json",
+                    {
+                        "X-Slack-Request-Timestamp": stamp,
+                        "X-Slack-Signature": signature,
+                        "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+                    },
+                )
+            )
+            chats.append(slack_channel(h))
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return requests, chats
@@ -281,7 +349,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def summarise(results: Results, chats: list[int]) -> dict[str, Any]:
+def summarise(results: Results, chats: list[int | str]) -> dict[str, Any]:
     done = len(results.latencies)
     elapsed = max(results.last_end - results.first_start, 1e-9)
     return {

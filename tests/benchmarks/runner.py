@@ -3,24 +3,33 @@
 ``.venv/bin/python -m tests.benchmarks`` (see ``--help`` and ``docs/performance.md``).
 
 For each database it seeds households with pending SMS invitations and heads in the middle
-of ``/invite``, starts the server (``tests/benchmarks/server.py``: ``invitebot serve``'s app,
-outbox dispatch off, plus a constant endpoint), and measures, each from the same server in
-the same run:
+of ``/invite`` on Telegram and on Slack, starts the server (``tests/benchmarks/server.py``:
+``invitebot serve``'s app on its own stack, uvloop and httptools behind the guarded protocol,
+outbox dispatch off, plus a constant endpoint) and beside it the raw bare app (a plain
+Starlette app, no middleware, on the same uvicorn stack with as many processes), and
+measures, each in the same run:
 
-- ``bare``: the constant endpoint (a signed SMS form posted to ``/bench/bare``);
+- ``raw bare endpoint``: the raw app's one route, the ceiling of the server stack;
+- ``bare endpoint``: the app's constant endpoint (a signed SMS form posted to
+  ``/bench/bare``), everything a webhook goes through but invitebot's own work;
 - ``sms JOIN``: ``POST /twilio/sms``, a correctly signed ``JOIN`` from a distinct invited
   number each time: verify, de-duplicate, accept, notify the head, commit, TwiML;
 - ``telegram``: ``POST /telegram/webhook``, a head answering ``/invite``'s name question
   (each update a distinct conversation): the webhook answers once the update is recorded and
   handles it in the background, so two rows: the webhook's answer, and the reply reaching
-  the (fake) Bot API, which is the figure that counts.
+  the (fake) Bot API, which is the figure that counts;
+- ``slack``: ``POST /slack/events``, the same answer as a direct message to the app (a
+  signed Events API ``message`` event in the head's DM, a distinct ``event_id`` each time):
+  stored and acknowledged, then handled in the background, so again two rows: the answer,
+  and the reply (``chat.postMessage`` to that DM) reaching the (fake) Slack Web API.
 
-first at the most the server does (closed loop), then at a fixed offered rate (open loop,
-500/s by default). ``--growth`` compares latencies with 1,000 and with 1,000,000
-invitations (100,000 households) in the database (both seeded first, measured in rounds that
-alternate which goes first); ``--memory`` compares the resident memory
-of a server process before and after 100,000 conversations in progress were each taken one
-step further.
+Every row but the two bare ones is also given as a ratio to both bare endpoints, first at
+the most the server does (closed loop), then at a fixed offered rate (open loop, 500/s by
+default). ``--growth`` compares latencies with 1,000 and with 1,000,000 invitations (100,000
+households) in the database (both seeded first, measured in rounds that alternate which goes
+first); ``--memory`` compares the resident memory of a server process before and after
+100,000 conversations in progress were each taken one step further, for Telegram and then
+for Slack, each in a fresh server process.
 """
 
 from __future__ import annotations
@@ -41,10 +50,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from tests.handlers.fake_slack import TOKEN as SLACK_TOKEN
+from tests.handlers.fake_slack import FakeSlack
+from tests.handlers.fake_slack import _params as slack_params
 from tests.handlers.fake_telegram import TOKEN, FakeTelegram, _params
 
 from . import seed
@@ -55,6 +67,9 @@ DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/invitebot_b
 PUBLIC_BASE_URL = "https://bench.invitebot.example"
 TWILIO_AUTH_TOKEN = "bench-twilio-auth-token-0123456789abcdef"
 TELEGRAM_SECRET = "bench-telegram-webhook-secret"
+SLACK_SIGNING_SECRET = "bench-slack-signing-secret-0123456789abcdef"
+CHAT_KINDS = ("telegram", "slack")
+"""The paths answered in the background: each has an ``(answer)`` and a ``(reply sent)`` row."""
 
 
 class TimedFakeTelegram(FakeTelegram):
@@ -70,6 +85,29 @@ class TimedFakeTelegram(FakeTelegram):
             params = await _params(request)  # the body is cached: read again for the chat
             self.replied_at.setdefault(int(params.get("chat_id", 0)), time.monotonic())
         return response
+
+
+@dataclass
+class TimedFakeSlack(FakeSlack):
+    """The fake Slack Web API of the handler tests (its workspace, app and bot are the ones
+    the benchmark's events name), also noting when each channel first got a message
+    (``chat.postMessage``, on its arrival, when the fake took it)."""
+
+    replied_at: dict[str, float] = field(default_factory=dict, init=False)
+
+    async def _method(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        response = await super()._method(request)
+        if request.match_info["method"] == "chat.postMessage" and response.status == 200:
+            params = await slack_params(request)  # the body is cached: read again for the channel
+            self.replied_at.setdefault(str(params.get("channel", "")), arrived)
+        return response
+
+
+class TimedFake(Protocol):
+    replied_at: dict[Any, float]
+
+    def clear(self) -> None: ...
 
 
 def free_port() -> int:
@@ -220,6 +258,7 @@ class Bench:
     args: argparse.Namespace
     workdir: Path
     fake: TimedFakeTelegram
+    slack: TimedFakeSlack
     rows: list[Row] = field(default_factory=list)
     growth: list[dict[str, Any]] = field(default_factory=list)
     memory: list[dict[str, Any]] = field(default_factory=list)
@@ -242,6 +281,9 @@ class Bench:
             "INVITEBOT_TELEGRAM_BOT_TOKEN": TOKEN,
             "INVITEBOT_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
             "INVITEBOT_TELEGRAM_API_BASE": self.fake.url,
+            "INVITEBOT_SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "INVITEBOT_SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+            "INVITEBOT_SLACK_API_BASE": self.slack.url,
             "INVITEBOT_LOG_LEVEL": "INFO",
         }
 
@@ -251,7 +293,8 @@ class Bench:
             "public_base_url": PUBLIC_BASE_URL,
             "twilio_auth_token": TWILIO_AUTH_TOKEN,
             "telegram_secret": TELEGRAM_SECRET,
-            "first_update_id": self._update_ids,
+            "slack_signing_secret": SLACK_SIGNING_SECRET,
+            "first_update_id": self._update_ids,  # Telegram's update_id, Slack's event_id
         } | spec
         self._update_ids += spec["targets"][1] + 1
         generator = self._generator
@@ -279,22 +322,27 @@ class Bench:
             self._generator.wait(timeout=30)
             self._generator = None
 
-    def replies(self, sent: list[list[float]], timeout: float) -> tuple[list[float], float]:
-        """Wait until every chat in ``sent`` got its reply; the end-to-end latencies and the
-        time the last one arrived."""
+    def fake_of(self, kind: str) -> TimedFake:
+        """The fake platform API that ``kind``'s replies go to."""
+        return self.slack if kind == "slack" else self.fake
+
+    def replies(
+        self, kind: str, sent: list[list[Any]], timeout: float
+    ) -> tuple[list[float], float]:
+        """Wait until every chat in ``sent`` (``[chat, sent at]`` pairs) got its reply at
+        ``kind``'s fake; the end-to-end latencies and the time the last one arrived."""
+        fake = self.fake_of(kind)
         deadline = time.monotonic() + timeout
-        chats = {int(chat): t for chat, t in sent}
+        chats = {chat: t for chat, t in sent}
         while time.monotonic() < deadline:
-            if all(chat in self.fake.replied_at for chat in chats):
+            if all(chat in fake.replied_at for chat in chats):
                 break
             time.sleep(0.1)
-        latencies = [
-            self.fake.replied_at[c] - t for c, t in chats.items() if c in self.fake.replied_at
-        ]
-        last = max((self.fake.replied_at[c] for c in chats if c in self.fake.replied_at), default=0)
-        self.fake.clear()
+        latencies = [fake.replied_at[c] - t for c, t in chats.items() if c in fake.replied_at]
+        last = max((fake.replied_at[c] for c in chats if c in fake.replied_at), default=0)
+        fake.clear()
         for chat in chats:  # a later run may take the same heads' next step
-            self.fake.replied_at.pop(chat, None)
+            fake.replied_at.pop(chat, None)
         return latencies, last
 
     # --- one measurement --------------------------------------------------------------
@@ -315,7 +363,12 @@ class Bench:
         result = self.load(server, kind=kind, targets=[targets[0], count], **spec)
         errors = sum(v for k, v in result["statuses"].items() if not k.startswith("2"))
         errors += sum(result["failures"].values())
-        name = {"bare": "bare endpoint", "sms": "sms JOIN", "telegram": "telegram (answer)"}[kind]
+        name = {
+            "bare": "bare endpoint",
+            "sms": "sms JOIN",
+            "telegram": "telegram (answer)",
+            "slack": "slack (answer)",
+        }[kind]
         if server.raw:
             name = "raw bare endpoint"
         row = Row(
@@ -330,13 +383,13 @@ class Bench:
             errors,
         )
         rows = [row]
-        if kind == "telegram":
-            latencies, last = self.replies(result["sent"], timeout=120)
+        if kind in CHAT_KINDS:
+            latencies, last = self.replies(kind, result["sent"], timeout=120)
             first = min((t for _, t in result["sent"]), default=0.0)
             done = len(latencies)
             rows.append(
                 Row(
-                    "telegram (reply sent)",
+                    f"{kind} (reply sent)",
                     database,
                     server.workers,
                     load,
@@ -383,6 +436,7 @@ class Bench:
                 self.load(server, kind="bare", targets=[0, 10 * warm], mode="closed")
                 self.measure(server, database, "sms", (0, warm), rate=0)
                 self.measure(server, database, "telegram", (0, warm), rate=0)
+                self.measure(server, database, "slack", (0, warm), rate=0)
             for rate, start, count in (
                 (0, warm, closed_cap),
                 (a.rate, warm + closed_cap, open_count),
@@ -394,7 +448,7 @@ class Bench:
                 self.rows += [raw, bare]
                 note(format_row(raw))
                 note(format_row(bare))
-                for kind in ("sms", "telegram"):
+                for kind in ("sms", *CHAT_KINDS):
                     for row in self.measure(server, database, kind, (start, count), rate=rate):
                         row.bare, row.raw = bare, raw
                         self.rows.append(row)
@@ -423,7 +477,11 @@ class Bench:
         }
         warm, rounds = 100, max(1, a.growth_rounds)
         per_round = max(1, a.growth_requests // rounds)
-        paths = {"sms": "sms JOIN", "telegram": "telegram (reply sent)"}
+        paths = {
+            "sms": "sms JOIN",
+            "telegram": "telegram (reply sent)",
+            "slack": "slack (reply sent)",
+        }
         latencies: dict[tuple[str, str], list[float]] = {}
         io: dict[tuple[str, str], dict[str, float]] = {}
         errors: dict[tuple[str, str], int] = {}
@@ -432,6 +490,7 @@ class Bench:
                 self.load(server, kind="bare", targets=[0, 300], mode="closed", concurrency=8)
                 self.measure(server, database, "sms", (0, warm), rate=0)
                 self.measure(server, database, "telegram", (0, warm), rate=0)
+                self.measure(server, database, "slack", (0, warm), rate=0)
             for r in range(rounds):
                 order = list(sizes) if r % 2 == 0 else list(sizes)[::-1]
                 for label in order:
@@ -483,63 +542,75 @@ class Bench:
     def latencies(
         self, server: Server, kind: str, targets: tuple[int, int]
     ) -> tuple[list[float], int]:
-        """Each answered request's latency at the growth rate (open loop; for Telegram, until
-        its reply reached the Bot API), and how many failed or got no reply."""
+        """Each answered request's latency at the growth rate (open loop; for Telegram and
+        Slack, until its reply reached the platform's API), and how many failed or got no
+        reply."""
         spec = {"mode": "open", "rate": self.args.growth_rate, "max_connections": 256}
         result = self.load(server, kind=kind, targets=list(targets), latencies=True, **spec)
         failed = sum(v for k, v in result["statuses"].items() if not k.startswith("2"))
         failed += sum(result["failures"].values())
-        if kind == "telegram":
-            replied = self.replies(result["sent"], timeout=120)[0]
+        if kind in CHAT_KINDS:
+            replied = self.replies(kind, result["sent"], timeout=120)[0]
             return replied, targets[1] - len(replied)
         return list(result["latencies"]), failed
 
     def memory_run(self, database: str) -> None:
+        """One database where every head has a Telegram and a Slack conversation in progress;
+        for each platform in turn a fresh server process, its resident memory idle and after
+        that platform's conversations were each taken one step further."""
         a = self.args
         total = a.memory_conversations
         url = self.url(database, "memory")
         took = asyncio.run(seed.prepare(url, seed.Shape(total, 0, conversations=True)))
-        note(f"{database}: seeded {total:,} conversations in progress in {took:.1f} s")
+        note(
+            f"{database}: seeded {total:,} households, each head with a Telegram and a Slack "
+            f"conversation in progress, in {took:.1f} s"
+        )
         steps = min(a.memory_steps or total, total)
-        env = self.env(url)
-        server = Server(env, 1, self.workdir / f"{database}-memory.log")
+        for kind in CHAT_KINDS:
+            self.memory.append(self.memory_of(database, url, kind, total, steps))
+
+    def memory_of(
+        self, database: str, url: str, kind: str, total: int, steps: int
+    ) -> dict[str, Any]:
+        batch = self.args.memory_batch
+        server = Server(self.env(url), 1, self.workdir / f"{database}-memory-{kind}.log")
         with running(server):
             pid = server.worker_pids[0]
             time.sleep(1.0)
             idle = rss_mb(pid)
-            peak, touched, batch = idle, 0, a.memory_batch
+            peak, touched = idle, 0
             warm_rss = idle
             while touched < steps:
                 count = min(batch, steps - touched)
                 result = self.load(
                     server,
-                    kind="telegram",
+                    kind=kind,
                     targets=[touched, count],
                     mode="closed",
                     concurrency=8,
                     seconds=600,
                 )
-                self.replies(result["sent"], timeout=300)
+                self.replies(kind, result["sent"], timeout=300)
                 touched += count
                 now_rss = rss_mb(pid)
                 peak = max(peak, now_rss)
                 if touched == min(batch, steps):
                     warm_rss = now_rss
-                note(f"  {touched:,} conversations stepped: RSS {now_rss:.1f} MB")
+                note(f"  {kind}: {touched:,} conversations stepped: RSS {now_rss:.1f} MB")
             final = rss_mb(pid)
-        self.memory.append(
-            {
-                "database": database,
-                "conversations": total,
-                "stepped": steps,
-                "idle_mb": idle,
-                "after_first_batch_mb": warm_rss,
-                "first_batch": min(batch, steps),
-                "final_mb": final,
-                "peak_mb": peak,
-                "growth_mb": final - idle,
-            }
-        )
+        return {
+            "database": database,
+            "platform": kind,
+            "conversations": total,
+            "stepped": steps,
+            "idle_mb": idle,
+            "after_first_batch_mb": warm_rss,
+            "first_batch": min(batch, steps),
+            "final_mb": final,
+            "peak_mb": peak,
+            "growth_mb": final - idle,
+        }
 
 
 def make_path(url: str) -> str:
@@ -656,11 +727,15 @@ def print_tables(bench: Bench) -> None:
             )
     if bench.memory:
         print()
-        print("Memory: RSS of one server process (VmRSS)")
+        print(
+            "Memory: RSS of one server process (VmRSS), a fresh one per platform, stepping "
+            "that platform's conversations"
+        )
         for m in bench.memory:
             verdict = "met" if m["growth_mb"] <= 50 else "NOT met"
             print(
-                f"{m['database']}: {m['conversations']:,} conversations in progress; idle "
+                f"{m['database']}, {m['platform']}: {m['conversations']:,} conversations in "
+                f"progress; idle "
                 f"{m['idle_mb']:.1f} MB, after {m['first_batch']:,} stepped "
                 f"{m['after_first_batch_mb']:.1f} MB, after {m['stepped']:,} stepped "
                 f"{m['final_mb']:.1f} MB (peak {m['peak_mb']:.1f}): "
@@ -737,7 +812,9 @@ def main(argv: list[str] | None = None) -> int:
     note(f"work directory {workdir} (server logs); machine: {os.cpu_count()} CPUs")
     fake = TimedFakeTelegram()
     fake.start()
-    bench = Bench(args, workdir, fake)
+    slack = TimedFakeSlack()
+    slack.start()
+    bench = Bench(args, workdir, fake, slack)
     try:
         for database in databases:
             if not args.skip_throughput:
@@ -749,6 +826,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bench.close()
         fake.close()
+        slack.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     print_tables(bench)

@@ -2,11 +2,14 @@
 invitations through the repositories would take an hour, through ``COPY`` (PostgreSQL) or
 ``executemany`` (SQLite) it takes a minute.
 
-Every household ``h`` has a head (``Member``) with a Telegram account ``TELEGRAM_BASE + h``;
-optionally that head is in the middle of ``/invite`` (a conversation in state
-``invite.name``, method SMS chosen), and its household's first invitation is a pending SMS
-invitation to ``target_phone(h)``, so a ``JOIN`` from that number takes the whole accept
-path. Further invitations per household (the growth case) are closed or pending ones to
+Every household ``h`` has a head (``Member``) with a Telegram account ``telegram_user(h)``
+(``TELEGRAM_BASE + h``, its private chat the same id) and a Slack account ``slack_user(h)``
+(``U0BENCH…``, its direct message with the app ``slack_channel(h)``, ``D0BENCH…``, as the
+Slack adapter stores them: the user id as ``external_id``, the DM as ``chat_id``);
+optionally that head is in the middle of ``/invite`` on both (a conversation in state
+``invite.name``, method SMS chosen, for each account), and its household's first invitation
+is a pending SMS invitation to ``target_phone(h)``, so a ``JOIN`` from that number takes the
+whole accept path. Further invitations per household (the growth case) are closed or pending ones to
 other contacts, each with the outbox row that carried it, as a database that has been in
 use for a while holds them.
 """
@@ -42,6 +45,17 @@ def target_phone(h: int) -> str:
 
 def telegram_user(h: int) -> int:
     return TELEGRAM_BASE + h
+
+
+def slack_user(h: int) -> str:
+    """Household ``h``'s head's Slack user id (Slack's shape: capitals and digits)."""
+    return f"U0BENCH{h:09d}"
+
+
+def slack_channel(h: int) -> str:
+    """The id of that head's direct message with the app (as the test fake's
+    ``conversations.open`` names it: ``D`` and the user id's letters after its ``U``)."""
+    return "D" + slack_user(h)[1:]
 
 
 def _id(kind: int, n: int) -> str:
@@ -84,9 +98,12 @@ def _rows(shape: Shape, now: datetime) -> Iterator[tuple[str, tuple[Any, ...]]]:
             ),
         )
         yield "members", (head, _id(2, h), f"Head {h}", "head", f"head{h}@bench.example", None, now)
+        slack = slack_user(h)
         yield "channel_identities", (_id(4, h), "telegram", user, head, user, now - week)
+        yield "channel_identities", (_id(7, h), "slack", slack, head, slack_channel(h), now - week)
         if shape.conversations:
             yield "conversations", ("telegram", user, "invite.name", {"method": "sms"}, now)
+            yield "conversations", ("slack", slack, "invite.name", {"method": "sms"}, now)
         for k in range(shape.invitations_per_household):
             j = h * shape.invitations_per_household + k
             if k == 0:
