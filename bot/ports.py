@@ -206,6 +206,13 @@ class InboundUpdateRepository(Protocol):
         """Store ``update`` and return its id: ids grow in the order updates are added."""
         ...
 
+    async def take_in(self, update: InboundUpdate) -> bool:
+        """Store ``update`` with its receipt (source, external id, time received), setting
+        its id, unless that receipt is stored already (a delivery taken in before):
+        ``False`` then, and nothing stored. The unit of work's first and only call: commit
+        right after it (on some databases it has committed already)."""
+        ...
+
     async def get(self, update_id: int, *, for_update: bool = False) -> InboundUpdate | None:
         """The update, or ``None`` once it is done with. ``for_update`` holds its row until
         the unit of work ends, so that two processes never take the same step of it."""
@@ -220,8 +227,10 @@ class InboundUpdateRepository(Protocol):
         """Store a handled update's replies, lease and attempts."""
         ...
 
-    async def finish(self, update_id: int, *, owner: str) -> None:
-        """Forget the update (done with): only while ``owner`` still holds it."""
+    async def finish(self, ids: Sequence[int], *, owner: str) -> int:
+        """Forget the updates (done with) that ``owner`` still holds among ``ids``; returns
+        how many. The unit of work's first and only call: commit right after it (on some
+        databases it has committed already)."""
         ...
 
     async def claim(
@@ -242,9 +251,18 @@ class InboundUpdateRepository(Protocol):
         skipped, not waited for."""
         ...
 
-    async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+    async def extend(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        lease_until: datetime,
+        skip_locked: bool = False,
+    ) -> int:
         """Move the lease of the updates ``owner`` still holds among ``ids`` to
-        ``lease_until``; returns how many."""
+        ``lease_until``; returns how many. ``skip_locked``: leave out, instead of waiting
+        for, the updates whose step is being taken right now (their row is held, so nobody
+        can take them over meanwhile; the next renewal moves their lease)."""
         ...
 
     async def purge(self, *, before: datetime) -> int:

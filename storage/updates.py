@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Executable, Table, bindparam, delete, insert, update
+from sqlalchemy import Executable, Table, bindparam, delete, exists, insert, update
 from sqlalchemy import select as core_select
+from sqlalchemy.dialects import postgresql
 
-from bot.domain import InboundUpdate
+from bot.domain import InboundReceipt, InboundUpdate
 
 from .mapping import RowMapper
 from .sql_repository import SqlRepository
-from .tables import InboundUpdateRow
+from .tables import InboundReceiptRow, InboundUpdateRow
 
 
 class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
@@ -37,6 +38,31 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
         values["id"] = update.id
         self._uow._seen[self._seen_key(values)] = values
         return update.id
+
+    async def take_in(self, update: InboundUpdate) -> bool:
+        """On PostgreSQL one statement, run alone (no ``BEGIN``, no ``COMMIT``: one round
+        trip): the receipt's ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` in a ``WITH``,
+        and the update inserted only if it returned a row. A second delivery taken in at the
+        same moment waits on the receipt's key, then inserts nothing. Elsewhere the receipt
+        and the update are two statements of the unit of work's transaction."""
+        values = self._mapper.to_values(update)
+        del values["id"]
+        if self._uow.dialect != "postgresql":
+            receipt = InboundReceipt(update.source, update.external_id, update.received_at)
+            if not await self._uow.receipts.first_time(receipt):
+                return False
+            await self.add(update)
+            return True
+        statement = self._statement("take_in", _take_in)
+        rows = (
+            await self._uow.execute_alone(statement, {f"p_{k}": v for k, v in values.items()})
+        ).mappings()
+        if not rows:
+            return False
+        update.id = int(rows[0]["id"])
+        values["id"] = update.id
+        self._uow._seen[self._seen_key(values)] = values
+        return True
 
     async def get(self, update_id: int, *, for_update: bool = False) -> InboundUpdate | None:
         return await self._get(update_id, for_update=for_update)
@@ -61,14 +87,16 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
     async def save(self, update: InboundUpdate) -> None:
         await self._update(update)
 
-    async def finish(self, update_id: int, *, owner: str) -> None:
-        def build(table: Table) -> Executable:
-            return delete(table).where(
-                table.c.id == bindparam("update_id"), table.c.owner == bindparam("owner")
-            )
+    async def finish(self, ids: Sequence[int], *, owner: str) -> int:
+        """One ``DELETE``, run alone (a transaction by itself: the unit of work's only
+        statement)."""
+        if not ids:
+            return 0
 
-        statement = self._statement("finish", build)
-        await self._execute(statement, {"update_id": update_id, "owner": owner})
+        table = self._mapper.table
+        statement = delete(table).where(table.c.id.in_(list(ids)), table.c.owner == owner)
+        result = await self._uow.execute_alone(statement)
+        return int(result.rowcount or 0)
 
     async def claim(
         self,
@@ -106,15 +134,34 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
             row |= {"owner": owner, "lease_until": lease_until, "attempts": row["attempts"] + 1}
         return [self._entity(row) for row in rows]
 
-    async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+    async def extend(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        lease_until: datetime,
+        skip_locked: bool = False,
+    ) -> int:
+        """``skip_locked`` on PostgreSQL: the rows are picked with ``FOR NO KEY UPDATE SKIP
+        LOCKED`` first. A plain ``UPDATE`` of a hundred leases would wait for every step
+        holding one of them, and every step that then locks one of those it updated would
+        wait for it: a convoy of a tenth of a second each time the leases are renewed."""
         if not ids:
             return 0
         table = self._mapper.table
-        result = await self._execute(
-            update(table)
-            .where(table.c.id.in_(list(ids)), table.c.owner == owner)
-            .values(lease_until=lease_until)
-        )
+        mine = (table.c.id.in_(list(ids)), table.c.owner == owner)
+        statement = update(table).values(lease_until=lease_until)
+        if skip_locked and self._uow.dialect == "postgresql":
+            free = (
+                core_select(table.c.id)
+                .where(*mine)
+                .with_for_update(key_share=True, skip_locked=True)
+                .scalar_subquery()
+            )
+            statement = statement.where(table.c.id.in_(free))
+        else:
+            statement = statement.where(*mine)
+        result = await self._execute(statement)
         return int(result.rowcount or 0)
 
     async def purge(self, *, before: datetime) -> int:
@@ -122,3 +169,28 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
         table = self._mapper.table
         result = await self._execute(delete(table).where(table.c.received_at < before))
         return int(result.rowcount or 0)
+
+
+def _take_in(table: Table) -> Executable:
+    """``WITH receipt AS (INSERT INTO inbound_receipts ... ON CONFLICT DO NOTHING RETURNING
+    source) INSERT INTO inbound_updates (...) SELECT $... WHERE EXISTS (SELECT FROM receipt)
+    RETURNING id`` (parameters ``p_<column>``)."""
+    receipts = InboundReceiptRow.__table__  # type: ignore[attr-defined]
+    receipt = (
+        postgresql.insert(receipts)
+        .values(
+            source=bindparam("p_source"),
+            external_id=bindparam("p_external_id"),
+            received_at=bindparam("p_received_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(receipts.c.source)
+        .cte("receipt")
+    )
+    columns = [name for name in table.c.keys() if name != "id"]
+    values = core_select(*(bindparam(f"p_{name}", type_=table.c[name].type) for name in columns))
+    return (
+        insert(table)
+        .from_select(columns, values.where(exists(core_select(receipt.c.source))))
+        .returning(table.c.id)
+    )

@@ -411,10 +411,24 @@ class MemoryUpdates(_Repo):
         assert update.id is not None and update.id in self._s.updates
         self._s.updates[update.id] = _copy(update)
 
-    async def finish(self, update_id: int, *, owner: str) -> None:
-        found = self._s.updates.get(update_id)
-        if found is not None and found.owner == owner:
-            del self._s.updates[update_id]
+    async def take_in(self, update: InboundUpdate) -> bool:
+        key = (update.source, update.external_id)
+        if key in self._s.receipts:
+            return False
+        self._s.receipts[key] = InboundReceipt(
+            update.source, update.external_id, update.received_at
+        )
+        await self.add(update)
+        return True
+
+    async def finish(self, ids: Sequence[int], *, owner: str) -> int:
+        done = 0
+        for update_id in ids:
+            found = self._s.updates.get(update_id)
+            if found is not None and found.owner == owner:
+                del self._s.updates[update_id]
+                done += 1
+        return done
 
     async def claim(
         self,
@@ -449,7 +463,14 @@ class MemoryUpdates(_Repo):
             del self._s.updates[update_id]
         return len(old)
 
-    async def extend(self, ids: Sequence[int], *, owner: str, lease_until: datetime) -> int:
+    async def extend(
+        self,
+        ids: Sequence[int],
+        *,
+        owner: str,
+        lease_until: datetime,
+        skip_locked: bool = False,  # nothing is held in memory: one step at a time
+    ) -> int:
         moved = 0
         for update_id in ids:
             update = self._s.updates.get(update_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -26,3 +27,18 @@ def make_client(
     if api_base:
         client.base_url = api_base if api_base.endswith("/") else api_base + "/"
     return client
+
+
+def share_connections(
+    session: aiohttp.ClientSession | None, *clients: AsyncWebClient
+) -> aiohttp.ClientSession:
+    """One HTTP session (its pool of kept-alive connections) for the clients' calls, made in
+    the running event loop when ``session`` is ``None``; close it at shutdown. Without one,
+    slack_sdk opens a session for every call and closes it after: a new TCP (and TLS)
+    connection per message."""
+    if session is None:
+        timeout = max((client.timeout for client in clients), default=30)
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+    for client in clients:
+        client.session = session
+    return session

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+import aiohttp
+
 from bot.context import CoreContext
 from bot.engine import Engine
 
 from ..intake import stopped
 from ..settings import Settings
 from .bot import PLATFORM, SlackAdapter
-from .client import make_client
+from .client import make_client, share_connections
 from .sender import SlackChatSender
 from .socket_mode import SocketModeRefused, serve_socket_mode
 from .webhook import SlackEvents
@@ -116,6 +118,8 @@ class SlackEdge:
     by itself meanwhile), ``False`` while still trying to connect or after giving up."""
     _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
     _leases: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
+    _sender: SlackChatSender | None = field(default=None, init=False, repr=False)
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -124,6 +128,10 @@ class SlackEdge:
     def start(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
         """Run the intake's leases (taking over the requests a process that died left), and in
         Socket Mode connect, in tasks that end once ``stop`` is set."""
+        clients = [self.adapter.client]
+        if self._sender is not None:
+            clients.append(self._sender.client)
+        self._session = share_connections(self._session, *clients)
         durable = self.adapter.intake.durable
         self._leases = asyncio.create_task(durable.run(stop), name="slack-intake")
         if self.app_token is None:
@@ -154,7 +162,10 @@ class SlackEdge:
     def chat_sender(self) -> SlackChatSender:
         """The sender for ``Route(Channel.CHAT, "slack")`` that also refreshes heads' home
         tabs after a notification (use it instead of :func:`slack_chat_sender` here)."""
-        return SlackChatSender.refreshing_homes(self.adapter)
+        self._sender = SlackChatSender.refreshing_homes(self.adapter)
+        if self._session is not None:
+            share_connections(self._session, self._sender.client)
+        return self._sender
 
     async def close(self) -> None:
         """At shutdown, after ``stop`` is set: wait for the work under way."""
@@ -163,6 +174,8 @@ class SlackEdge:
         if self._leases is not None:
             await stopped(self._leases)
         await self.adapter.close()
+        if self._session is not None:
+            await self._session.close()
 
 
 def slack_edge(settings: Settings, *, database: Database, ctx: CoreContext) -> SlackEdge | None:

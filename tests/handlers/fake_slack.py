@@ -66,6 +66,8 @@ class Call:
     """The message posted (chat.postMessage) or updated (chat.update)."""
     view_id: str | None = None
     """The view published, opened or updated."""
+    connection: int | None = None
+    """The caller's port: calls over one kept-alive connection share it."""
 
 
 @dataclass
@@ -274,7 +276,14 @@ class FakeSlack:
             elif failure is None and method == "views.update":
                 view_id = str(params.get("view_id", ""))
             self._calls.append(
-                Call(method=method, params=params, token=token, ts=ts, view_id=view_id)
+                Call(
+                    method=method,
+                    params=params,
+                    token=token,
+                    ts=ts,
+                    view_id=view_id,
+                    connection=_port_of(request),
+                )
             )
         if failure is not None:
             answer: dict[str, Any] = {"ok": False, "error": failure}
@@ -466,3 +475,8 @@ async def _params(request: web.Request) -> dict[str, Any]:
 
 def _ok(**result: object) -> web.Response:
     return web.json_response({"ok": True, **result})
+
+
+def _port_of(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if peer else None

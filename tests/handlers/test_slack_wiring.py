@@ -544,12 +544,17 @@ async def test_the_app_serves_slack_and_sends_heads_their_news(
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
                 workspace = Workspace(client=client, fake=fake, adapter=app.state.slack.adapter)
                 await workspace.command(ANA, "/household", f"join {code}")
+                await workspace.command(ANA, "/household", "")
         [claimed] = [
             c
             for c in fake.calls_of("chat.postMessage")
             if "You are now the head" in json.dumps(c.params)
         ]
         assert claimed.params["channel"] == dm_of(ANA)
+        # The Web API calls share kept-alive connections (slack_sdk alone opens one a call).
+        calls = fake.calls
+        assert len(calls) >= 4
+        assert len({c.connection for c in calls}) < len(calls) / 2
 
 
 async def test_healthz_reports_the_socket_mode_connection(fake: FakeSlack, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import InboundUpdate
+from bot.domain import InboundReceipt, InboundUpdate
 from bot.ports import UnitOfWorkFactory
 from storage import Database
 
@@ -86,14 +86,63 @@ async def test_only_an_older_update_without_replies_of_the_same_sender_is_earlie
 async def test_only_the_holder_finishes_an_update(uow_factory: UnitOfWorkFactory) -> None:
     (kept,) = await add(uow_factory, update("b:1", "ana", owner="one"))
     async with uow_factory() as uow:
-        await uow.updates.finish(kept, owner="two")  # taken over since: not "one"'s to finish
+        # taken over since: not "one"'s to finish
+        assert await uow.updates.finish([kept], owner="two") == 0
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.updates.get(kept) is not None
-        await uow.updates.finish(kept, owner="one")
+    async with uow_factory() as uow:
+        assert await uow.updates.finish([kept], owner="one") == 1
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.updates.get(kept) is None
+
+
+async def test_finish_forgets_several_at_once_only_the_holders(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    ids = await add(
+        uow_factory,
+        update("c:1", "ana", owner="one"),
+        update("c:2", "bob", owner="two"),
+        update("c:3", "cy", owner="one"),
+    )
+    async with uow_factory() as uow:
+        assert await uow.updates.finish([*ids, 10**9], owner="one") == 2
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert [await uow.updates.get(i) is None for i in ids] == [True, False, True]
+    async with uow_factory() as uow:
+        assert await uow.updates.finish([], owner="one") == 0
+
+
+async def test_take_in_stores_an_update_once_with_its_receipt(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = update("d:1", "ana")
+    async with uow_factory() as uow:
+        assert await uow.updates.take_in(first) is True
+        await uow.commit()
+    assert first.id is not None
+    again = update("d:1", "ana")  # the platform sent it again
+    async with uow_factory() as uow:
+        assert await uow.updates.take_in(again) is False
+        await uow.commit()
+    assert again.id is None
+    async with uow_factory() as uow:
+        stored = await uow.updates.get(first.id)
+        assert stored is not None and stored.payload == first.payload
+        assert stored.owner == first.owner and stored.replies is None
+        # the receipt is stored too: a later delivery is known even once the update is gone
+        assert await uow.receipts.first_time(InboundReceipt("telegram", "d:1", T0)) is False
+    async with uow_factory() as uow:
+        await uow.updates.finish([first.id], owner=first.owner)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.take_in(update("d:1", "ana")) is False
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.updates.get(first.id) is None
 
 
 async def test_claim_takes_ended_leases_oldest_first_with_one_attempt_more(
@@ -201,6 +250,55 @@ async def test_two_processes_taking_over_at_once_never_take_the_same_update(
     assert len(first) + len(second) == 60
 
 
+async def test_two_processes_taking_in_one_delivery_at_once_store_it_once(
+    two_databases: tuple[Database, ...],
+) -> None:
+    """A platform's retry reaching another process while the first delivery is being taken
+    in: the receipt's key makes one of them wait, and only one stores it."""
+    one, two = two_databases
+
+    async def take(database: Database, owner: str) -> bool:
+        async with database.uow() as uow:
+            taken = await uow.updates.take_in(update("e:1", "ana", owner=owner))
+            await uow.commit()
+        return taken
+
+    assert sorted(await asyncio.gather(take(one, "a"), take(two, "b"))) == [False, True]
+    assert await asyncio.gather(take(one, "a"), take(two, "b")) == [False, False]
+    async with one.uow() as uow:
+        claimed = await uow.updates.claim(
+            source="telegram", now=at(100), owner="c", lease_until=at(200), limit=10
+        )
+    assert len(claimed) == 1
+
+
+async def test_renewing_leases_skips_an_update_whose_step_is_running(
+    two_databases: tuple[Database, ...],
+) -> None:
+    """The renewal never waits for a step (PostgreSQL: a step holds its update's row): it
+    moves the other leases at once, and the held one at its next turn."""
+    one, two = two_databases
+    ids = await add(one.uow, *(update(f"f:{n}", f"person-{n}", lease=1) for n in range(3)))
+
+    async def renew() -> int:
+        async with two.uow() as uow:
+            moved = await uow.updates.extend(ids, owner="one", lease_until=at(60), skip_locked=True)
+            await uow.commit()
+        return moved
+
+    if one.engine.dialect.name == "postgresql":
+        async with one.uow() as stepping:
+            assert await stepping.updates.get(ids[1], for_update=True) is not None
+            assert await asyncio.wait_for(renew(), timeout=5) == 2
+        async with one.uow() as uow:
+            assert [(await uow.updates.get(i)).lease_until for i in ids] == [  # type: ignore[union-attr]
+                at(60),
+                at(1),
+                at(60),
+            ]
+    assert await renew() == 3
+
+
 async def test_an_id_is_never_given_again_once_its_update_is_gone(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
@@ -208,7 +306,7 @@ async def test_an_id_is_never_given_again_once_its_update_is_gone(
     never name the next one (SQLite's AUTOINCREMENT, PostgreSQL's sequence)."""
     (first,) = await add(uow_factory, update("b:1", "ana"))
     async with uow_factory() as uow:
-        await uow.updates.finish(first, owner="one")
+        await uow.updates.finish([first], owner="one")
         await uow.commit()
     (second,) = await add(uow_factory, update("b:2", "bob"))
     assert second > first

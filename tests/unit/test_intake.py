@@ -83,7 +83,7 @@ async def test_an_update_done_with_or_taken_over_runs_nothing(world: World) -> N
     await head(world)
     done = await stored(world, 1)
     async with world.uow_factory() as uow:
-        await uow.updates.finish(done.id, owner="me")
+        await uow.updates.finish([done.id], owner="me")
         await uow.commit()
     assert await world.engine.handle(ANA, Event.message("/invite"), inbound=done) == []
     theirs = await stored(world, 2, owner="another process")
