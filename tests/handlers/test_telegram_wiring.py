@@ -3,11 +3,15 @@ notifications sent to their Telegram chat through the outbox."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from aiogram.methods import Response
+from aiogram.types import Message
 from typer.testing import CliRunner, Result
 
 from bot.domain import Channel, OutboxMessage, OutboxStatus
@@ -15,6 +19,7 @@ from handlers.app import create_app
 from handlers.bootstrap import build_dispatcher, close_senders, invitee_senders
 from handlers.cli import app as cli_app
 from handlers.settings import Settings
+from handlers.telegram.bot import make_bot
 from handlers.telegram.sender import TelegramChatSender
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.storage.databases import fresh_database
@@ -144,3 +149,18 @@ def test_set_webhook_reports_telegrams_refusal(fake: FakeTelegram, tmp_path: Pat
     assert result.exit_code == 1
     assert "Telegram refused: Bad Request: bad webhook" in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_the_model_aiogram_reads_each_sent_message_with_outlives_a_garbage_collection() -> None:
+    """aiogram builds ``Response[Message]`` inside its call, where pydantic keeps it by weak
+    reference only: without the bot holding it, a collection takes it and the next message
+    sent builds it again (milliseconds of CPU each time)."""
+
+    def as_aiogram_builds_it() -> weakref.ref[type]:
+        return weakref.ref(Response[Message])
+
+    make_bot("123:abc", api_base="http://127.0.0.1:9")
+    built = as_aiogram_builds_it()
+    gc.collect()
+    assert built() is not None
+    assert built() is Response[Message]
