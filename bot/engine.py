@@ -97,20 +97,21 @@ class Engine:
         :class:`~bot.intake.NotYourTurn` when an older update of the person is still to be
         handled."""
         async with self.uow_factory() as uow:
-            update = None
+            update = conversation = None
             if inbound is not None:
-                update, instead = await intake.open_step(
+                update, conversation, instead = await intake.open_step(
                     uow, inbound, platform=actor.platform, user_id=actor.user_id
                 )
                 if update is None:
                     return instead
             # Locked: a person's next message, taken by another process at the same moment,
             # waits for this step instead of overwriting it.
-            conversation = await uow.conversations.get(
-                platform=actor.platform, user_id=actor.user_id, for_update=True
-            ) or await uow.conversations.lock_new(
-                Conversation(platform=actor.platform, user_id=actor.user_id)
-            )
+            if conversation is None:
+                conversation = await uow.conversations.get(
+                    platform=actor.platform, user_id=actor.user_id, for_update=True
+                ) or await uow.conversations.lock_new(
+                    Conversation(platform=actor.platform, user_id=actor.user_id)
+                )
             if inbound is not None:
                 await intake.check_turn(uow, inbound)
             turn = Turn(

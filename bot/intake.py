@@ -10,13 +10,15 @@ ends (``handlers/intake.py``).
 The step an update causes is where "exactly once" is decided, and it is decided here, in the
 step's own transaction (:meth:`bot.engine.Engine.handle` with an :class:`Inbound`):
 
-1. the update's row is locked; if it is gone (done with) or another process took it over,
-   the step does nothing;
+1. the update's row is locked, and the person's conversation with it (one statement, where
+   the database allows); if the update is gone (done with) or another process took it
+   over, the step does nothing;
 2. if it already has replies, the step committed before and the replies may not have left:
    they are returned again (unless a later step of the person's came since, which makes them
    an old question), and nothing runs twice;
-3. after the person's conversation is locked, an older update of the same person that is
-   still to be handled means this one is early: :class:`NotYourTurn`, and the caller handles
+3. with the conversation locked, an older update of the same person that is still to be
+   handled (looked for in a statement of its own, which sees what committed while the lock
+   was waited for) means this one is early: :class:`NotYourTurn`, and the caller handles
    the older one first;
 4. the step runs, and its replies are stored on the update in the same commit.
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .domain import InboundUpdate
+from .domain import Conversation, InboundUpdate
 from .ports import UnitOfWork
 from .replies import Button, Confirm, Reply, Style
 
@@ -81,22 +83,24 @@ class NotYourTurn(Exception):
 
 async def open_step(
     uow: UnitOfWork, inbound: Inbound, *, platform: str, user_id: str
-) -> tuple[InboundUpdate | None, list[Reply]]:
-    """Lock the update for its step. Returns the update when the step is to run; otherwise
-    ``None`` and what to show instead: the stored replies of a step that committed before,
-    while they still match the conversation (no later step of the person's since; one that
-    came after would make them an old question), or nothing for an update that is done with or
-    no longer this process's."""
-    update = await uow.updates.get(inbound.id, for_update=True)
+) -> tuple[InboundUpdate | None, Conversation | None, list[Reply]]:
+    """Lock the update for its step, and the person's conversation with it (one round trip).
+    Returns the update and the conversation (``None`` when the person has none yet) when the
+    step is to run; otherwise ``None`` for both and what to show instead: the stored replies
+    of a step that committed before, while they still match the conversation (no later step
+    of the person's since; one that came after would make them an old question), or nothing
+    for an update that is done with or no longer this process's."""
+    update, conversation = await uow.updates.lock_step(
+        inbound.id, platform=platform, user_id=user_id
+    )
     if update is None or not inbound.names(update):
-        return None, []
+        return None, None, []
     if update.replies is not None:
         at, replies = load_step(update.replies)
-        conversation = await uow.conversations.get(platform=platform, user_id=user_id)
         if conversation is None or conversation.updated_at != at:
-            return None, []
-        return None, replies
-    return update, []
+            return None, None, []
+        return None, None, replies
+    return update, conversation, []
 
 
 async def open_effect(uow: UnitOfWork, inbound: Inbound) -> InboundUpdate | None:

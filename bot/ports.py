@@ -218,6 +218,15 @@ class InboundUpdateRepository(Protocol):
         the unit of work ends, so that two processes never take the same step of it."""
         ...
 
+    async def lock_step(
+        self, update_id: int, *, platform: str, user_id: str
+    ) -> tuple[InboundUpdate | None, Conversation | None]:
+        """``get(update_id, for_update=True)`` and the person's conversation
+        (``conversations.get(platform=, user_id=, for_update=True)``), both held until the
+        unit of work ends: what a step locks first, in one round trip where the database
+        allows."""
+        ...
+
     async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
         """Whether an update of ``sender`` older than ``before`` is still to be handled (has
         no replies yet)."""

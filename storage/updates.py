@@ -11,15 +11,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Executable, Table, bindparam, delete, exists, insert, update
+from sqlalchemy import (
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    true,
+    update,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql
 
-from bot.domain import InboundReceipt, InboundUpdate
+from bot.domain import Conversation, InboundReceipt, InboundUpdate
 
 from .mapping import RowMapper
-from .sql_repository import SqlRepository
-from .tables import InboundReceiptRow, InboundUpdateRow
+from .sql_repository import SqlRepository, remembered
+from .tables import ConversationRow, InboundReceiptRow, InboundUpdateRow
+
+_CONVERSATIONS = RowMapper(Conversation, ConversationRow)
 
 
 class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
@@ -66,6 +78,34 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
 
     async def get(self, update_id: int, *, for_update: bool = False) -> InboundUpdate | None:
         return await self._get(update_id, for_update=for_update)
+
+    async def lock_step(
+        self, update_id: int, *, platform: str, user_id: str
+    ) -> tuple[InboundUpdate | None, Conversation | None]:
+        """On PostgreSQL one statement (two locking ``SELECT``s in a ``WITH``, each joined to
+        a one-row table so that either may find nothing): one round trip instead of two. The
+        update's row is locked first, as a step always does."""
+        if self._uow.dialect != "postgresql":
+            found = await self.get(update_id, for_update=True)
+            conversations = self._uow.conversations
+            return found, await conversations.get(
+                platform=platform, user_id=user_id, for_update=True
+            )
+        statement = self._statement("lock_step", _lock_step)
+        params = {"update_id": update_id, "platform": platform, "user_id": user_id}
+        row = (await self._execute(statement, params)).first()
+        if row is None:
+            return None, None
+        values = {name: row[f"u_{name}"] for name in self._mapper.table.columns.keys()}
+        conversation_values = {
+            name: row[f"c_{name}"] for name in _CONVERSATIONS.table.columns.keys()
+        }
+        return (
+            self._entity(values) if values["id"] is not None else None,
+            remembered(self._uow, _CONVERSATIONS, conversation_values)
+            if conversation_values["platform"] is not None
+            else None,
+        )
 
     async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
         def build(table: Table) -> Executable:
@@ -194,3 +234,30 @@ def _take_in(table: Table) -> Executable:
         .from_select(columns, values.where(exists(core_select(receipt.c.source))))
         .returning(table.c.id)
     )
+
+
+def _lock_step(table: Table) -> Executable:
+    """``WITH u AS (SELECT ... FROM inbound_updates WHERE id = $1 FOR NO KEY UPDATE), c AS
+    (SELECT ... FROM conversations WHERE platform = $2 AND user_id = $3 FOR NO KEY UPDATE)
+    SELECT u.* AS u_*, c.* AS c_* FROM (SELECT 1) LEFT JOIN u ON true LEFT JOIN c ON true``."""
+    conversations = _CONVERSATIONS.table
+    u = (
+        core_select(table)
+        .where(table.c.id == bindparam("update_id"))
+        .with_for_update(key_share=True)
+        .cte("u")
+    )
+    c = (
+        core_select(conversations)
+        .where(
+            conversations.c.platform == bindparam("platform"),
+            conversations.c.user_id == bindparam("user_id"),
+        )
+        .with_for_update(key_share=True)
+        .cte("c")
+    )
+    one = core_select(literal(1).label("one")).subquery("one")
+    return core_select(
+        *(u.c[name].label(f"u_{name}") for name in table.columns.keys()),
+        *(c.c[name].label(f"c_{name}") for name in conversations.columns.keys()),
+    ).select_from(one.outerjoin(u, true()).outerjoin(c, true()))

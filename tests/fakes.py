@@ -400,6 +400,14 @@ class MemoryUpdates(_Repo):
         # Nothing to lock in memory: one step at a time.
         return _copy(self._s.updates.get(update_id))
 
+    async def lock_step(
+        self, update_id: int, *, platform: str, user_id: str
+    ) -> tuple[InboundUpdate | None, Conversation | None]:
+        return (
+            _copy(self._s.updates.get(update_id)),
+            _copy(self._s.conversations.get(f"{platform}:{user_id}")),
+        )
+
     async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
         return any(
             u.source == source and u.sender == sender and u.replies is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.domain import InboundReceipt, InboundUpdate
+from bot.domain import Conversation, InboundReceipt, InboundUpdate
 from bot.ports import UnitOfWorkFactory
 from storage import Database
 
@@ -297,6 +297,65 @@ async def test_renewing_leases_skips_an_update_whose_step_is_running(
                 at(60),
             ]
     assert await renew() == 3
+
+
+async def test_a_step_locks_its_update_and_the_persons_conversation_together(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    (ana_update,) = await add(uow_factory, update("g:1", "ana"))
+    ana = Conversation("telegram", "ana", "invite.name", {"method": "sms"}, at(5))
+    async with uow_factory() as uow:
+        await uow.conversations.save(ana)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found, conversation = await uow.updates.lock_step(
+            ana_update, platform="telegram", user_id="ana"
+        )
+        assert found is not None and found.external_id == "g:1" and conversation == ana
+        # a person with no conversation yet, an update done with, or neither
+        found, conversation = await uow.updates.lock_step(
+            ana_update, platform="telegram", user_id="bob"
+        )
+        assert found is not None and conversation is None
+        assert await uow.updates.lock_step(
+            ana_update + 1000, platform="telegram", user_id="ana"
+        ) == (None, ana)
+        assert await uow.updates.lock_step(ana_update + 1000, platform="slack", user_id="ana") == (
+            None,
+            None,
+        )
+
+
+async def test_a_second_step_of_the_person_waits_for_the_first(
+    two_databases: tuple[Database, ...],
+) -> None:
+    """On PostgreSQL the conversation is held until the step commits, and the waiting step
+    then reads what it committed; SQLite runs one unit of work at a time."""
+    one, two = two_databases
+    first, second = await add(one.uow, update("h:1", "ana"), update("h:2", "ana"))
+    async with one.uow() as uow:
+        await uow.conversations.save(Conversation("telegram", "ana", "idle", {}, at(1)))
+        await uow.commit()
+    if one.engine.dialect.name != "postgresql":
+        return
+    async with one.uow() as stepping:
+        _, conversation = await stepping.updates.lock_step(
+            first, platform="telegram", user_id="ana"
+        )
+        assert conversation is not None
+
+        async def next_step() -> Conversation | None:
+            async with two.uow() as uow:
+                return (await uow.updates.lock_step(second, platform="telegram", user_id="ana"))[1]
+
+        waiting = asyncio.create_task(next_step())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        conversation.state, conversation.updated_at = "invite.method", at(2)
+        await stepping.conversations.save(conversation)
+        await stepping.commit()
+    seen = await asyncio.wait_for(waiting, timeout=5)
+    assert seen is not None and seen.state == "invite.method" and seen.updated_at == at(2)
 
 
 async def test_an_id_is_never_given_again_once_its_update_is_gone(
