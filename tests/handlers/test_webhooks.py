@@ -159,13 +159,16 @@ async def test_every_kind_arrives_signed_once_and_in_order_across_500s_and_a_res
         assert len(receiver.received) == 2
         assert await first.run_once() == 0  # the rest wait behind them
         world.clock.advance(minutes=6)
-        # The next attempt hangs, and the dispatcher dies in the middle of the send.
-        receiver.respond_next(Hang(seconds=30))
+        # The next attempts (one per household, sent side by side) hang, and the dispatcher
+        # dies in the middle of the sends. (Had one of them been answered, whether its
+        # outcome was stored before the death would be a race: sent again, or not.)
+        receiver.respond_next(Hang(seconds=30), Hang(seconds=30))
         dying = asyncio.create_task(first.run_once())
         for _ in range(1000):
-            if len(receiver.received) == 3:
+            if len(receiver.received) == 4:
                 break
             await asyncio.sleep(0.01)
+        assert len(receiver.received) == 4
         dying.cancel()
         with pytest.raises(asyncio.CancelledError):
             await dying
@@ -184,7 +187,7 @@ async def test_every_kind_arrives_signed_once_and_in_order_across_500s_and_a_res
     for r in receiver.received:
         answers.setdefault(r.webhook_id, []).append(r.answered)
     failures = sorted((a for tried in answers.values() for a in tried if a != 204), key=str)
-    assert failures == [500, 500, None]  # None: the send the dead dispatcher never finished
+    assert failures == [500, 500, None, None]  # None: the sends the dead dispatcher never finished
     for ident, tried in answers.items():
         assert tried[-1] == 204 and tried.count(204) == 1, (ident, tried)  # then taken, once
     taken = receiver.taken()
