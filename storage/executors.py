@@ -154,6 +154,9 @@ class _Compiled:
     returns_rows: bool
     result_processors: tuple[Callable[[Any], Any] | None, ...]
     cacheable: bool
+    reads_only: bool
+    """A plain ``SELECT``: no row lock, nothing a transaction would hold (see
+    :func:`_reads_only`)."""
 
     @classmethod
     def of(
@@ -188,6 +191,7 @@ class _Compiled:
             returns_rows=returns_rows,
             result_processors=tuple(c.type.result_processor(dialect, None) for c in columns),
             cacheable=cacheable,
+            reads_only=_reads_only(compiled.string),
         )
 
     def arguments(self, params: Mapping[str, Any] | None, extracted: Any = None) -> list[Any]:
@@ -325,7 +329,14 @@ _SQLSTATE_ERRORS: dict[str, type[exc.DBAPIError]] = {
 
 class AsyncpgConnection:
     """Statements compiled by SQLAlchemy, run on the pooled connection's asyncpg connection
-    in a transaction of its own (``BEGIN`` at once, ``COMMIT`` or ``ROLLBACK`` at the end).
+    in a transaction of its own (``BEGIN``, then ``COMMIT`` or ``ROLLBACK`` at the end).
+
+    ``BEGIN`` is sent before the first statement that needs it: a write, or a read that locks
+    rows. Plain reads before it run on their own. Under PostgreSQL's isolation level,
+    READ COMMITTED (which invitebot never changes), every statement of a transaction sees
+    what had committed when it began, in a transaction or not, so such a read sees exactly
+    what it would have seen after a ``BEGIN``; and a unit of work that only reads (a home
+    tab, a page, the outbox finding nothing due) costs no ``BEGIN`` and no ``ROLLBACK``.
 
     The connection comes from the engine's pool, where SQLAlchemy's dialect set it up (its
     JSON codecs, for one); SQLAlchemy never runs a statement on it meanwhile, so it holds no
@@ -342,8 +353,10 @@ class AsyncpgConnection:
         self._connection = connection
         self._raw = raw
         self._cache: _StatementCache = cache
-        self._begun = begun
-        """Whether ``BEGIN`` was sent (not for a statement alone: ``open(begin=False)``)."""
+        self._begun = False
+        """Whether ``BEGIN`` was sent."""
+        self._alone = not begun
+        """For one statement alone (``open(begin=False)``): never a ``BEGIN``."""
         self._statements = 0
 
     @classmethod
@@ -363,26 +376,20 @@ class AsyncpgConnection:
             raise exc.OperationalError(
                 "BEGIN", None, ConnectionError("every pooled connection was closed")
             )
-        opened = cls(connection, raw, _cache_of(engine.dialect), begun=begin)
-        if not begin:
-            return opened
-        try:
-            await opened._run("BEGIN", [], rows=False)
-        except BaseException:
-            await opened.close()  # back to the pool, unless the failure discarded it
-            raise
-        return opened
+        return cls(connection, raw, _cache_of(engine.dialect), begun=begin)
 
     async def execute(self, statement: Executable, params: Params = None) -> Rows:
         if params is not None and not isinstance(params, Mapping):
             raise TypeError("one set of parameters at a time")
-        if not self._begun:
+        if self._alone:
             # Outside a transaction each statement commits by itself: only one may run.
             if self._statements:
                 raise RuntimeError("a connection opened for one statement alone ran one")
             self._statements += 1
         compiled, extracted = self._cache.lookup(statement, params)
         arguments = compiled.arguments(params, extracted)
+        if not self._begun and not self._alone and not compiled.reads_only:
+            await self._begin()
         if compiled.returns_rows:
             records = await self._run(compiled.sql, arguments, rows=True)
             rows = compiled.rows(records)
@@ -401,8 +408,10 @@ class AsyncpgConnection:
         if len(batch) == 1:
             statement, params = batch[0]
             return [(await self.execute(statement, params)).rowcount]
-        if not self._begun:
+        if self._alone:
             raise RuntimeError("a connection opened for one statement alone got several")
+        if not self._begun:
+            await self._begin()
         parts = []
         arguments: list[Any] = []
         for statement, params in batch:
@@ -453,8 +462,12 @@ class AsyncpgConnection:
         # are logged (as the engine's own errors are, with hide_parameters).
         return kind(sql, arguments, PostgresError.of(error), hide_parameters=True)
 
+    async def _begin(self) -> None:
+        await self._run("BEGIN", [], rows=False)
+        self._begun = True
+
     async def commit(self) -> None:
-        if not self._begun:  # the one statement committed as it ended
+        if not self._begun:  # nothing but reads, or the one statement alone (committed)
             return
         status = await self._run("COMMIT", [], rows=False)
         if status != "COMMIT":  # a statement failed earlier: PostgreSQL rolled it all back
@@ -481,6 +494,19 @@ def _log_statement(sql: str, started: float, outcome: str) -> None:
     SQL_LOG.debug(
         "%.3f ms %s: %s", duration, outcome, sql, extra={"duration_ms": round(duration, 3)}
     )
+
+
+_HELD_BY_A_TRANSACTION = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b"
+    r"|pg_advisory_xact|set_config|nextval|setval|txid_|pg_current_xact",
+    re.IGNORECASE,
+)
+
+
+def _reads_only(sql: str) -> bool:
+    """Whether ``sql`` is a ``SELECT`` that locks nothing and leaves nothing behind for its
+    transaction: one that may run before ``BEGIN`` (see :class:`AsyncpgConnection`)."""
+    return sql.lstrip().upper().startswith("SELECT") and not _HELD_BY_A_TRANSACTION.search(sql)
 
 
 _PARAMETER = re.compile(r"\$(\d+)")

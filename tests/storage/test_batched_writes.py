@@ -9,6 +9,7 @@ commit with nothing of the batch stored, and an update of a row gone meanwhile i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -198,3 +199,40 @@ def test_statements_are_combined_with_their_parameters_renumbered() -> None:
 )
 def test_a_statement_that_cannot_be_a_with_query_is_not_combined(sql: str) -> None:
     assert _combined(("DELETE FROM c WHERE c.id = $1", sql), (1, 2)) is None
+
+
+async def test_begin_waits_for_the_first_write_or_lock_on_the_fast_path(
+    database: Database, statements: list[str]
+) -> None:
+    """Plain reads before it run on their own (READ COMMITTED: each statement sees what had
+    committed when it began, in a transaction or not), so a unit of work that only reads
+    sends neither ``BEGIN`` nor ``ROLLBACK``; a write or a locking read begins the
+    transaction first."""
+    s = await seeded(database)
+    stored = invitation(s)
+    async with database.uow() as uow:
+        await uow.invitations.add(stored)
+        await uow.commit()
+    await database.engine.dispose()
+    statements.clear()
+    async with database.uow() as uow:
+        assert await uow.invitations.get(stored.id) == stored
+        assert await uow.households.get(s.household.id) is not None
+    await asyncio.sleep(0.05)  # asyncpg tells its query loggers soon after each query
+    reading = list(statements)
+    statements.clear()
+    async with database.uow() as uow:
+        assert await uow.households.get(s.household.id) is not None
+        read = await uow.invitations.get(stored.id, for_update=True)
+        assert read is not None
+        await uow.invitations.update(dataclasses.replace(read, status=InvitationStatus.DECLINED))
+        await uow.commit()
+    await asyncio.sleep(0.05)
+    writing = [q.split()[0] for q in statements]
+    if database.engine.dialect.name == "postgresql" and database.fast_path:
+        assert [q.split()[0] for q in reading] == ["SELECT", "SELECT"], reading
+        assert writing == ["SELECT", "BEGIN", "SELECT", "UPDATE", "COMMIT"], statements
+        assert "FOR NO KEY UPDATE" in statements[2]
+    async with database.uow() as uow:
+        got = await uow.invitations.get(stored.id)
+        assert got is not None and got.status is InvitationStatus.DECLINED
