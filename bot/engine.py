@@ -106,10 +106,12 @@ class Engine:
                     return instead
             # Locked: a person's next message, taken by another process at the same moment,
             # waits for this step instead of overwriting it.
-            if conversation is None:
+            if conversation is None and inbound is None:
                 conversation = await uow.conversations.get(
                     platform=actor.platform, user_id=actor.user_id, for_update=True
-                ) or await uow.conversations.lock_new(
+                )
+            if conversation is None:  # (open_step looked already)
+                conversation = await uow.conversations.lock_new(
                     Conversation(platform=actor.platform, user_id=actor.user_id)
                 )
             if inbound is not None:

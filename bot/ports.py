@@ -221,10 +221,10 @@ class InboundUpdateRepository(Protocol):
     async def lock_step(
         self, update_id: int, *, platform: str, user_id: str
     ) -> tuple[InboundUpdate | None, Conversation | None]:
-        """``get(update_id, for_update=True)`` and the person's conversation
-        (``conversations.get(platform=, user_id=, for_update=True)``), both held until the
-        unit of work ends: what a step locks first, in one round trip where the database
-        allows."""
+        """``get(update_id, for_update=True)`` and, when the update is found, the person's
+        conversation (``conversations.get(platform=, user_id=, for_update=True)``), both
+        held until the unit of work ends, the update first: what a step locks first, in one
+        round trip where the database allows."""
         ...
 
     async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:

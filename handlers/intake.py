@@ -89,6 +89,9 @@ class DurableIntake:
         self._to_forget: list[tuple[int, asyncio.Future[None]]] = []
         """Handled updates waiting for the next ``DELETE`` (see :meth:`_finish`)."""
         self._forgetting: asyncio.Task[None] | None = None
+        self._stepping: dict[int, float] = {}
+        """The updates whose handler is running, and since when (``time.monotonic``)."""
+        self._renewing: asyncio.Task[None] | None = None
 
     # --- taking updates in ---------------------------------------------------------------
 
@@ -137,7 +140,12 @@ class DurableIntake:
                 # Forgotten before the sender's next update runs: a crash can never leave this
                 # one to be taken again after a later one was handled.
                 async with self._turn_of(update.sender):
-                    await self.handler(update, Inbound.of(update))
+                    assert update.id is not None
+                    self._stepping[update.id] = time.monotonic()
+                    try:
+                        await self.handler(update, Inbound.of(update))
+                    finally:
+                        self._stepping.pop(update.id, None)
                     await self._finish(update)
                 return
             except NotYourTurn:
@@ -316,11 +324,16 @@ class DurableIntake:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def renew(self) -> None:
+        """Move the leases of what this process holds. The updates whose step is running
+        are skipped, not waited for (else every step behind one of them would wait for the
+        renewal): their lease moves at the next turn. A step that has run for a third of a
+        lease may still hold its row at the next turns too, so its lease is then moved by a
+        renewal of its own that waits for it, in the background: nobody can take it over
+        while the step holds it, nor between its commit and the renewal (already waiting
+        for the row)."""
         if not self._held:
             return
         async with self.uow_factory() as uow:
-            # The updates whose step is running are skipped, not waited for (and every step
-            # behind them with them): their lease moves at the next turn.
             await uow.updates.extend(
                 sorted(self._held),
                 owner=self.owner,
@@ -328,6 +341,26 @@ class DurableIntake:
                 skip_locked=True,
             )
             await uow.commit()
+        since = time.monotonic() - self.lease.total_seconds() / 3
+        slow = sorted(i for i, started in self._stepping.items() if started <= since)
+        if slow and (self._renewing is None or self._renewing.done()):
+            self._renewing = asyncio.create_task(
+                self._renew_waiting(slow), name=f"{self.source}-renew-slow"
+            )
+
+    async def _renew_waiting(self, ids: list[int]) -> None:
+        try:
+            async with self.uow_factory() as uow:
+                for update_id in ids:  # wait for each step to commit, holding the row then
+                    await uow.updates.get(update_id, for_update=True)
+                # the lease from now, not from when the wait began (the step may have
+                # outlasted a lease)
+                await uow.updates.extend(
+                    ids, owner=self.owner, lease_until=self.clock.now() + self.lease
+                )
+                await uow.commit()
+        except Exception as error:  # the next turn tries again
+            log.warning("could not renew %s updates in slow steps: %s", self.source, error)
 
     async def take_over(self) -> int:
         """Take the updates whose lease ended and handle them (in tasks, in order per
@@ -354,6 +387,10 @@ class DurableIntake:
         return bool(self._tasks)
 
     async def drain(self) -> None:
-        """Wait for updates still being handled (at shutdown, and in tests)."""
+        """Wait for updates still being handled (at shutdown, and in tests), and for the
+        rows of those handled to be deleted."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for task in (self._forgetting, self._renewing):
+            if task is not None and not task.done():
+                await asyncio.gather(task, return_exceptions=True)

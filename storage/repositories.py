@@ -765,12 +765,23 @@ class SqlUnitOfWork:
         nothing left to do). On PostgreSQL's fast path it is sent without ``BEGIN`` and
         ``COMMIT``: one round trip instead of three.
 
-        Not retried on a connection found dead: outside a transaction a statement the
-        connection lost may have committed. The caller's own retry decides."""
+        On a pooled connection found dead (the database restarted) it is sent once more on a
+        new one, as a transaction's first statement is: so it must be one that may run twice
+        (a statement the lost connection had already committed runs again). ``take_in`` is:
+        the receipt makes the repeat store nothing (and the update stored by the first is
+        taken over when its lease ends); ``finish`` is: it deletes nothing more."""
         if not self._open:
             raise RuntimeError("the unit of work is used outside 'async with uow:'")
         if self._connection is not None or self._writes:
             raise RuntimeError("a statement alone must be the unit of work's first")
+        try:
+            return await self._alone(statement, params)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return await self._alone(statement, params)
+
+    async def _alone(self, statement: Executable, params: Params) -> Rows:
         connection = await open_connection(self._engine, fast_path=self._fast_path, alone=True)
         try:
             rows = await connection.execute(statement, params)

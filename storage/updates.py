@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Executable,
     Table,
+    any_,
     bindparam,
     delete,
     exists,
@@ -84,9 +86,12 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
     ) -> tuple[InboundUpdate | None, Conversation | None]:
         """On PostgreSQL one statement (two locking ``SELECT``s in a ``WITH``, each joined to
         a one-row table so that either may find nothing): one round trip instead of two. The
-        update's row is locked first, as a step always does."""
+        update's row is locked first (the conversation's ``SELECT`` needs it), as a step
+        always does."""
         if self._uow.dialect != "postgresql":
             found = await self.get(update_id, for_update=True)
+            if found is None:
+                return None, None
             conversations = self._uow.conversations
             return found, await conversations.get(
                 platform=platform, user_id=user_id, for_update=True
@@ -133,9 +138,14 @@ class SqlInboundUpdates(SqlRepository[InboundUpdate, InboundUpdateRow]):
         if not ids:
             return 0
 
-        table = self._mapper.table
-        statement = delete(table).where(table.c.id.in_(list(ids)), table.c.owner == owner)
-        result = await self._uow.execute_alone(statement)
+        if self._uow.dialect == "postgresql":  # one prepared statement whatever the count
+            statement = self._statement("finish", _finish)
+            params = {"ids": list(ids), "owner": owner}
+            result = await self._uow.execute_alone(statement, params)
+        else:
+            table = self._mapper.table
+            statement = delete(table).where(table.c.id.in_(list(ids)), table.c.owner == owner)
+            result = await self._uow.execute_alone(statement)
         return int(result.rowcount or 0)
 
     async def claim(
@@ -238,7 +248,8 @@ def _take_in(table: Table) -> Executable:
 
 def _lock_step(table: Table) -> Executable:
     """``WITH u AS (SELECT ... FROM inbound_updates WHERE id = $1 FOR NO KEY UPDATE), c AS
-    (SELECT ... FROM conversations WHERE platform = $2 AND user_id = $3 FOR NO KEY UPDATE)
+    (SELECT ... FROM conversations WHERE platform = $2 AND user_id = $3 AND EXISTS (SELECT
+    FROM u) FOR NO KEY UPDATE)
     SELECT u.* AS u_*, c.* AS c_* FROM (SELECT 1) LEFT JOIN u ON true LEFT JOIN c ON true``."""
     conversations = _CONVERSATIONS.table
     u = (
@@ -252,6 +263,8 @@ def _lock_step(table: Table) -> Executable:
         .where(
             conversations.c.platform == bindparam("platform"),
             conversations.c.user_id == bindparam("user_id"),
+            # after the update, and only with it: locked in that order whatever the plan
+            exists(core_select(u.c.id)),
         )
         .with_for_update(key_share=True)
         .cte("c")
@@ -261,3 +274,9 @@ def _lock_step(table: Table) -> Executable:
         *(u.c[name].label(f"u_{name}") for name in table.columns.keys()),
         *(c.c[name].label(f"c_{name}") for name in conversations.columns.keys()),
     ).select_from(one.outerjoin(u, true()).outerjoin(c, true()))
+
+
+def _finish(table: Table) -> Executable:
+    """``DELETE FROM inbound_updates WHERE id = ANY($1) AND owner = $2`` (PostgreSQL)."""
+    ids = bindparam("ids", type_=postgresql.ARRAY(BigInteger()))
+    return delete(table).where(table.c.id == any_(ids), table.c.owner == bindparam("owner"))

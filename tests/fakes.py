@@ -403,10 +403,10 @@ class MemoryUpdates(_Repo):
     async def lock_step(
         self, update_id: int, *, platform: str, user_id: str
     ) -> tuple[InboundUpdate | None, Conversation | None]:
-        return (
-            _copy(self._s.updates.get(update_id)),
-            _copy(self._s.conversations.get(f"{platform}:{user_id}")),
-        )
+        found = self._s.updates.get(update_id)
+        if found is None:
+            return None, None
+        return _copy(found), _copy(self._s.conversations.get(f"{platform}:{user_id}"))
 
     async def earlier_unhandled(self, *, source: str, sender: str, before: int) -> bool:
         return any(

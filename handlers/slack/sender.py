@@ -104,4 +104,5 @@ class SlackChatSender:
         return str(sent.get("ts", ""))
 
     async def close(self) -> None:
-        """Nothing to close: the client opens a session per call."""
+        """Nothing to close here: the client opens a session per call, unless it shares the
+        app's (:func:`handlers.slack.client.share_connections`), which the app closes."""

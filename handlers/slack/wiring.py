@@ -171,11 +171,14 @@ class SlackEdge:
         """At shutdown, after ``stop`` is set: wait for the work under way."""
         if self._task is not None:
             await self._task
-        if self._leases is not None:
-            await stopped(self._leases)
-        await self.adapter.close()
-        if self._session is not None:
-            await self._session.close()
+        try:
+            if self._leases is not None:
+                await stopped(self._leases)
+            await self.adapter.close()
+        finally:
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()
 
 
 def slack_edge(settings: Settings, *, database: Database, ctx: CoreContext) -> SlackEdge | None:

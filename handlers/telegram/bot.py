@@ -19,7 +19,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramRetryAfter
 from aiogram.filters import Filter
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, Response, SendMessage
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    GetUpdates,
+    Response,
+    SendMessage,
+)
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllPrivateChats,
@@ -74,9 +80,9 @@ def _hold_answer_models() -> None:
     generic pydantic model that pydantic caches by weak reference only: once a garbage
     collection takes it, the next call builds it again, about 5 ms of CPU (4 % of a busy
     server's). Held here for the calls each update makes (a message sent or edited, a button
-    press answered)."""
+    press answered) and long polling's."""
     if not _ANSWER_MODELS:
-        for method in (SendMessage, EditMessageText, AnswerCallbackQuery):
+        for method in (SendMessage, EditMessageText, AnswerCallbackQuery, GetUpdates):
             _ANSWER_MODELS.append(Response[method.__returning__])  # type: ignore[name-defined]
 
 

@@ -319,7 +319,7 @@ async def test_a_step_locks_its_update_and_the_persons_conversation_together(
         assert found is not None and conversation is None
         assert await uow.updates.lock_step(
             ana_update + 1000, platform="telegram", user_id="ana"
-        ) == (None, ana)
+        ) == (None, None)
         assert await uow.updates.lock_step(ana_update + 1000, platform="slack", user_id="ana") == (
             None,
             None,

@@ -14,6 +14,7 @@ from bot.domain import (
     ChannelIdentity,
     Community,
     Household,
+    InboundUpdate,
     Invitation,
     InvitationStatus,
     Member,
@@ -261,3 +262,25 @@ async def test_a_dead_pooled_connection_costs_a_unit_of_work_nothing(database: D
         await uow.commit()
     async with database.uow() as uow:
         assert await uow.invitations.get(stored.id) == stored
+
+
+async def test_a_dead_pooled_connection_costs_a_statement_alone_nothing(
+    database: Database,
+) -> None:
+    """``take_in`` and ``finish`` run alone (no ``BEGIN``, on PostgreSQL's fast path), and are
+    tried again on a new connection like a transaction's first statement."""
+    await database.engine.dispose()
+    async with database.uow() as uow:  # one connection in the pool from here
+        await uow.updates.get(1)
+    await _kill_pooled_connection(database)
+    update = InboundUpdate("telegram", "9:1", "ana", "{}", T0, "me", T0)
+    async with database.uow() as uow:
+        assert await uow.updates.take_in(update) is True
+        await uow.commit()
+    assert update.id is not None
+    await _kill_pooled_connection(database)
+    async with database.uow() as uow:
+        assert await uow.updates.finish([update.id], owner="me") == 1
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.updates.get(update.id) is None
