@@ -22,6 +22,7 @@ from typing import ParamSpec, TypeVar
 from .contacts import ContactError, normalise_contact, normalise_name, normalise_text
 from .domain import Community, Household
 from .history import access_code_reset
+from .language import zone_named
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .secrets import hash_access_code, new_access_code, normalise_access_code
 
@@ -169,11 +170,17 @@ class ImportReport:
 
 
 async def add_community(
-    uow_factory: UnitOfWorkFactory, *, name: str, contact: str = "", clock: Clock
+    uow_factory: UnitOfWorkFactory,
+    *,
+    name: str,
+    contact: str = "",
+    clock: Clock,
+    timezone: str = "",
 ) -> Community:
-    """Create a community. ``contact`` is how its members reach the HOA (free text).
+    """Create a community. ``contact`` is how its members reach the HOA (free text);
+    ``timezone`` the IANA name of its time zone ("" for the server's default).
 
-    Raises :class:`InvalidInput` for an unusable name or contact and
+    Raises :class:`InvalidInput` for an unusable name, contact or time zone and
     :class:`DuplicateCommunity` when the name (ignoring case) is taken.
     """
     name = _community_name(name)
@@ -183,12 +190,42 @@ async def add_community(
         what="HOA contact",
         example="board@maplegrove-hoa.org",
     )
+    timezone = checked_timezone(timezone) if timezone.strip() else ""
     async with uow_factory() as uow:
         existing = await uow.communities.get_by_name(name)
         if existing is not None:
             raise DuplicateCommunity(f"A community named “{existing.name}” already exists.")
-        community = Community(name=name, contact=contact, created_at=clock.now())
+        community = Community(name=name, contact=contact, created_at=clock.now(), timezone=timezone)
         await uow.communities.add(community)
+        await uow.commit()
+    return community
+
+
+def checked_timezone(text: str) -> str:
+    """An IANA time zone name as the board typed it (``America/Los_Angeles``), checked:
+    :class:`InvalidInput` for anything else (``PST``, ``Pacific``, a typo)."""
+    try:
+        zone_named(text)
+    except ValueError as error:
+        raise InvalidInput(
+            f"{error}. The list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones",
+            reason="timezone",
+        ) from None
+    cleaned = text.strip()
+    return "UTC" if cleaned.upper() == "UTC" else cleaned
+
+
+async def set_timezone(
+    uow_factory: UnitOfWorkFactory, *, community_name: str, timezone: str
+) -> Community:
+    """Give the community a time zone (an IANA name), or with "" the server's default. Every
+    time its people read is shown in it from their next message on; nothing stored changes
+    (times are kept in UTC)."""
+    timezone = checked_timezone(timezone) if timezone.strip() else ""
+    async with uow_factory() as uow:
+        community = await community_named(uow, community_name)
+        community.timezone = timezone
+        await uow.communities.update(community)
         await uow.commit()
     return community
 

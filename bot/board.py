@@ -31,6 +31,7 @@ from .domain import (
     Member,
 )
 from .group_access import offer_group_to_household, take_out_of_group
+from .language import Words
 from .membership import take_out, tell, tell_member
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .roster import folded
@@ -136,15 +137,21 @@ async def deactivate_household(
         for member in await uow.members.list_for_household(household.id):
             accounts = list(await uow.identities.list_for_member(member.id))
             await take_out_of_group(
-                uow, community, household, accounts, now=now, why=msg.GROUP_REMOVED_DEACTIVATED
+                uow,
+                community,
+                household,
+                accounts,
+                now=now,
+                why=msg.GROUP_REMOVED_DEACTIVATED,
+                language=member.language,
             )
         await tell_member(
             uow,
             now,
             household.head_member_id,
-            msg.NOTIFY_DEACTIVATED.format(
-                address=household.address, hoa=_hoa(community, hoa_contact)
-            ),
+            msg.NOTIFY_DEACTIVATED,
+            address=household.address,
+            hoa=_hoa(community, hoa_contact),
         )
         await uow.commit()
     return Deactivation(household=household, community=community, cancelled=cancelled)
@@ -181,10 +188,7 @@ async def activate_household(
         if new_code:
             await uow.events.append(history.access_code_reset(household, at=now))
         await tell_member(
-            uow,
-            now,
-            household.head_member_id,
-            msg.NOTIFY_ACTIVATED.format(address=household.address),
+            uow, now, household.head_member_id, msg.NOTIFY_ACTIVATED, address=household.address
         )
         await uow.commit()
     return Activation(household=household, community=community, issued=issued)
@@ -239,7 +243,8 @@ async def remove_member_by_board(
             uow,
             now,
             accounts,
-            msg.NOTIFY_REMOVED_BY_BOARD.format(
+            Words(member.language)(
+                msg.NOTIFY_REMOVED_BY_BOARD,
                 address=household.address,
                 community=community.name,
                 hoa=_hoa(community, hoa_contact),
@@ -249,7 +254,9 @@ async def remove_member_by_board(
             uow,
             now,
             household.head_member_id,
-            msg.NOTIFY_BOARD_REMOVED.format(name=member.name, address=household.address),
+            msg.NOTIFY_BOARD_REMOVED,
+            name=member.name,
+            address=household.address,
         )
         await uow.commit()
     return BoardRemoval(household=household, community=community, member=member)

@@ -16,6 +16,9 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
+from . import messages as msg
+from .language import ENGLISH, Say
+
 MAX_NAME_LENGTH = 100
 MAX_EMAIL_LENGTH = 254  # RFC 5321's limit on a forward path
 MAX_PHONE_LENGTH = 40
@@ -50,13 +53,15 @@ ContactMethod = Literal["email", "sms"]
 class ContactError(ValueError):
     """Input that is not a usable name, email address or phone number.
 
-    ``str(error)`` is a friendly sentence for the person who typed it; ``reason`` is a short
-    word for code and tests (``"too_long"``, ``"invalid"``, ``"landline"``...).
+    ``say`` is a friendly sentence for the person who typed it, to be read in their words
+    (``str(error)`` and ``message`` are it in English); ``reason`` is a short word for code and
+    tests (``"too_long"``, ``"invalid"``, ``"landline"``...).
     """
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, sentence: str, *, reason: str, **fields: object) -> None:
+        self.say = Say(sentence, fields)
+        self.message = ENGLISH.say(self.say)
+        super().__init__(self.message)
         self.reason = reason
 
 
@@ -80,7 +85,7 @@ def normalise_text(
     text: str,
     *,
     max_length: int,
-    what: str = "text",
+    what: str = msg.WHAT_TEXT,
     example: str = "",
     error: type[InvalidText] = InvalidText,
 ) -> str:
@@ -91,21 +96,19 @@ def normalise_text(
     ``_JOINERS`` for the one exception). ``what`` names the field in messages ("name",
     "address") and ``example`` shows what works.
     """
-    hint = f" For example: {example}." if example else ""
+    hint: Say | str = Say(msg.FOR_EXAMPLE, {"example": example}) if example else ""
     # NFKC and whitespace trimming never grow text by more than a bounded factor for real
     # input; anything this long cannot end up within the limit.
     if len(text) > 4 * max_length:
         raise error(
-            f"That {what} is too long: at most {max_length} characters, please.{hint}",
-            reason="too_long",
+            msg.TEXT_TOO_LONG, reason="too_long", what=what, max_length=max_length, hint=hint
         )
     cleaned = _WHITESPACE_RUN.sub(" ", unicodedata.normalize("NFKC", text)).strip(" ")
     if not cleaned:
-        raise error(f"The {what} is empty.{hint}", reason="empty")
+        raise error(msg.TEXT_EMPTY, reason="empty", what=what, hint=hint)
     if len(cleaned) > max_length:
         raise error(
-            f"That {what} is too long: at most {max_length} characters, please.{hint}",
-            reason="too_long",
+            msg.TEXT_TOO_LONG, reason="too_long", what=what, max_length=max_length, hint=hint
         )
     for index, char in enumerate(cleaned):
         if unicodedata.category(char) not in _FORBIDDEN_CATEGORIES:
@@ -113,9 +116,11 @@ def normalise_text(
         if char in _JOINERS and _visible_on_both_sides(cleaned, index):
             continue
         raise error(
-            f"The {what} contains an invisible or control character "
-            f"({_codepoint(char)}); please type it again.{hint}",
+            msg.TEXT_INVISIBLE,
             reason="control_character",
+            what=what,
+            character=_codepoint(char),
+            hint=hint,
         )
     return cleaned
 
@@ -126,13 +131,14 @@ def normalise_name(text: str) -> str:
     It must contain at least one letter; digits, punctuation and emoji may come along.
     """
     name = normalise_text(
-        text, max_length=MAX_NAME_LENGTH, what="name", example=NAME_EXAMPLE, error=InvalidName
+        text,
+        max_length=MAX_NAME_LENGTH,
+        what=msg.WHAT_NAME,
+        example=NAME_EXAMPLE,
+        error=InvalidName,
     )
     if not any(unicodedata.category(char).startswith("L") for char in name):
-        raise InvalidName(
-            f"A name needs at least one letter. For example: {NAME_EXAMPLE}.",
-            reason="no_letter",
-        )
+        raise InvalidName(msg.NAME_NO_LETTER, reason="no_letter", example=NAME_EXAMPLE)
     return name
 
 
@@ -146,14 +152,13 @@ def normalise_email(text: str) -> str:
     stripped = text.strip()
     if len(stripped) > MAX_EMAIL_LENGTH:
         raise InvalidEmail(
-            f"That email address is too long (at most {MAX_EMAIL_LENGTH} characters). "
-            f"It should look like {EMAIL_EXAMPLE}.",
+            msg.EMAIL_TOO_LONG,
             reason="too_long",
+            max_length=MAX_EMAIL_LENGTH,
+            example=EMAIL_EXAMPLE,
         )
     if not stripped:
-        raise InvalidEmail(
-            f"The email address is empty. It should look like {EMAIL_EXAMPLE}.", reason="empty"
-        )
+        raise InvalidEmail(msg.EMAIL_EMPTY, reason="empty", example=EMAIL_EXAMPLE)
     # Imported here: email-validator (and the dnspython it brings, unused with deliverability
     # checks off) costs ~50 ms at startup, and most commands never read an address.
     from email_validator import EmailNotValidError, validate_email
@@ -162,8 +167,7 @@ def normalise_email(text: str) -> str:
         validated = validate_email(stripped, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidEmail(
-            f"That is not a valid email address: {exc} It should look like {EMAIL_EXAMPLE}.",
-            reason="invalid",
+            msg.EMAIL_INVALID, reason="invalid", problem=str(exc), example=EMAIL_EXAMPLE
         ) from exc
     return validated.normalized.lower()
 
@@ -187,81 +191,45 @@ def normalise_phone(text: str, *, region: str) -> str:
     region = region.strip().upper()
     example = phone_example(region)
     if len(text.strip()) > MAX_PHONE_LENGTH:
-        raise InvalidPhone(
-            f"That phone number is too long. Please type it like {example}.", reason="too_long"
-        )
+        raise InvalidPhone(msg.PHONE_TOO_LONG, reason="too_long", example=example)
     stripped = unicodedata.normalize("NFKC", text).strip()
     if not any(char.isdigit() for char in stripped):
-        raise InvalidPhone(
-            f"That is not a phone number. Please type it like {example}.", reason="not_a_number"
-        )
+        raise InvalidPhone(msg.PHONE_NOT_A_NUMBER, reason="not_a_number", example=example)
     body = stripped[1:] if stripped.startswith("+") else stripped
     if not all(char.isdigit() or char.isspace() or char in _PHONE_SEPARATORS for char in body):
-        raise InvalidPhone(
-            "A phone number may contain only digits, spaces, a leading + and - ( ) . / "
-            f"(no letters or extensions). Please type it like {example}.",
-            reason="not_a_number",
-        )
+        raise InvalidPhone(msg.PHONE_CHARACTERS, reason="not_a_number", example=example)
     try:
         number = phonenumbers.parse(stripped, region)
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
             raise InvalidPhone(
-                f"Please include the country code, like {example}.", reason="country_code"
+                msg.PHONE_NEEDS_COUNTRY, reason="country_code", example=example
             ) from exc
         if exc.error_type == NumberParseException.TOO_LONG:
             raise InvalidPhone(
-                f"That phone number has too many digits. Please type it like {example}.",
-                reason="too_long",
+                msg.PHONE_TOO_MANY_DIGITS, reason="too_long", example=example
             ) from exc
-        raise InvalidPhone(
-            f"That phone number is too short. Please type it like {example}.", reason="too_short"
-        ) from exc
+        raise InvalidPhone(msg.PHONE_TOO_SHORT, reason="too_short", example=example) from exc
 
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible == phonenumbers.ValidationResult.TOO_LONG:
-        raise InvalidPhone(
-            f"That phone number has too many digits. Please type it like {example}.",
-            reason="too_long",
-        )
+        raise InvalidPhone(msg.PHONE_TOO_MANY_DIGITS, reason="too_long", example=example)
     if possible in (
         phonenumbers.ValidationResult.TOO_SHORT,
         phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     ):
-        raise InvalidPhone(
-            "That phone number is too short; include the area code. "
-            f"Please type it like {example}.",
-            reason="too_short",
-        )
+        raise InvalidPhone(msg.PHONE_NO_AREA_CODE, reason="too_short", example=example)
     if possible == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
-        raise InvalidPhone(
-            f"That country code does not exist. Please type it like {example}.",
-            reason="country_code",
-        )
+        raise InvalidPhone(msg.PHONE_NO_SUCH_COUNTRY, reason="country_code", example=example)
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(
-            f"That is not a valid phone number. Please type it like {example}.",
-            reason="invalid",
-        )
+        raise InvalidPhone(msg.PHONE_INVALID, reason="invalid", example=example)
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.FIXED_LINE:
-        raise InvalidPhone(
-            f"That looks like a landline, which cannot receive text messages. "
-            f"Please give a mobile number, like {example}.",
-            reason="landline",
-        )
+        raise InvalidPhone(msg.PHONE_LANDLINE, reason="landline", example=example)
     if kind == PhoneNumberType.TOLL_FREE:
-        raise InvalidPhone(
-            f"Toll-free numbers cannot receive text messages. "
-            f"Please give a mobile number, like {example}.",
-            reason="toll_free",
-        )
+        raise InvalidPhone(msg.PHONE_TOLL_FREE, reason="toll_free", example=example)
     if kind not in _SMS_TYPES:
-        raise InvalidPhone(
-            f"That kind of number cannot receive text messages. "
-            f"Please give a mobile number, like {example}.",
-            reason="not_mobile",
-        )
+        raise InvalidPhone(msg.PHONE_NOT_MOBILE, reason="not_mobile", example=example)
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
@@ -290,9 +258,10 @@ def normalise_contact(text: str, *, region: str) -> tuple[ContactMethod, str]:
     if method == "sms":
         return "sms", normalise_phone(text, region=region)
     raise ContactError(
-        "Please give an email address or a mobile phone number, "
-        f"like {EMAIL_EXAMPLE} or {phone_example(region.strip().upper())}.",
+        msg.NOT_A_CONTACT,
         reason="not_a_contact",
+        email=EMAIL_EXAMPLE,
+        phone=phone_example(region.strip().upper()),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .domain import Limits
+from .language import DEFAULT_LANGUAGE, Words, language_of, zone_or_default
 from .ports import Clock
 from .secrets import TokenMaker, hash_access_code
 
@@ -21,6 +22,15 @@ class CoreContext:
     telegram_bot_username: str = ""
     """The Telegram bot's @username (without the @), for ``t.me`` links in texts; "" when
     the bot is not on Telegram."""
+    default_timezone: str = "UTC"
+    """The IANA time zone of a community that names none (``INVITEBOT_DEFAULT_TIMEZONE``)."""
+
+    def words(self, language: str = DEFAULT_LANGUAGE, timezone: str = "") -> Words:
+        """The words of a reader of ``language`` (a code, or a platform's tag) in a
+        community whose time zone is ``timezone`` ("" for the default). A stored name this
+        machine does not know reads in the default zone rather than failing the message."""
+        zone = zone_or_default(timezone, self.default_timezone)
+        return Words(language_of(language) or DEFAULT_LANGUAGE, zone)
 
     @property
     def tokens(self) -> TokenMaker:

@@ -34,6 +34,7 @@ from .handover import lapse_head_requests
 from .history import about_invitation
 from .invitation_page import PAGE_RECEIPT_SOURCE
 from .invitations import expire_due, notify_head, with_current_link
+from .language import Say
 from .ports import UnitOfWork, UnitOfWorkFactory
 from .throttles import stale_before
 
@@ -338,12 +339,11 @@ class Dispatcher:
                     await notify_head(
                         uow,
                         self.ctx,
+                        msg.NOTIFY_DELIVERY_FAILED,
                         invitation=invitation,
-                        text=msg.NOTIFY_DELIVERY_FAILED.format(
-                            name=invitation.invitee_name,
-                            method=method.label,
-                            reason=str(error)[:200],
-                        ),
+                        name=invitation.invitee_name,
+                        method=method.label,
+                        reason=str(error)[:200],
                     )
             else:
                 message.last_error = str(error)[:500]
@@ -426,13 +426,14 @@ async def apply_delivery_report(
             )
         )
     if new is DeliveryStatus.FAILED:
-        reason = msg.REASON_CARRIER.format(code=error_code) if error_code else status
+        reason: Say | str = Say(msg.REASON_CARRIER, {"code": error_code}) if error_code else status
         await notify_head(
             uow,
             ctx,
+            msg.NOTIFY_DELIVERY_FAILED,
             invitation=invitation,
-            text=msg.NOTIFY_DELIVERY_FAILED.format(
-                name=invitation.invitee_name, method=Method.SMS.label, reason=reason
-            ),
+            name=invitation.invitee_name,
+            method=Method.SMS.label,
+            reason=reason,
         )
     return True

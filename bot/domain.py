@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from .messages import BTN_EMAIL, BTN_SMS, Sentence
+
 _id_lock = threading.Lock()
 _last_id_stamp = 0  # the time in the last id, in 1/4096 ms
 
@@ -49,8 +51,9 @@ class Method(StrEnum):
     SMS = "sms"
 
     @property
-    def label(self) -> str:
-        return "Email" if self is Method.EMAIL else "SMS Text"
+    def label(self) -> Sentence:
+        """The button's words, which sentences about the method repeat."""
+        return BTN_EMAIL if self is Method.EMAIL else BTN_SMS
 
 
 class InvitationStatus(StrEnum):
@@ -97,6 +100,9 @@ class Community:
     community's active households and no one else; "" for none."""
     slack_channel: str = ""
     """The residents' Slack channel (its id), the same for Slack; "" for none."""
+    timezone: str = ""
+    """The IANA name of the community's time zone (``America/New_York``), in which its people
+    read every time; "" for the server's default (``INVITEBOT_DEFAULT_TIMEZONE``)."""
 
 
 class HouseholdStatus(StrEnum):
@@ -168,6 +174,9 @@ class Member:
     left_at: datetime | None = None
     """When the member left or was removed: the row stays (invitations and the history name
     it), but the member is no longer in the household and has no chat account linked."""
+    language: str = ""
+    """The language the member reads (``"es"``): the one they last chatted in, or their
+    invitation's; what notifications to them are written in. "" for the default."""
 
     @property
     def is_head(self) -> bool:
@@ -209,6 +218,9 @@ class Invitation:
     origin_chat_id: str = ""
     send_count: int = 0
     provider_message_id: str = ""
+    language: str = ""
+    """The language the invitation is written in (the text, email and page), which the
+    member then reads; chosen by the head, "" for the default."""
     id: str = field(default_factory=new_id)
 
     def effective_status(self, now: datetime) -> InvitationStatus:
@@ -422,6 +434,8 @@ class Conversation:
     state: str = "idle"
     data: dict[str, object] = field(default_factory=dict)
     updated_at: datetime | None = None
+    language: str = ""
+    """The language the person chose with ``/language``; "" follows their app's."""
 
     @property
     def key(self) -> str:

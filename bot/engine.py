@@ -25,6 +25,7 @@ from .flows.history import HistoryFlow
 from .flows.household import HomeView, HouseholdFlow
 from .flows.invite import CONTACT, DUPLICATE, EDIT, METHOD, NAME, SUMMARY, InviteFlow
 from .flows.join import JOIN, JoinFlow
+from .flows.language import LanguageFlow, reader_language
 from .flows.members import RENAME, MembersFlow
 from .intake import Inbound
 from .invitations import who_is
@@ -60,6 +61,7 @@ class Engine:
         self.household = HouseholdFlow(ctx)
         self.join = JoinFlow(ctx, run_command=self._command)
         self.history = HistoryFlow(ctx)
+        self.language = LanguageFlow(ctx)
         self.members = MembersFlow(ctx, show_history=self.history.show)
         self.household.subcommands = {
             "history": self.history.show,
@@ -76,6 +78,7 @@ class Engine:
             "decline": self.join.decline,
             "help": self.basics.help,
             "cancel": self.basics.cancel,
+            "language": self.language.command,
         }
         self._buttons: dict[str, Handler] = {
             "flow": self.invite.press,
@@ -83,6 +86,7 @@ class Engine:
             "member": self.members.press_member,
             "household": self.members.press_household,
             "head": self.members.press_head,
+            "language": self.language.press,
         }
         asking: tuple[Flow, ...] = (self.invite, self.join, self.members)
         self._asked_by: dict[str, Flow] = {state: flow for flow in asking for state in flow.states}
@@ -116,16 +120,17 @@ class Engine:
                 )
             if inbound is not None:
                 await intake.check_turn(uow, inbound)
-            turn = Turn(
-                uow=uow, actor=actor, conversation=conversation, who=await who_is(uow, actor)
-            )
+            who = await who_is(uow, actor)
+            language = await reader_language(uow, conversation, actor, who.member)
+            words = self.ctx.words(language, who.timezone)
+            turn = Turn(uow=uow, actor=actor, conversation=conversation, who=who, words=words)
             try:
                 replies = await self._step(turn, event)
             except Refused as refusal:
                 # Nothing changed, so nothing is stored: taken again, the step is refused
                 # again with the same words.
                 await uow.rollback()
-                return [Reply(str(refusal))]
+                return [Reply(words.say(refusal.say))]
             conversation.updated_at = self.ctx.clock.now()
             await uow.conversations.save(conversation)
             if update is not None:
@@ -153,7 +158,7 @@ class Engine:
     async def _command(self, turn: Turn, name: str, args: str) -> list[Reply]:
         command = self._commands.get(name)
         if command is None:
-            return [Reply(msg.UNKNOWN_COMMAND.format(command=name[:32]))]
+            return [Reply(turn.words(msg.UNKNOWN_COMMAND, command=name[:32]))]
         return await command(turn, args)
 
     async def _press(self, turn: Turn, payload: str) -> list[Reply]:
@@ -161,7 +166,7 @@ class Engine:
             return await self.basics.press_cancel(turn)
         press = self._buttons.get(payload.partition(":")[0])
         if press is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         return await press(turn, payload)
 
     async def _prompt(self, turn: Turn) -> list[Reply]:
@@ -174,7 +179,7 @@ class Engine:
             # Outside any flow, a pasted invitation link joins.
             if find_token(text) is not None:
                 return await self.join.join_with(turn, text)
-            return [Reply(msg.NOT_UNDERSTOOD)]
+            return [Reply(turn.words(msg.NOT_UNDERSTOOD))]
         flow = self._asked_by.get(turn.state)
         replies = await flow.text(turn, text) if flow is not None else None
         if replies is not None:
@@ -187,4 +192,4 @@ class Engine:
             if button.label.casefold() == typed:
                 return await self._press(turn, button.payload)
         options = ", ".join(b.label for b in buttons)
-        return [Reply(msg.PICK_A_BUTTON.format(options=options)), *prompt]
+        return [Reply(turn.words(msg.PICK_A_BUTTON, options=options)), *prompt]

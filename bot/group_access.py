@@ -23,6 +23,7 @@ from . import messages as msg
 from .admin import AdminError, community_named
 from .context import CoreContext, SystemClock
 from .domain import Channel, ChannelIdentity, Community, Household, OutboxMessage, OutboxStatus
+from .language import Words
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .replies import NOTICE_RECIPIENT
 
@@ -87,9 +88,11 @@ async def answer_join_request(
     group: str,
     user_id: str,
     user_chat_id: str,
+    language: str = "",
 ) -> JoinRequestAnswer | None:
     """Approve or decline ``user_id``'s request to join ``group``; ``None`` for a group that
     is no community's (the bot may administer others: their requests are not ours to answer).
+    ``language``: the person's app's (a platform's tag), for what they are told.
 
     Approved: the account is linked to a current member of a household of the group's
     community, and that household is active. Declined otherwise, and the person is told in
@@ -114,7 +117,9 @@ async def answer_join_request(
                 channel=Channel.CHAT,
                 platform=platform,
                 destination=user_chat_id,
-                body=msg.GROUP_REQUEST_DECLINED.format(community=community.name, hoa=hoa),
+                body=ctx.words(language)(
+                    msg.GROUP_REQUEST_DECLINED, community=community.name, hoa=hoa
+                ),
                 data={NOTICE_RECIPIENT: user_id},
                 created_at=now,
                 next_attempt_at=now,
@@ -159,7 +164,9 @@ async def offer_group_to_household(
     for member in await uow.members.list_for_household(household_id):
         for account in await uow.identities.list_for_member(member.id):
             if platform is None or account.platform == platform:
-                offered += await offer_group(uow, account, household_id, now=now)
+                offered += await offer_group(
+                    uow, account, household_id, now=now, language=member.language
+                )
     return offered
 
 
@@ -195,10 +202,12 @@ async def take_out_of_group(
     *,
     now: datetime,
     why: str,
+    language: str = "",
 ) -> int:
     """Remove each of ``accounts`` (a person who no longer belongs to ``household``) from the
     community's group, and tell them ``why`` (a sentence of :mod:`bot.messages` with
-    ``{community}`` and ``{address}``); how many removals were queued."""
+    ``{community}`` and ``{address}``) in their ``language``; how many removals were
+    queued."""
     if community is None:
         return 0
     queued = 0
@@ -212,7 +221,7 @@ async def take_out_of_group(
         if links:  # a link made for them alone admits them without asking: revoke it first
             removal.data[REVOKE] = " ".join(links)
         # Told by the sender, and only when they were in the group and are taken out.
-        removal.body = why.format(community=community.name, address=household.address)
+        removal.body = Words(language)(why, community=community.name, address=household.address)
         removal.data[CHAT] = account.chat_id or user
         await uow.outbox.add(removal)
         queued += 1
@@ -220,12 +229,17 @@ async def take_out_of_group(
 
 
 async def offer_group(
-    uow: UnitOfWork, account: ChannelIdentity, member_household_id: str, *, now: datetime
+    uow: UnitOfWork,
+    account: ChannelIdentity,
+    member_household_id: str,
+    *,
+    now: datetime,
+    language: str = "",
 ) -> bool:
     """``account`` was just linked to a member of ``member_household_id``: when the
     household is active and its community has a residents' group on that platform, send the
     person their own way in (whatever way they joined: in Telegram, by text, on the page):
-    in Telegram a link for them alone, in Slack the channel itself."""
+    in Telegram a link for them alone, in Slack the channel itself. Told in ``language``."""
     if account.platform not in (TELEGRAM, SLACK):
         return False
     found = await uow.households.get_with_community(member_household_id)
@@ -239,10 +253,11 @@ async def offer_group(
         account.platform, group, account.external_id, GroupAction.INVITE, now=now
     )
     if account.platform == TELEGRAM:
-        message.body = msg.GROUP_INVITE.format(community=community.name)
+        words = Words(language)
+        message.body = words(msg.GROUP_INVITE, community=community.name)
         message.data |= {
             CHAT: account.chat_id or account.external_id,
-            BUTTON: msg.BTN_JOIN_GROUP,
+            BUTTON: words(msg.BTN_JOIN_GROUP),
         }
     await uow.outbox.add(message)
     return True

@@ -14,6 +14,7 @@ from . import history
 from . import messages as msg
 from .context import CoreContext
 from .domain import HEAD_REQUEST_TTL, Community, Household, HouseholdEventKind, Member, Role
+from .language import Words
 from .membership import (
     Acting,
     acting_head,
@@ -42,10 +43,10 @@ class HeadRequest:
     expires: datetime
 
 
-def request_buttons(household_id: str) -> tuple[Button, ...]:
+def request_buttons(words: Words, household_id: str) -> tuple[Button, ...]:
     return (
-        Button(msg.BTN_ACCEPT_HEAD, ACCEPT + household_id, Style.PRIMARY),
-        Button(msg.BTN_DECLINE_HEAD, DECLINE + household_id),
+        Button(words(msg.BTN_ACCEPT_HEAD), ACCEPT + household_id, Style.PRIMARY),
+        Button(words(msg.BTN_DECLINE_HEAD), DECLINE + household_id),
     )
 
 
@@ -58,15 +59,15 @@ async def request_head(
     asked = await member_of(uow, acting, member_id)
     household, now = acting.household, ctx.clock.now()
     if asked.id == acting.member.id:
-        raise Refused(msg.ALREADY_HEAD.format(address=household.address))
+        raise Refused(msg.ALREADY_HEAD, address=household.address)
     await _lapse_if_due(uow, ctx, household, now=now)
     waiting_for = household.open_head_request(now)
     if waiting_for is not None:
         other = await uow.members.get(waiting_for)
-        raise Refused(msg.HEAD_REQUEST_ALREADY.format(name=other.name if other else ""))
+        raise Refused(msg.HEAD_REQUEST_ALREADY, name=other.name if other else "")
     accounts = chat_accounts(await uow.identities.list_for_member(asked.id))
     if not accounts:
-        raise Refused(msg.HEAD_NEEDS_CHAT.format(name=asked.name))
+        raise Refused(msg.HEAD_NEEDS_CHAT, name=asked.name)
     household.head_request_member_id = asked.id
     household.head_request_at = now
     await uow.households.update(household)
@@ -77,17 +78,19 @@ async def request_head(
     )
     community = await uow.communities.get(household.community_id)
     expires = now + HEAD_REQUEST_TTL
+    words = ctx.words(asked.language, community.timezone if community else "")
     await tell(
         uow,
         ctx.clock.now(),
         accounts,
-        msg.HEAD_REQUEST.format(
+        words(
+            msg.HEAD_REQUEST,
             head=acting.member.name,
             address=household.address,
             community=community.name if community else "",
-            expires=msg.when(expires),
+            expires=expires,
         ),
-        request_buttons(household.id),
+        request_buttons(words, household.id),
     )
     return HeadRequest(asked, acting.member, household, community, expires)
 
@@ -123,7 +126,7 @@ async def answer_head_request(
     await uow.households.update(household)
     await uow.events.append(event)
     await tell_member(
-        uow, ctx.clock.now(), head.id, notice.format(name=member.name, address=household.address)
+        uow, ctx.clock.now(), head, notice, name=member.name, address=household.address
     )
     community = await uow.communities.get(household.community_id)
     return HeadRequest(member, head, household, community, expires)
@@ -143,10 +146,10 @@ async def cancel_head_request(uow: UnitOfWork, ctx: CoreContext, *, who: Who, vi
     await tell_member(
         uow,
         ctx.clock.now(),
-        asked.id,
-        msg.NOTIFY_HEAD_REQUEST_CANCELLED.format(
-            head=acting.member.name, address=household.address
-        ),
+        asked,
+        msg.NOTIFY_HEAD_REQUEST_CANCELLED,
+        head=acting.member.name,
+        address=household.address,
     )
     return asked
 
@@ -173,7 +176,7 @@ async def _lapse_if_due(
         uow,
         ctx.clock.now(),
         household.head_member_id,
-        msg.NOTIFY_HEAD_REQUEST_LAPSED.format(
-            name=asked.name if asked else "", address=household.address
-        ),
+        msg.NOTIFY_HEAD_REQUEST_LAPSED,
+        name=asked.name if asked else "",
+        address=household.address,
     )

@@ -60,16 +60,16 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
         household is None or household.id != current.household.id
     ):
         # Checked before the code's verdict, so a member learns nothing about other codes.
-        raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
+        raise Refused(msg.ALREADY_IN_HOUSEHOLD, address=current.household.address)
     if household is not None:
         # Locked, then checked: of two people sending the same code at once, one is head.
         household = await uow.households.get(household.id, for_update=True)
     if household is None or household.access_code_hash != ctx.code_hash(normalised or ""):
-        raise WrongSecret(msg.BAD_ACCESS_CODE.format(hoa=ctx.hoa_contact))
+        raise WrongSecret(msg.BAD_ACCESS_CODE, hoa=ctx.hoa_contact)
     community = await uow.communities.get(household.community_id)
     if household.deactivated_at is not None:  # the code is right: it may say why not
         hoa = (community.contact if community else "") or ctx.hoa_contact
-        raise Refused(msg.CLAIM_INACTIVE.format(address=household.address, hoa=hoa))
+        raise Refused(msg.CLAIM_INACTIVE, address=household.address, hoa=hoa)
     now = ctx.clock.now()
     replaced = (
         await uow.members.get(household.head_member_id)
@@ -107,8 +107,10 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
         await tell_member(
             uow,
             ctx.clock.now(),
-            replaced.id,
-            msg.NOTIFY_HEAD_REPLACED.format(name=head.name, address=household.address),
+            replaced,
+            msg.NOTIFY_HEAD_REPLACED,
+            name=head.name,
+            address=household.address,
         )
     household.head_member_id = head.id
     household.claimed_at = household.claimed_at or now

@@ -226,9 +226,7 @@ async def link_account_by_token(
         if current.member.id == member.id:
             return member
         household = current.household
-        raise Refused(
-            msg.ALREADY_IN_HOUSEHOLD.format(address=household.address if household else "")
-        )
+        raise Refused(msg.ALREADY_IN_HOUSEHOLD, address=household.address if household else "")
     linked = await uow.identities.list_for_member(member.id)
     if any(identity.platform == actor.platform for identity in linked):
         raise Refused(msg.ACCOUNT_LINK_USED)

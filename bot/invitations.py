@@ -34,6 +34,7 @@ from .invite_checks import (
     check_invite_quota,
     check_phone_may_be_texted,
 )
+from .language import LANGUAGES, Words, language_of
 from .ports import UnitOfWork
 from .replies import Actor
 from .rules import (
@@ -53,7 +54,12 @@ async def who_is(uow: UnitOfWork, actor: Actor) -> Who:
     if found is None or (found.member is not None and not found.member.is_current):
         # (A member who left has no chat account linked: this is only a second guard.)
         return Who()
-    return Who(identity=found.identity, member=found.member, household=found.household)
+    return Who(
+        identity=found.identity,
+        member=found.member,
+        household=found.household,
+        timezone=found.timezone,
+    )
 
 
 async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: datetime) -> None:
@@ -67,7 +73,8 @@ async def link_account(uow: UnitOfWork, *, actor: Actor, member: Member, now: da
         created_at=now,
     )
     await uow.identities.add(account)
-    await offer_group(uow, account, member.household_id, now=now)
+    language = language_of(actor.language) or member.language
+    await offer_group(uow, account, member.household_id, now=now, language=language)
 
 
 # --- creating and sending ------------------------------------------------------------------
@@ -83,20 +90,21 @@ async def create_invitation(
     name: str,
     contact: str,
     shown_as: str,
+    language: str = "",
 ) -> Invitation:
     """Record an invitation and queue its message. ``name`` and ``contact`` are already
-    normalised (see ``bot.contacts``)."""
+    normalised (see ``bot.contacts``); ``language`` is the one the invitation is written in
+    ("" for the default)."""
     head, household = await _locked_household(uow, who, hoa=ctx.hoa_contact)
     check = await check_contact(uow, ctx, household=household, contact=contact)
     if check.member is not None:
-        raise Refused(msg.ALREADY_MEMBER.format(name=check.member.name))
+        raise Refused(msg.ALREADY_MEMBER, name=check.member.name)
     if check.pending is not None and check.pending.is_open(ctx.clock.now()):
         raise Refused(
-            msg.DUPLICATE_PENDING.format(
-                name=check.pending.invitee_name,
-                contact=shown_as,
-                sent=msg.when(check.pending.sent_at or check.pending.created_at),
-            )
+            msg.DUPLICATE_PENDING,
+            name=check.pending.invitee_name,
+            contact=shown_as,
+            sent=check.pending.sent_at or check.pending.created_at,
         )
     await check_invite_quota(uow, ctx, head=head)
     await check_destination_cap(uow, ctx, contact=contact, shown_as=shown_as)
@@ -119,6 +127,7 @@ async def create_invitation(
         expires_at=now + ctx.limits.invite_ttl,
         origin_platform=actor.platform,
         origin_chat_id=actor.chat_id,
+        language=language if language in LANGUAGES else "",
     )
     await uow.invitations.add(invitation)
     await _queue_invitation_message(uow, ctx, invitation=invitation, household=household, head=head)
@@ -160,6 +169,8 @@ async def _queue_invitation_message(
 ) -> None:
     community = await uow.communities.get(household.community_id)
     token = ctx.tokens.make(invitation.id, invitation.nonce)
+    # In the invitation's language, its times in the community's zone.
+    words = ctx.words(invitation.language, community.timezone if community else "")
     fields = {
         "name": invitation.invitee_name,
         "inviter": head.name,
@@ -167,7 +178,7 @@ async def _queue_invitation_message(
         "community": community.name if community else "",
         "link": ctx.link_for(token),
         "token": token,
-        "expires": msg.when(invitation.expires_at),
+        "expires": words.when(invitation.expires_at),
         "hoa": (community.contact if community else "") or ctx.hoa_contact,
     }
     is_sms = invitation.method is Method.SMS
@@ -178,7 +189,7 @@ async def _queue_invitation_message(
         OutboxMessage(
             channel=Channel.SMS if is_sms else Channel.EMAIL,
             destination=invitation.contact,
-            subject="" if is_sms else msg.INVITE_SUBJECT.format(**fields),
+            subject="" if is_sms else words(msg.INVITE_SUBJECT, **fields),
             body=_slotted(
                 compose_invitation_sms(
                     invitee=invitation.invitee_name,
@@ -187,9 +198,10 @@ async def _queue_invitation_message(
                     community=fields["community"],
                     link=fields["link"],
                     expires=fields["expires"],
+                    words=words,
                 )
                 if is_sms
-                else msg.INVITE_BODY.format(**fields),
+                else words(msg.INVITE_BODY, **fields),
                 link=link,
                 token=token,
             ),
@@ -198,6 +210,7 @@ async def _queue_invitation_message(
             next_attempt_at=now,
             data={
                 "kind": "invitation",
+                "language": words.language,
                 **{k: _slotted(v, link=link, token=token) for k, v in fields.items()},
             },
         )
@@ -249,9 +262,7 @@ async def resend_invitation(
     status = invitation.effective_status(now)
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
         raise Refused(
-            msg.ALREADY_CLOSED.format(
-                name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
-            )
+            msg.ALREADY_CLOSED, name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
         )
     await check_invite_quota(uow, ctx, head=head)
     await check_destination_cap(uow, ctx, contact=invitation.contact, shown_as=shown_as)
@@ -263,11 +274,10 @@ async def resend_invitation(
         )
         if other is not None and other.id != invitation.id and other.is_open(now):
             raise Refused(
-                msg.DUPLICATE_PENDING.format(
-                    name=other.invitee_name,
-                    contact=shown_as,
-                    sent=msg.when(other.sent_at or other.created_at),
-                )
+                msg.DUPLICATE_PENDING,
+                name=other.invitee_name,
+                contact=shown_as,
+                sent=other.sent_at or other.created_at,
             )
         invitation.status = InvitationStatus.PENDING
         invitation.expires_at = now + ctx.limits.invite_ttl
@@ -296,9 +306,7 @@ async def cancel_invitation(
     status = invitation.effective_status(ctx.clock.now())
     if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
         raise Refused(
-            msg.ALREADY_CLOSED.format(
-                name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
-            )
+            msg.ALREADY_CLOSED, name=invitation.invitee_name, status=msg.STATUS_LABELS[status]
         )
     invitation.status = InvitationStatus.CANCELLED
     invitation.nonce = new_nonce()
@@ -360,7 +368,7 @@ async def accept_invitation(
         current = await who_is(uow, actor)
         if current.household is not None:
             # Checked before the token so that a member learns nothing about other links.
-            raise Refused(msg.ALREADY_IN_HOUSEHOLD.format(address=current.household.address))
+            raise Refused(msg.ALREADY_IN_HOUSEHOLD, address=current.household.address)
     invitation = await open_invitation_by_token(uow, ctx, token)
     return await admit(uow, ctx, invitation=invitation, actor=actor)
 
@@ -389,6 +397,8 @@ async def admit(
         email=invitation.contact if invitation.method is Method.EMAIL else None,
         phone=invitation.contact if invitation.method is Method.SMS else None,
         joined_at=now,
+        # Their app's, when they accept in a chat that says; else the invitation's.
+        language=(language_of(actor.language) if actor else None) or invitation.language,
     )
     await uow.members.add(member)
     if actor is not None:
@@ -406,11 +416,7 @@ async def admit(
         via=actor.platform if actor is not None else history.PAGE,
     )
     await notify_head(
-        uow,
-        ctx,
-        invitation=invitation,
-        text=msg.NOTIFY_ACCEPTED.format(name=member.name),
-        household=household,
+        uow, ctx, msg.NOTIFY_ACCEPTED, invitation=invitation, household=household, name=member.name
     )
     return Acceptance(
         invitation=invitation, member=member, household=household, community=community
@@ -454,11 +460,7 @@ async def decline(
     )
     notice = msg.NOTIFY_WRONG_NUMBER if wrong_number else msg.NOTIFY_DECLINED
     await notify_head(
-        uow,
-        ctx,
-        invitation=invitation,
-        text=notice.format(name=invitation.invitee_name),
-        household=household,
+        uow, ctx, notice, invitation=invitation, household=household, name=invitation.invitee_name
     )
     return invitation, household
 
@@ -471,10 +473,7 @@ async def expire_due(uow: UnitOfWork, ctx: CoreContext, *, limit: int = 100) -> 
         await uow.invitations.update(invitation)
         await _record(uow, ctx, HouseholdEventKind.EXPIRED, invitation, actor=EventActor.SYSTEM)
         await notify_head(
-            uow,
-            ctx,
-            invitation=invitation,
-            text=msg.NOTIFY_EXPIRED.format(name=invitation.invitee_name),
+            uow, ctx, msg.NOTIFY_EXPIRED, invitation=invitation, name=invitation.invitee_name
         )
         expired.append(invitation)
     return expired
@@ -516,16 +515,21 @@ def _yes_no(flag: bool) -> str:
 async def notify_head(
     uow: UnitOfWork,
     ctx: CoreContext,
+    sentence: str,
+    /,
     *,
     invitation: Invitation,
-    text: str,
     household: Household | None = None,
+    **fields: object,
 ) -> None:
-    """Queue a chat message to the head: on the platform and chat they invited from, or, when
-    the head role has moved to someone else since, to the current head's chat accounts.
-    ``household`` is the invitation's, when the caller has it (else it is read)."""
+    """Queue a chat message to the head: ``sentence`` with its ``fields``, in the head's
+    language, on the platform and chat they invited from, or, when the head role has moved
+    to someone else since, to the current head's chat accounts. ``household`` is the
+    invitation's, when the caller has it (else it is read)."""
     household = household or await uow.households.get(invitation.household_id)
     head_id = household.head_member_id if household is not None else None
+    head = await uow.members.get(head_id or invitation.invited_by)
+    text = Words(head.language if head is not None else "")(sentence, **fields)
     platform, chat_id = invitation.origin_platform, invitation.origin_chat_id
     if head_id is not None and head_id != invitation.invited_by:
         platform = chat_id = ""

@@ -26,12 +26,12 @@ async def check_invite_quota(uow: UnitOfWork, ctx: CoreContext, *, head: Member)
         household_id=head.household_id, since=now - timedelta(hours=1)
     )
     if last_hour >= limits.invites_per_hour:
-        raise Refused(msg.QUOTA_HOUR.format(count=last_hour))
+        raise Refused(msg.QUOTA_HOUR, count=last_hour)
     last_day = await uow.outbox.count_invitations_sent_for(
         household_id=head.household_id, since=now - timedelta(days=1)
     )
     if last_day >= limits.invites_per_day:
-        raise Refused(msg.QUOTA_DAY.format(count=last_day))
+        raise Refused(msg.QUOTA_DAY, count=last_day)
 
 
 async def check_destination_cap(
@@ -43,9 +43,7 @@ async def check_destination_cap(
     )
     if sent >= ctx.limits.messages_per_destination_per_day:
         raise Refused(
-            msg.DESTINATION_CAP.format(
-                contact=shown_as, limit=ctx.limits.messages_per_destination_per_day
-            )
+            msg.DESTINATION_CAP, contact=shown_as, limit=ctx.limits.messages_per_destination_per_day
         )
 
 
@@ -55,9 +53,9 @@ async def check_phone_may_be_texted(uow: UnitOfWork, *, phone: str, shown_as: st
     if status is None:
         return
     if status.opted_out:
-        raise Refused(msg.PHONE_OPTED_OUT.format(contact=shown_as))
+        raise Refused(msg.PHONE_OPTED_OUT, contact=shown_as)
     if status.wrong_number:
-        raise Refused(msg.PHONE_WRONG_NUMBER.format(contact=shown_as))
+        raise Refused(msg.PHONE_WRONG_NUMBER, contact=shown_as)
 
 
 @dataclass(frozen=True)
@@ -87,4 +85,4 @@ async def check_active(uow: UnitOfWork, household: Household, *, hoa: str = "") 
         return
     community = await uow.communities.get(household.community_id)
     contact = (community.contact if community else "") or hoa or "your HOA board"
-    raise Refused(msg.HOUSEHOLD_INACTIVE.format(address=household.address, hoa=contact))
+    raise Refused(msg.HOUSEHOLD_INACTIVE, address=household.address, hoa=contact)

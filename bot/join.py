@@ -18,6 +18,7 @@ from .context import CoreContext
 from .history import claimed
 from .households import Claim, claim_household
 from .invitations import accept_invitation, decline_invitation
+from .language import Words
 from .ports import UnitOfWork
 from .replies import Actor, Reply
 from .rules import Refused
@@ -48,9 +49,11 @@ class Joined:
     done: bool
 
 
-async def join_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: str) -> Joined | None:
+async def join_with(
+    uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: str, words: Words
+) -> Joined | None:
     """Accept the invitation a link or token in ``text`` names, or claim the household an
-    access code names; ``None`` when ``text`` holds neither."""
+    access code names; ``None`` when ``text`` holds neither. The answer is in ``words``."""
     token = find_token(text)
     if token is not None:
         accepted = await attempt_secret(
@@ -60,11 +63,12 @@ async def join_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: st
             attempt=lambda: accept_invitation(uow, ctx, token=token, actor=actor),
         )
         if isinstance(accepted, Refused):
-            return Joined(Reply(str(accepted)), done=False)
+            return Joined(Reply(words.say(accepted.say)), done=False)
         community = accepted.community.name if accepted.community else ""
         return Joined(
             Reply(
-                msg.WELCOME.format(
+                words(
+                    msg.WELCOME,
                     name=accepted.member.name,
                     address=accepted.household.address,
                     community=community,
@@ -81,10 +85,10 @@ async def join_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: st
         attempt=lambda: _claim(uow, ctx, actor=actor, code=text),
     )
     if isinstance(claim, Refused):
-        return Joined(Reply(str(claim)), done=False)
+        return Joined(Reply(words.say(claim.say)), done=False)
     community = claim.community.name if claim.community else ""
     return Joined(
-        Reply(msg.CLAIMED.format(address=claim.household.address, community=community)),
+        Reply(words(msg.CLAIMED, address=claim.household.address, community=community)),
         done=True,
     )
 
@@ -105,12 +109,14 @@ async def _claim(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, code: str) 
     return claim
 
 
-async def decline_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: str) -> Joined:
-    """Decline the invitation a link or token in ``text`` names."""
+async def decline_with(
+    uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text: str, words: Words
+) -> Joined:
+    """Decline the invitation a link or token in ``text`` names; the answer in ``words``."""
     token = find_token(text)
     if token is None:
         # Nothing that could be a secret: nothing looked up, nothing counted.
-        return Joined(Reply(msg.INVITE_NOT_VALID), done=False)
+        return Joined(Reply(words(msg.INVITE_NOT_VALID)), done=False)
     declined = await attempt_secret(
         uow,
         ctx,
@@ -118,6 +124,6 @@ async def decline_with(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, text:
         attempt=lambda: decline_invitation(uow, ctx, token=token, via=actor.platform),
     )
     if isinstance(declined, Refused):
-        return Joined(Reply(str(declined)), done=False)
+        return Joined(Reply(words.say(declined.say)), done=False)
     _, household = declined
-    return Joined(Reply(msg.DECLINED.format(address=household.address)), done=True)
+    return Joined(Reply(words(msg.DECLINED, address=household.address)), done=True)

@@ -28,6 +28,7 @@ from .domain import (
     OutboxMessage,
 )
 from .group_access import take_out_of_group
+from .language import Words
 from .ports import UnitOfWork
 from .replies import NOTICE_RECIPIENT, Button, notice_data
 from .rules import (
@@ -116,13 +117,19 @@ async def tell(
 async def tell_member(
     uow: UnitOfWork,
     now: datetime,
-    member_id: str | None,
-    text: str,
-    buttons: tuple[Button, ...] = (),
+    member: Member | str | None,
+    sentence: str,
+    /,
+    **fields: object,
 ) -> int:
-    if member_id is None:
+    """Queue ``sentence`` (its ``fields`` filled) to each chat account of ``member`` (or the
+    member of that id), in the member's language; how many."""
+    if isinstance(member, str):
+        member = await uow.members.get(member)
+    if member is None:
         return 0
-    return await tell(uow, now, await uow.identities.list_for_member(member_id), text, buttons)
+    text = Words(member.language)(sentence, **fields)
+    return await tell(uow, now, await uow.identities.list_for_member(member.id), text)
 
 
 async def remove_member(
@@ -146,7 +153,8 @@ async def remove_member(
         uow,
         ctx.clock.now(),
         accounts,
-        msg.NOTIFY_REMOVED.format(
+        Words(member.language)(
+            msg.NOTIFY_REMOVED,
             head=acting.member.name,
             address=acting.household.address,
             community=community.name if community else "",
@@ -170,7 +178,9 @@ async def leave_household(uow: UnitOfWork, ctx: CoreContext, *, who: Who, via: s
         uow,
         ctx.clock.now(),
         household.head_member_id,
-        msg.NOTIFY_LEFT.format(name=member.name, address=household.address),
+        msg.NOTIFY_LEFT,
+        name=member.name,
+        address=household.address,
     )
     community = await uow.communities.get(household.community_id)
     return Change(member=member, household=household, community=community)
@@ -207,6 +217,7 @@ async def take_out(
         accounts,
         now=now,
         why=msg.GROUP_REMOVED_LEFT if reason == "left" else msg.GROUP_REMOVED_REMOVED,
+        language=member.language,
     )
     return accounts
 
@@ -255,7 +266,7 @@ async def rename_member(
     except ContactError as error:
         raise Refused(str(error)) from None
     if new_name == member.name:
-        raise Refused(msg.RENAME_SAME.format(name=member.name))
+        raise Refused(msg.RENAME_SAME, name=member.name)
     old = member.name
     member.name = new_name
     await uow.members.update(member)

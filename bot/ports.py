@@ -43,6 +43,9 @@ class IdentityWithOwner(NamedTuple):
     identity: ChannelIdentity
     member: Member | None
     household: Household | None
+    timezone: str = ""
+    """The time zone of the household's community (``Community.timezone``): "" for the
+    server's default, or when there is no household."""
 
 
 class Clock(Protocol):
@@ -100,6 +103,11 @@ class MemberRepository(Protocol):
 
     async def find_by_contact(self, *, household_id: str, contact: str) -> Member | None:
         """A current member of the household whose email or phone equals ``contact``."""
+        ...
+
+    async def set_language(self, member_id: str, language: str) -> None:
+        """The language the member reads, and nothing else of the row: a change another
+        transaction makes to the member meanwhile is kept."""
         ...
 
 

@@ -22,6 +22,10 @@ class Actor:
     user_id: str
     chat_id: str
     display_name: str = ""
+    language: str = ""
+    """The language the person's app is set to, as the platform says it (Telegram's
+    ``language_code`` ``"es"``, Slack's locale ``"es-LA"``, a terminal's ``LANG``); "" when
+    it does not say. ``/language`` overrides it."""
 
 
 class EventKind(StrEnum):
@@ -106,6 +110,9 @@ class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
     link: str | None = None
+    link_label: str = ""
+    """The label of a button that copies ``link``, where the platform has one ("" for the
+    adapter's own)."""
     replace_previous: bool = False
     title: str = ""
     fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)

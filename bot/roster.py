@@ -34,6 +34,7 @@ from .domain import (
     Member,
 )
 from .flows.history import HISTORY_LENGTH, describe
+from .language import ENGLISH, Words, zone_or_default
 from .ports import UnitOfWork, UnitOfWorkFactory
 
 EXPORT_COLUMNS = (
@@ -158,12 +159,21 @@ class HouseholdDetails:
     """The last ``HISTORY_LENGTH`` events as the head's history shows them, newest first."""
     more_history: bool
     """Whether older events exist than those in ``history``."""
+    words: Words
+    """The board's words: English, in the community's time zone (the history's, and every
+    time shown with it)."""
 
 
 async def show_household(
-    uow_factory: UnitOfWorkFactory, *, community_name: str, address: str, now: datetime
+    uow_factory: UnitOfWorkFactory,
+    *,
+    community_name: str,
+    address: str,
+    now: datetime,
+    default_timezone: str = "UTC",
 ) -> HouseholdDetails:
-    """Everything the board may know about one household. Raises
+    """Everything the board may know about one household, its times in the community's
+    zone (``default_timezone`` for one that names none). Raises
     :class:`bot.admin.UnknownCommunity` or :class:`bot.admin.UnknownHousehold`."""
     community_name, address = _community_name(community_name), _address(address)
     async with uow_factory() as uow:
@@ -182,14 +192,16 @@ async def show_household(
             if invitation.invited_by not in inviters:
                 inviter = await uow.members.get(invitation.invited_by)
                 inviters[invitation.invited_by] = inviter.name if inviter is not None else ""
+    words = ENGLISH.in_zone(zone_or_default(community.timezone, default_timezone))
     return HouseholdDetails(
         household=household,
         community=community,
         people=[_person(m, joins.get(m.id)) for m in members],
         open_invitations=invitations,
         inviters=inviters,
-        history=[describe(event) for event in events[:HISTORY_LENGTH]],
+        history=[describe(words, event) for event in events[:HISTORY_LENGTH]],
         more_history=len(events) > HISTORY_LENGTH,
+        words=words,
     )
 
 

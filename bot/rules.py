@@ -8,10 +8,16 @@ from datetime import datetime, timedelta
 
 from . import messages as msg
 from .domain import ChannelIdentity, Household, Invitation, Member, ThrottleCount
+from .language import ENGLISH, Minutes, Say
 
 
 class Refused(Exception):
-    """A rule said no. ``str(error)`` is the friendly sentence for the person."""
+    """A rule said no. ``say`` is the friendly sentence for the person, to be read in their
+    words (``words.say(error.say)``); ``str(error)`` is it in English, for logs and tests."""
+
+    def __init__(self, sentence: str, /, **fields: object) -> None:
+        self.say = Say(sentence, fields)
+        super().__init__(ENGLISH.say(self.say))
 
 
 class WrongSecret(Refused):
@@ -23,8 +29,8 @@ class WrongSecret(Refused):
 class Throttled(Refused):
     """Too many of something in too short a time: ``retry_after`` says how long to wait."""
 
-    def __init__(self, sentence: str, *, retry_after: timedelta) -> None:
-        super().__init__(sentence)
+    def __init__(self, sentence: str, /, *, retry_after: timedelta, **fields: object) -> None:
+        super().__init__(sentence, **fields)
         self.retry_after = retry_after
 
 
@@ -35,6 +41,8 @@ class Who:
     identity: ChannelIdentity | None = None
     member: Member | None = None
     household: Household | None = None
+    timezone: str = ""
+    """The time zone of the household's community; "" for the server's default."""
 
     @property
     def is_head(self) -> bool:
@@ -77,15 +85,15 @@ def within_limit(
     now: datetime,
     window: timedelta,
     sentence: str,
-    **fields: str,
+    **fields: object,
 ) -> None:
     """Nothing past ``limit`` in a window: past it, refuse until the window ends, with
     ``sentence`` (its ``{wait}`` and ``fields`` filled in). ``counted`` includes the
     attempt at hand."""
     if counted.count > limit:
         retry_after = counted.retry_after(now=now, window=window)
-        wait = msg.wait_for(minutes_to_wait(retry_after))
-        raise Throttled(sentence.format(wait=wait, **fields), retry_after=retry_after)
+        wait = Minutes(minutes_to_wait(retry_after))
+        raise Throttled(sentence, retry_after=retry_after, wait=wait, **fields)
 
 
 # --- who may change a household (bot/membership.py, bot/handover.py) ----------------------
@@ -117,7 +125,7 @@ def a_current_member_of_this_household(household: Household, member: Member | No
     if member is None or member.household_id != household.id:
         raise Refused(msg.NOT_YOUR_MEMBER)
     if not member.is_current:
-        raise Refused(msg.NOT_A_MEMBER_NOW.format(name=member.name))
+        raise Refused(msg.NOT_A_MEMBER_NOW, name=member.name)
     return member
 
 
@@ -125,7 +133,7 @@ def the_head_stays_until_handed_over(household: Household, member: Member, *, ho
     """A head cannot leave or remove themselves: they hand the role over first (or the board
     issues a new access code)."""
     if household.head_member_id == member.id:
-        raise Refused(msg.HEAD_CANNOT_LEAVE.format(address=household.address, hoa=hoa))
+        raise Refused(msg.HEAD_CANNOT_LEAVE, address=household.address, hoa=hoa)
 
 
 def only_the_asked_member_answers(household: Household, member: Member, now: datetime) -> None:

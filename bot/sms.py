@@ -7,8 +7,9 @@ one segment holds only 70 UTF-16 units and each part of a longer text 67. One ac
 can therefore halve the room, so the invitation composer measures every form it tries and
 gives up optional words before it would spill into a third segment.
 
-Only the standard library lives here (the core imports no platform library): the segment
-arithmetic is the public GSM 03.38 table, not Twilio's.
+Only the standard library and the catalogs live here (the core imports no platform
+library): the segment arithmetic is the public GSM 03.38 table, not Twilio's; the wording
+comes from ``bot.messages`` in the invitee's language.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
+
+from . import messages as msg
+from .language import ENGLISH, Words
 
 # GSM 03.38 basic character set: one septet each. ESC (0x1B) is left out: it only introduces
 # the extension table.
@@ -173,9 +177,9 @@ def gsm7_spelling(text: str) -> str:
     return "".join(out)
 
 
-JOIN_SENTENCE = "Reply JOIN to accept, DECLINE to decline."
+JOIN_SENTENCE = msg.SMS_JOIN_SENTENCE
 """Never dropped: it is how an invitee answers by text. JOIN rather than YES or START, which
-Twilio treats as opt-in keywords and may answer itself."""
+Twilio treats as opt-in keywords and may answer itself (UNIRME in Spanish)."""
 
 BRAND = "invitebot"
 
@@ -200,41 +204,49 @@ def _sentence(text: str) -> str:
 
 
 def _render(
-    wording: Wording, inviter: str, address: str, community: str, extras: _Extras, link: str
+    words: Words,
+    wording: Wording,
+    inviter: str,
+    address: str,
+    community: str,
+    extras: _Extras,
+    link: str,
 ) -> str:
-    """One wording of the invitation. The inviter, address and community are shown as given
-    (already shortened); an empty one is left out and the sentence still reads."""
+    """One wording of the invitation, in ``words``' language. The inviter, address and
+    community are shown as given (already shortened); an empty one is left out and the
+    sentence still reads."""
+    join = words(JOIN_SENTENCE)
     if wording == "minimal":
         # Join Ana Lopez at 12 Oak Lane (Oak Ridge HOA): <link> Reply JOIN ...
-        if inviter or address:
-            head = "Join " + (
-                f"{inviter} at {address}" if inviter and address else inviter or address
-            )
-            if community:
-                head += f" ({community})"
+        if inviter and address:
+            head = words(msg.SMS_JOIN_AT, inviter=inviter, address=address)
+        elif inviter or address or community:
+            head = words(msg.SMS_JOIN, who=inviter or address or community)
         else:
-            head = f"Join {community}" if community else "You are invited"
-        return f"{head}: {link} {JOIN_SENTENCE}"
+            head = words(msg.SMS_YOU_ARE_INVITED)
+        if (inviter or address) and community:
+            head += f" ({community})"
+        return f"{head}: {link} {join}"
     if inviter:
-        place = f"{inviter} invited you to join their household"
+        place = words(msg.SMS_INVITED_BY, inviter=inviter)
     else:
-        place = ("you" if extras.greeting else "You") + " are invited to join a household"
+        place = words(msg.SMS_INVITED_AFTER_HI if extras.greeting else msg.SMS_INVITED)
     if address:
-        place += f" at {address}"
+        place = words(msg.SMS_AT_ADDRESS, place=place, address=address)
     if wording == "long":
         if community:
-            place += f" in {community}"
+            place = words(msg.SMS_IN_COMMUNITY, place=place, community=community)
         if extras.brand:
-            place += f" on {BRAND}"
-        text = f"{_sentence(place)} Accept: {link} {JOIN_SENTENCE}"
+            place = words(msg.SMS_ON_BRAND, place=place, brand=BRAND)
+        text = f"{_sentence(place)} {words(msg.SMS_ACCEPT, link=link)} {join}"
     else:
         if community:
             place += f" ({community})"
-        text = f"{place}: {link} {JOIN_SENTENCE}"
+        text = f"{place}: {link} {join}"
     if extras.greeting:
-        text = f"Hi {extras.greeting}, {text}"
+        text = words(msg.SMS_HI, name=extras.greeting, text=text)
     if extras.expires:
-        text += " " + _sentence(f"Expires {extras.expires}")
+        text += " " + _sentence(words(msg.SMS_EXPIRES, expires=extras.expires))
     return text
 
 
@@ -329,6 +341,7 @@ def _compose(
     expires: str | None,
     link: str,
     max_segments: int,
+    words: Words,
 ) -> _Fit:
     """The richest form that fits ``max_segments``: first the optional parts go, one by one,
     while the wording gets terser; then the address and community are shortened, evenly,
@@ -339,7 +352,7 @@ def _compose(
 
     def attempt(wording: Wording, extras: _Extras, keeps: tuple[int, int, int]) -> str | None:
         for ellipsis in ("...", "…"):
-            text = _render(wording, *_shown(parts, keeps, ellipsis), extras, link)
+            text = _render(words, wording, *_shown(parts, keeps, ellipsis), extras, link)
             # "..." costs three GSM-7 units, but "…" is one unit of a text that is UCS-2
             # anyway, and "…" must never be what forces UCS-2 on a text.
             if ellipsis == "..." and not is_gsm7(text):
@@ -421,9 +434,9 @@ def _compose(
             return fit(text, keeps)
     # A link too long for max_segments: the shortest form, in more segments.
     keeps = (min(firsts[0], 1), min(firsts[1], 1), min(firsts[2], 1))
-    shortest = _render("minimal", *_shown(parts, keeps, "..."), _Extras(), link)
+    shortest = _render(words, "minimal", *_shown(parts, keeps, "..."), _Extras(), link)
     if not is_gsm7(shortest):
-        shortest = _render("minimal", *_shown(parts, keeps, "…"), _Extras(), link)
+        shortest = _render(words, "minimal", *_shown(parts, keeps, "…"), _Extras(), link)
     return fit(shortest, keeps)
 
 
@@ -466,8 +479,10 @@ def compose_invitation_sms(
     link: str,
     expires: str,
     max_segments: int = 2,
+    words: Words = ENGLISH,
 ) -> str:
-    """The invitation as one SMS of at most ``max_segments`` segments.
+    """The invitation as one SMS of at most ``max_segments`` segments, in ``words``'
+    language (its wording from the catalogs: ``SMS_*`` in :mod:`bot.messages`).
 
     The full form names the invitee, the inviter, the household's address and community, the
     link, how to answer and when it expires::
@@ -524,6 +539,7 @@ def compose_invitation_sms(
         expires=expires or None,
         link=link,
         max_segments=max_segments,
+        words=words,
     )
     if all_gsm7 or not as_is.shortened:
         return as_is.text
@@ -539,6 +555,7 @@ def compose_invitation_sms(
         expires=expires if is_gsm7(expires) else None,
         link=link,
         max_segments=max_segments,
+        words=words,
     )
     more = all(b >= a for a, b in zip(as_is.letters, gsm7.letters, strict=True))
     return gsm7.text if gsm7.fits and more else as_is.text

@@ -112,6 +112,7 @@ def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreConte
         secret_key=settings.secret_key_bytes,
         public_base_url=settings.public_base_url,
         region=settings.default_region,
+        default_timezone=settings.default_timezone,
         hoa_contact=settings.hoa_contact,
         limits=settings.limits,
         telegram_bot_username=(settings.telegram_bot_username or "").strip().lstrip("@"),

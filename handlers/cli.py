@@ -130,14 +130,14 @@ def chat(
 
     from bot.replies import Actor
 
-    from .console import PLATFORM
+    from .console import PLATFORM, terminal_language
 
     settings = load_settings()
     secret_key(settings)
     user = user or getpass.getuser()
     console = Console(highlight=False)
     log_path = _chat_logging(settings)
-    actor = Actor(PLATFORM, user, user, name or user)
+    actor = Actor(PLATFORM, user, user, name or user, language=terminal_language())
     try:
         run(_chat(settings, console, actor, demo, log_path))
     except KeyboardInterrupt:

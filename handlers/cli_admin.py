@@ -182,6 +182,13 @@ def community_add(
         str,
         typer.Option(help="How residents reach the HOA board (shown to them by the bot)."),
     ] = "",
+    timezone: Annotated[
+        str,
+        typer.Option(
+            help="The community's time zone, an IANA name such as America/New_York: every "
+            "time residents read is shown in it. Default: INVITEBOT_DEFAULT_TIMEZONE."
+        ),
+    ] = "",
 ) -> None:
     """Create a community."""
     from bot import admin
@@ -190,9 +197,12 @@ def community_add(
     community = _run(
         ctx,
         settings,
-        lambda uow, clock: admin.add_community(uow, name=name, contact=contact, clock=clock),
+        lambda uow, clock: admin.add_community(
+            uow, name=name, contact=contact, clock=clock, timezone=timezone
+        ),
     )
-    _out().print(f"Community [bold]{escape(community.name)}[/] created.")
+    zone = community.timezone or f"{settings.default_timezone} (the default)"
+    _out().print(f"Community [bold]{escape(community.name)}[/] created, in {escape(zone)} time.")
 
 
 @community_app.command("list")
@@ -206,10 +216,11 @@ def community_list(ctx: typer.Context) -> None:
     if not communities:
         console.print("No communities yet. Create one with: invitebot admin community add NAME")
         return
-    table = Table("Community", "HOA contact", "Created")
+    table = Table("Community", "HOA contact", "Time zone", "Created")
     for community in communities:
         created = community.created_at.date().isoformat() if community.created_at else ""
-        table.add_row(escape(community.name), escape(community.contact), created)
+        zone = community.timezone or f"{settings.default_timezone} (default)"
+        table.add_row(escape(community.name), escape(community.contact), escape(zone), created)
     console.print(table)
 
 

@@ -53,8 +53,16 @@ def community_set(
     clear_slack_channel: Annotated[
         bool, typer.Option("--clear-slack-channel", help="Stop gating the Slack channel.")
     ] = False,
+    timezone: Annotated[
+        str | None,
+        typer.Option(
+            help='The community\'s time zone, an IANA name such as America/Los_Angeles ("" '
+            "for INVITEBOT_DEFAULT_TIMEZONE): every time residents read is shown in it."
+        ),
+    ] = None,
 ) -> None:
-    """Gate the community's residents' group: only members of its active households get in."""
+    """Set the community's time zone, or gate its residents' group: only members of its
+    active households get in."""
     settings = load_settings()
     if telegram_group is not None and clear_telegram_group:
         _fail("Give --telegram-group or --clear-telegram-group, not both.", code=2)
@@ -65,15 +73,34 @@ def community_set(
         and slack_channel is None
         and not clear_telegram_group
         and not clear_slack_channel
+        and timezone is None
     ):
         _fail(
-            "Nothing to change: give --telegram-group, --slack-channel, or a --clear- option.",
+            "Nothing to change: give --timezone, --telegram-group, --slack-channel, or a "
+            "--clear- option.",
             code=2,
         )
+    if timezone is not None:
+        _set_timezone(ctx, settings, community, timezone)
     if telegram_group is not None or clear_telegram_group:
         _set_telegram(ctx, settings, community, telegram_group)
     if slack_channel is not None or clear_slack_channel:
         _set_slack(ctx, settings, community, slack_channel)
+
+
+def _set_timezone(ctx: typer.Context, settings: Settings, community: str, timezone: str) -> None:
+    from bot import admin
+
+    done = _run(
+        ctx,
+        settings,
+        lambda uow, clock: admin.set_timezone(uow, community_name=community, timezone=timezone),
+    )
+    zone = done.timezone or f"{settings.default_timezone} (INVITEBOT_DEFAULT_TIMEZONE)"
+    _out().print(
+        f"{escape(done.name)} is in {escape(zone)} time now: its residents read every time in "
+        "it from their next message on."
+    )
 
 
 def _set_telegram(
@@ -190,6 +217,8 @@ def community_show(ctx: typer.Context, community: Community) -> None:
         f"[bold]{escape(shown.name)}[/]",
         f"HOA contact: {escape(shown.contact) or '(none: INVITEBOT_HOA_CONTACT is used)'}",
         f"Households: {counts}",
+        "Time zone: "
+        + escape(shown.timezone or f"{settings.default_timezone} (INVITEBOT_DEFAULT_TIMEZONE)"),
     ]
     if not shown.telegram_group:
         lines.append("Residents' Telegram group: none (invitebot admin community set)")

@@ -58,7 +58,11 @@ def household_show(
         ctx,
         settings,
         lambda uow, clock: roster.show_household(
-            uow, community_name=community, address=address, now=clock.now()
+            uow,
+            community_name=community,
+            address=address,
+            now=clock.now(),
+            default_timezone=settings.default_timezone,
         ),
     )
     _print_household(_out(), details)
@@ -67,9 +71,10 @@ def household_show(
 def _print_household(console: Console, details: HouseholdDetails) -> None:
     from bot.contacts import display_contact
     from bot.domain import HouseholdStatus
-    from bot.messages import HISTORY_MORE, when
+    from bot.messages import HISTORY_MORE
 
     household = details.household
+    when = details.words.when
     lines = [
         f"[bold]{escape(household.address)}[/], {escape(details.community.name)}",
         f"Status: [{STATUS_COLOURS[household.status]}]{household.status.value}[/]",

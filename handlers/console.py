@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from rich.console import Console
 from rich.panel import Panel
@@ -19,10 +20,26 @@ from rich.text import Text
 from bot.contacts import display_contact
 from bot.domain import Channel, OutboxMessage
 from bot.engine import Engine
+from bot.language import language_of
 from bot.replies import Actor, Button, Event, Reply
 
 PLATFORM = "console"
 QUIT_WORDS = {"/quit", "/exit", "quit", "exit"}
+
+
+def terminal_language(environ: Mapping[str, str] | None = None) -> str:
+    """The language the terminal is set to, as POSIX reads it: ``LC_ALL``, else
+    ``LC_MESSAGES``, else ``LANG`` (``es_MX.UTF-8``); ``LANGUAGE``'s list comes first, as
+    gettext reads it. "" when none is set (``C`` and ``POSIX`` are no language)."""
+    env = os.environ if environ is None else environ
+    candidates = [*env.get("LANGUAGE", "").split(":")]
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if env.get(name):
+            candidates.append(env[name])
+            break
+    tags = [c for c in candidates if c and c.split(".")[0] not in ("C", "POSIX")]
+    return next((tag for tag in tags if language_of(tag)), tags[0] if tags else "")
+
 
 log = logging.getLogger("invitebot.console")
 

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     invite_ttl_hours: int = Field(default=168, ge=1, le=24 * 90)
     default_region: str = "US"
+    default_timezone: str = "UTC"
+    """The IANA time zone of a community that names none (``community set --timezone``):
+    every time its people read is shown in it."""
     invites_per_hour: int = Field(default=10, ge=1)
     invites_per_day: int = Field(default=30, ge=1)
     messages_per_destination_per_day: int = Field(default=3, ge=1)
@@ -325,6 +328,14 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
         return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from bot.language import zone_named
+
+        zone_named(value)  # ValueError: not an IANA name
+        return "UTC" if value.strip().upper() == "UTC" else value.strip()
 
     @field_validator("default_region")
     @classmethod

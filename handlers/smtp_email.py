@@ -43,6 +43,7 @@ from .email_headers import (
     one_line,
     text_header,
 )
+from .email_words import email_helpers, sender_name
 from .settings import Settings
 
 log = logging.getLogger("invitebot.email")
@@ -181,9 +182,11 @@ class SmtpSender:
         if context is None:
             email.set_content(message.body)
         else:
-            email.set_content(_templates.get_template("invitation_email.txt").render(context))
+            # In the invitation's language (an older row without one: English).
+            fields = context | email_helpers(message.data.get("language", ""))
+            email.set_content(_templates.get_template("invitation_email.txt").render(fields))
             email.add_alternative(
-                _templates.get_template("invitation_email.html").render(context), subtype="html"
+                _templates.get_template("invitation_email.html").render(fields), subtype="html"
             )
         return email, message_id
 
@@ -191,7 +194,7 @@ class SmtpSender:
         """The configured display name wins; otherwise the community's, when known."""
         display_name = self._from.display_name
         if not display_name and context and context.get("community"):
-            display_name = f"invitebot for {context['community']}"
+            display_name = sender_name(context.get("language", ""), context["community"])
         return mailbox_header("From", self._from.addr_spec, display_name)
 
     def _classify(
@@ -319,7 +322,7 @@ def invitation_context(data: Mapping[str, str]) -> dict[str, str] | None:
         return None
     context = {
         key: one_line(data.get(key, ""))
-        for key in (*_REQUIRED_INVITATION_FIELDS, "community", "token", "hoa")
+        for key in (*_REQUIRED_INVITATION_FIELDS, "community", "token", "hoa", "language")
     }
     context["hoa"] = context["hoa"] or _DEFAULT_HOA_CONTACT
     return context

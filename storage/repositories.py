@@ -241,6 +241,19 @@ class SqlMembers(SqlRepository[Member, MemberRow]):
             .order_by(col(MemberRow.id))
         )
 
+    async def set_language(self, member_id: str, language: str) -> None:
+        await self._execute(
+            self._statement(
+                "set_language",
+                lambda t: (
+                    update(t)
+                    .where(t.c.id == bindparam("member_id"))
+                    .values(language=bindparam("language"))
+                ),
+            ),
+            {"member_id": member_id, "language": language},
+        )
+
 
 class SqlIdentities(SqlRepository[ChannelIdentity, ChannelIdentityRow]):
     """:class:`bot.ports.IdentityRepository` on the ``channel_identities`` table.
@@ -274,14 +287,17 @@ class SqlIdentities(SqlRepository[ChannelIdentity, ChannelIdentityRow]):
 
         def build(table: Table) -> Executable:
             member, house = members.table, households.table
+            community = SqlCommunities._mapper.table
             return (
                 core_select(
                     table,
                     *(c.label(f"member__{c.name}") for c in member.columns),
                     *(c.label(f"household__{c.name}") for c in house.columns),
+                    community.c.timezone.label("community__timezone"),
                 )
                 .outerjoin(member, member.c.id == table.c.member_id)
                 .outerjoin(house, house.c.id == member.c.household_id)
+                .outerjoin(community, community.c.id == house.c.community_id)
                 .where(
                     table.c.platform == bindparam("platform"),
                     table.c.external_id == bindparam("external"),
@@ -300,7 +316,8 @@ class SqlIdentities(SqlRepository[ChannelIdentity, ChannelIdentityRow]):
         member = remembered(self._uow, members, values) if values["id"] is not None else None
         values = prefixed(row, "household__", households)
         household = remembered(self._uow, households, values) if values["id"] is not None else None
-        return IdentityWithOwner(identity, member, household)
+        zone = row["community__timezone"] or ""
+        return IdentityWithOwner(identity, member, household, zone)
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return await self._all(

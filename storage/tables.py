@@ -52,6 +52,7 @@ CONTACT = String(320)  # the longest email address RFC 5321 allows
 PLATFORM = String(32)
 EXTERNAL_ID = String(320)  # platform user and chat ids, E.164 numbers, email addresses
 SHORT = String(16)  # enum values
+LANGUAGE = String(16)  # a language code: "es", or "" for the default
 HASH = String(64)  # hex SHA-256
 
 
@@ -95,6 +96,7 @@ class CommunityRow(TableBase, table=True):
     created_at: datetime | None = Field(sa_type=UTCDateTime)
     telegram_group: str = Field(sa_type=EXTERNAL_ID, sa_column_kwargs={"server_default": ""})
     slack_channel: str = Field(sa_type=EXTERNAL_ID, sa_column_kwargs={"server_default": ""})
+    timezone: str = Field(sa_type=String(64), sa_column_kwargs={"server_default": ""})
 
 
 class HouseholdRow(TableBase, table=True):
@@ -130,6 +132,7 @@ class MemberRow(TableBase, table=True):
     phone: str | None = Field(sa_type=String(32))
     joined_at: datetime | None = Field(sa_type=UTCDateTime)
     left_at: datetime | None = Field(sa_type=UTCDateTime)
+    language: str = Field(sa_type=LANGUAGE, sa_column_kwargs={"server_default": ""})
 
 
 class ChannelIdentityRow(TableBase, table=True):
@@ -176,6 +179,7 @@ class InvitationRow(TableBase, table=True):
     # which has no fixed length (as long as the outbox's provider_id may be). Server defaults,
     # here and on outbox.data: columns added by a migration, filled in for existing rows.
     provider_message_id: str = Field(sa_type=String(255), sa_column_kwargs={"server_default": ""})
+    language: str = Field(sa_type=LANGUAGE, sa_column_kwargs={"server_default": ""})
 
 
 class OutboxRow(TableBase, table=True):
@@ -226,6 +230,7 @@ class ConversationRow(TableBase, table=True):
     state: str = Field(sa_type=String(64))
     data: dict[str, Any] = Field(sa_type=JSON)
     updated_at: datetime | None = Field(sa_type=UTCDateTime)
+    language: str = Field(sa_type=LANGUAGE, sa_column_kwargs={"server_default": ""})
 
 
 class PhoneStatusRow(TableBase, table=True):

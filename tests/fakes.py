@@ -192,6 +192,11 @@ class MemoryMembers(_Repo):
                 return _copy(m)
         return None
 
+    async def set_language(self, member_id: str, language: str) -> None:
+        member = self._s.members.get(member_id)
+        if member is not None:
+            member.language = language
+
 
 class MemoryIdentities(_Repo):
     async def add(self, identity: ChannelIdentity) -> None:
@@ -209,7 +214,10 @@ class MemoryIdentities(_Repo):
             return None
         member = _copy(self._s.members.get(identity.member_id))
         household = _copy(self._s.households.get(member.household_id)) if member else None
-        return IdentityWithOwner(identity, member, household)
+        community = self._s.communities.get(household.community_id) if household else None
+        return IdentityWithOwner(
+            identity, member, household, community.timezone if community else ""
+        )
 
     async def list_for_member(self, member_id: str) -> Sequence[ChannelIdentity]:
         return [_copy(i) for i in self._s.identities.values() if i.member_id == member_id]

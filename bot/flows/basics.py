@@ -17,14 +17,14 @@ class Basics(Flow):
         if turn.who.household is not None:
             community = await turn.uow.communities.get(turn.who.household.community_id)
             if community is not None and community.contact:
-                hoa = f"{community.name} at {community.contact}"
-        return [Reply(msg.HELP.format(hoa=hoa))]
+                hoa = turn.words(msg.HOA_AT, community=community.name, contact=community.contact)
+        return [Reply(turn.words(msg.HELP, hoa=hoa))]
 
     async def cancel(self, turn: Turn, args: str) -> list[Reply]:
         if turn.state == IDLE:
-            return [Reply(msg.NOTHING_TO_CANCEL)]
+            return [Reply(turn.words(msg.NOTHING_TO_CANCEL))]
         turn.end()
-        return [Reply(msg.FLOW_CANCELLED)]
+        return [Reply(turn.words(msg.FLOW_CANCELLED))]
 
     @staticmethod
     def is_cancel(payload: str) -> bool:
@@ -32,6 +32,6 @@ class Basics(Flow):
 
     async def press_cancel(self, turn: Turn) -> list[Reply]:
         if turn.state == IDLE:
-            return [Reply(msg.STALE_BUTTON)]
+            return [Reply(turn.words(msg.STALE_BUTTON))]
         turn.end()
-        return [Reply(msg.FLOW_CANCELLED, replace_previous=True)]
+        return [Reply(turn.words(msg.FLOW_CANCELLED), replace_previous=True)]

@@ -9,6 +9,7 @@ from typing import ClassVar
 from .. import messages as msg
 from ..context import CoreContext
 from ..domain import Conversation, Invitation
+from ..language import ENGLISH, Words
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Reply
 from ..rules import Who
@@ -28,6 +29,9 @@ class Turn:
     actor: Actor
     conversation: Conversation
     who: Who
+    words: Words = ENGLISH
+    """The person's words: their language (``/language``, else their app's) and their
+    community's time zone."""
 
     @property
     def state(self) -> str:
@@ -72,14 +76,15 @@ class Flow:
         return None
 
 
-def cancel_button() -> Button:
-    return Button(msg.BTN_CANCEL, CANCEL_PAYLOAD)
+def cancel_button(words: Words) -> Button:
+    return Button(words(msg.BTN_CANCEL), CANCEL_PAYLOAD)
 
 
-def sent_text(invitation: Invitation) -> str:
+def sent_text(words: Words, invitation: Invitation) -> str:
     """The confirmation after Send Invite (and again after its OK)."""
-    return msg.SENT.format(
+    return words(
+        msg.SENT,
         name=invitation.invitee_name,
         method=invitation.method.label,
-        expires=msg.when(invitation.expires_at),
+        expires=invitation.expires_at,
     )

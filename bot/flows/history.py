@@ -4,10 +4,9 @@ invitation's contact, masked."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .. import messages as msg
 from ..domain import EventActor, HouseholdEvent, HouseholdEventKind, Method
+from ..language import Words
 from ..membership import acting_head
 from ..replies import Reply
 from .common import Flow, Turn
@@ -15,97 +14,105 @@ from .common import Flow, Turn
 HISTORY_LENGTH = 20
 
 _VIA = {
-    "sms": "by text message",
-    "page": "on the invitation page",
-    "telegram": "on Telegram",
-    "slack": "on Slack",
-    "console": "in the console",
+    "sms": msg.HISTORY_VIA_SMS,
+    "page": msg.HISTORY_VIA_PAGE,
+    "telegram": msg.HISTORY_VIA_TELEGRAM,
+    "slack": msg.HISTORY_VIA_SLACK,
+    "console": msg.HISTORY_VIA_CONSOLE,
 }
-_REASONS = {
-    "time": "lapsed unanswered",
-    "cancelled": "was cancelled",
-    "left": "ended when they left",
-    "removed": "ended when they were removed",
-    "replaced": "ended when the board gave the head role to someone else",
+_LAPSED = {
+    "time": msg.HISTORY_HEAD_REQUEST_LAPSED,
+    "cancelled": msg.HISTORY_HEAD_REQUEST_CANCELLED,
+    "left": msg.HISTORY_HEAD_REQUEST_LEFT,
+    "removed": msg.HISTORY_HEAD_REQUEST_REMOVED,
+    "replaced": msg.HISTORY_HEAD_REQUEST_REPLACED,
 }
+_BY = {Method.EMAIL: msg.HISTORY_BY_EMAIL, Method.SMS: msg.HISTORY_BY_SMS}
 
 
 def _who(event: HouseholdEvent) -> str:
     if event.actor is EventActor.BOARD:
-        return "The HOA board"
+        return msg.HISTORY_BOARD
     if event.actor is EventActor.SYSTEM or not event.actor_name:
         return "invitebot"
     return event.actor_name
 
 
-def _via(event: HouseholdEvent) -> str:
-    return f" {_VIA[event.via]}" if event.via in _VIA else ""
+def _with(sentence: str, *tails: str) -> str:
+    """``sentence`` with the phrases that say more about it, each after a space."""
+    return " ".join([sentence, *(tail for tail in tails if tail)])
 
 
-_BY = {Method.EMAIL: "email", Method.SMS: "text message"}
+def _via(words: Words, event: HouseholdEvent) -> str:
+    return words(_VIA[event.via]) if event.via in _VIA else ""
 
 
-def _contact(event: HouseholdEvent) -> str:
-    method = f" by {_BY[event.method]}" if event.method is not None else ""
-    contact = f" ({event.masked_contact})" if event.masked_contact else ""
-    return method + contact
+def _contact(words: Words, event: HouseholdEvent) -> str:
+    method = words(_BY[event.method]) if event.method is not None else ""
+    contact = f"({event.masked_contact})" if event.masked_contact else ""
+    return _with(method, contact).strip()
 
 
-_SENTENCES: dict[HouseholdEventKind, Callable[[HouseholdEvent], str]] = {
-    HouseholdEventKind.INVITED: lambda e: f"{_who(e)} invited {e.subject_name}{_contact(e)}",
-    HouseholdEventKind.RESENT: lambda e: (
-        f"{_who(e)} resent the invitation to {e.subject_name}"
-        + (" with a new link" if e.details.get("new_link") == "yes" else "")
-    ),
-    HouseholdEventKind.CANCELLED: lambda e: (
-        f"{_who(e)} cancelled the invitation to {e.subject_name}"
-    ),
-    HouseholdEventKind.DELIVERED: lambda e: (
-        f"The invitation to {e.subject_name} was delivered{_contact(e)}"
-    ),
-    HouseholdEventKind.DELIVERY_FAILED: lambda e: (
-        f"The invitation to {e.subject_name} could not be delivered{_contact(e)}"
-        + (f" (carrier error {e.details['error_code']})" if e.details.get("error_code") else "")
-    ),
-    HouseholdEventKind.ACCEPTED: lambda e: f"{e.subject_name} accepted the invitation{_via(e)}",
-    HouseholdEventKind.DECLINED: lambda e: (
-        f"{e.subject_name} declined the invitation{_via(e)}"
-        + (" (wrong number)" if e.details.get("wrong_number") == "yes" else "")
-    ),
-    HouseholdEventKind.EXPIRED: lambda e: f"The invitation to {e.subject_name} expired",
-    HouseholdEventKind.REMOVED: lambda e: f"{_who(e)} removed {e.subject_name}",
-    HouseholdEventKind.LEFT: lambda e: f"{e.subject_name} left the household",
-    HouseholdEventKind.HEAD_REQUESTED: lambda e: f"{_who(e)} asked {e.subject_name} to become head",
-    HouseholdEventKind.HEAD_REQUEST_DECLINED: lambda e: f"{e.subject_name} declined to become head",
-    HouseholdEventKind.HEAD_REQUEST_LAPSED: lambda e: (
-        f"The request to {e.subject_name} to become head "
-        + _REASONS.get(e.details.get("reason", ""), "ended")
-    ),
-    HouseholdEventKind.HEAD_HANDED_OVER: lambda e: (
-        f"{_who(e)} handed the head role to {e.subject_name}"
-    ),
-    HouseholdEventKind.RENAMED: lambda e: (
-        f"{_who(e)} renamed {e.details.get('previous_name', 'a member')} to {e.subject_name}"
-    ),
-    HouseholdEventKind.ACCESS_CODE_RESET: lambda e: "The HOA board issued a new access code",
-    HouseholdEventKind.DEACTIVATED: lambda e: "The HOA board deactivated the household",
-    HouseholdEventKind.ACTIVATED: lambda e: "The HOA board activated the household again",
-    HouseholdEventKind.CLAIMED: lambda e: (
-        f"{e.subject_name} claimed the household as head"
-        + (
-            f" with a new access code from the board ({e.details['replaced']} was head before)"
-            if e.details.get("replaced")
-            else ""
-        )
-    ),
-}
+def _sentence(words: Words, e: HouseholdEvent) -> str:
+    """What ``e`` was, as one sentence (without its full stop). mypy checks that every kind
+    has its case."""
+    who, name, kind = _who(e), e.subject_name, e.kind
+    match kind:
+        case HouseholdEventKind.INVITED:
+            return _with(words(msg.HISTORY_INVITED, who=who, name=name), _contact(words, e))
+        case HouseholdEventKind.RESENT:
+            new_link = e.details.get("new_link") == "yes"
+            sentence = msg.HISTORY_RESENT_NEW_LINK if new_link else msg.HISTORY_RESENT
+            return words(sentence, who=who, name=name)
+        case HouseholdEventKind.CANCELLED:
+            return words(msg.HISTORY_CANCELLED, who=who, name=name)
+        case HouseholdEventKind.DELIVERED:
+            return _with(words(msg.HISTORY_DELIVERED, name=name), _contact(words, e))
+        case HouseholdEventKind.DELIVERY_FAILED:
+            code = e.details.get("error_code", "")
+            error = words(msg.HISTORY_CARRIER_ERROR, code=code) if code else ""
+            return _with(words(msg.HISTORY_NOT_DELIVERED, name=name), _contact(words, e), error)
+        case HouseholdEventKind.ACCEPTED:
+            return _with(words(msg.HISTORY_ACCEPTED, name=name), _via(words, e))
+        case HouseholdEventKind.DECLINED:
+            wrong = (
+                words(msg.HISTORY_WRONG_NUMBER) if e.details.get("wrong_number") == "yes" else ""
+            )
+            return _with(words(msg.HISTORY_DECLINED, name=name), _via(words, e), wrong)
+        case HouseholdEventKind.EXPIRED:
+            return words(msg.HISTORY_EXPIRED, name=name)
+        case HouseholdEventKind.REMOVED:
+            return words(msg.HISTORY_REMOVED, who=who, name=name)
+        case HouseholdEventKind.LEFT:
+            return words(msg.HISTORY_LEFT, name=name)
+        case HouseholdEventKind.HEAD_REQUESTED:
+            return words(msg.HISTORY_HEAD_REQUESTED, who=who, name=name)
+        case HouseholdEventKind.HEAD_REQUEST_DECLINED:
+            return words(msg.HISTORY_HEAD_REQUEST_DECLINED, name=name)
+        case HouseholdEventKind.HEAD_REQUEST_LAPSED:
+            reason = _LAPSED.get(e.details.get("reason", ""), msg.HISTORY_HEAD_REQUEST_ENDED)
+            return words(reason, name=name)
+        case HouseholdEventKind.HEAD_HANDED_OVER:
+            return words(msg.HISTORY_HANDED_OVER, who=who, name=name)
+        case HouseholdEventKind.RENAMED:
+            old = e.details.get("previous_name") or words(msg.HISTORY_A_MEMBER)
+            return words(msg.HISTORY_RENAMED, who=who, old=old, name=name)
+        case HouseholdEventKind.ACCESS_CODE_RESET:
+            return words(msg.HISTORY_ACCESS_CODE_RESET)
+        case HouseholdEventKind.DEACTIVATED:
+            return words(msg.HISTORY_DEACTIVATED)
+        case HouseholdEventKind.ACTIVATED:
+            return words(msg.HISTORY_ACTIVATED)
+        case HouseholdEventKind.CLAIMED:
+            replaced = e.details.get("replaced")
+            if replaced:
+                return words(msg.HISTORY_CLAIMED_REPLACING, name=name, replaced=replaced)
+            return words(msg.HISTORY_CLAIMED, name=name)
 
 
-def describe(event: HouseholdEvent) -> str:
-    """One event as a line of the history."""
-    sentence = _SENTENCES.get(event.kind)
-    what = sentence(event) if sentence is not None else event.kind.value
-    return msg.HISTORY_LINE.format(when=msg.when(event.at), what=what + ".")
+def describe(words: Words, event: HouseholdEvent) -> str:
+    """One event as a line of the history, in the reader's words and time zone."""
+    return words(msg.HISTORY_LINE, when=event.at, what=_sentence(words, event) + ".")
 
 
 class HistoryFlow(Flow):
@@ -115,10 +122,11 @@ class HistoryFlow(Flow):
         acting = await acting_head(turn.uow, turn.who)
         household = acting.household
         events = await turn.uow.events.list_for_household(household.id, limit=HISTORY_LENGTH)
-        title = msg.HISTORY_TITLE.format(address=household.address)
+        words = turn.words
+        title = words(msg.HISTORY_TITLE, address=household.address)
         if not events:
-            return [Reply(msg.HISTORY_EMPTY, title=title)]
-        lines = [describe(event) for event in events]
+            return [Reply(words(msg.HISTORY_EMPTY), title=title)]
+        lines = [describe(words, event) for event in events]
         if len(events) == HISTORY_LENGTH:
-            lines.append(msg.HISTORY_MORE.format(count=HISTORY_LENGTH))
+            lines.append(words(msg.HISTORY_MORE, count=HISTORY_LENGTH))
         return [Reply("\n".join(lines), title=title)]

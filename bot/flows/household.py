@@ -21,10 +21,12 @@ from ..invitations import (
     resend_invitation,
     who_is,
 )
+from ..language import Words
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Confirm, Reply, Style
 from ..rules import Refused
 from .common import Flow, Handler, Turn, sent_text
+from .language import chosen_language
 from .members import (
     HISTORY_PAYLOAD,
     head_cards,
@@ -64,21 +66,24 @@ class HouseholdFlow(Flow):
         if subcommand is not None:
             return await subcommand(turn, "")
         if word:
-            return [Reply(msg.HOUSEHOLD_USAGE)]
+            return [Reply(turn.words(msg.HOUSEHOLD_USAGE))]
         return await self._cards(turn, turn.who.household, with_buttons=turn.who.is_head)
 
     async def home(self, uow: UnitOfWork, actor: Actor) -> HomeView:
         """The ``/household`` cards, with their buttons for a head; for someone in no
         household, how to join. Reads only: no conversation is loaded or saved."""
         who = await who_is(uow, actor)
-        if who.member is None or who.household is None:
-            return HomeView(replies=(Reply(msg.NOT_IN_HOUSEHOLD),), is_head=False)
-        turn = Turn(
-            uow=uow,
-            actor=actor,
-            conversation=Conversation(platform=actor.platform, user_id=actor.user_id),
-            who=who,
+        # Read, not locked: a step another process is taking may be changing it.
+        conversation = await uow.conversations.get(platform=actor.platform, user_id=actor.user_id)
+        if conversation is None:
+            conversation = Conversation(platform=actor.platform, user_id=actor.user_id)
+        language = chosen_language(conversation, actor) or (
+            who.member.language if who.member else ""
         )
+        words = self.ctx.words(language, who.timezone)
+        if who.member is None or who.household is None:
+            return HomeView(replies=(Reply(words(msg.NOT_IN_HOUSEHOLD)),), is_head=False)
+        turn = Turn(uow=uow, actor=actor, conversation=conversation, who=who, words=words)
         cards = await self._cards(turn, who.household, with_buttons=who.is_head)
         return HomeView(replies=tuple(cards), is_head=who.is_head)
 
@@ -86,14 +91,14 @@ class HouseholdFlow(Flow):
         """A ``card:`` button."""
         card = _PAYLOAD.match(payload)
         if card is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         action, invitation_id = card.group(1), card.group(2)
         ctx = self.ctx
         if action == "ok":
             invitation = await managed_invitation(
                 turn.uow, turn.who, invitation_id, hoa=self.ctx.hoa_contact
             )
-            return [Reply(sent_text(invitation), replace_previous=True)]
+            return [Reply(sent_text(turn.words, invitation), replace_previous=True)]
         if action in ("resend", "resend_same", "resend_new"):
             return await self._resend(turn, action, invitation_id)
         invitation = await managed_invitation(
@@ -106,33 +111,40 @@ class HouseholdFlow(Flow):
                 link = link_of(ctx, invitation)
                 return [
                     Reply(
-                        msg.COPY_LINK.format(name=name, expires=msg.when(invitation.expires_at)),
+                        turn.words(msg.COPY_LINK, name=name, expires=invitation.expires_at),
                         link=link,
+                        link_label=turn.words(msg.COPY_LINK_BUTTON),
                     ),
                     # The invitation page serves a QR code of the link while it is open.
-                    Reply(msg.COPY_QR.format(name=name), link=f"{link}/qr.png"),
+                    Reply(turn.words(msg.COPY_QR, name=name), link=f"{link}/qr.png"),
                 ]
             if status is InvitationStatus.EXPIRED:
-                return [Reply(msg.COPY_EXPIRED.format(name=name))]
-            return [Reply(msg.COPY_NOT_OPEN.format(name=name, status=msg.STATUS_LABELS[status]))]
+                return [Reply(turn.words(msg.COPY_EXPIRED, name=name))]
+            return [
+                Reply(turn.words(msg.COPY_NOT_OPEN, name=name, status=msg.STATUS_LABELS[status]))
+            ]
         if status not in (InvitationStatus.PENDING, InvitationStatus.EXPIRED):
-            return [Reply(msg.ALREADY_CLOSED.format(name=name, status=msg.STATUS_LABELS[status]))]
+            return [
+                Reply(turn.words(msg.ALREADY_CLOSED, name=name, status=msg.STATUS_LABELS[status]))
+            ]
         if action == "cancel":
             return [
                 Reply(
-                    msg.CONFIRM_CANCEL.format(name=name),
+                    turn.words(msg.CONFIRM_CANCEL, name=name),
                     buttons=(
                         Button(
-                            msg.BTN_CONFIRM_CANCEL, f"card:cancel_yes:{invitation.id}", Style.DANGER
+                            turn.words(msg.BTN_CONFIRM_CANCEL),
+                            f"card:cancel_yes:{invitation.id}",
+                            Style.DANGER,
                         ),
-                        Button(msg.BTN_KEEP, f"card:keep:{invitation.id}"),
+                        Button(turn.words(msg.BTN_KEEP), f"card:keep:{invitation.id}"),
                     ),
                 )
             ]
         if action == "keep":
-            return [Reply(msg.KEPT.format(name=name), replace_previous=True)]
+            return [Reply(turn.words(msg.KEPT, name=name), replace_previous=True)]
         await cancel_invitation(turn.uow, ctx, who=turn.who, invitation_id=invitation_id)
-        return [Reply(msg.CANCELLED.format(name=name), replace_previous=True)]
+        return [Reply(turn.words(msg.CANCELLED, name=name), replace_previous=True)]
 
     async def _resend(self, turn: Turn, action: str, invitation_id: str) -> list[Reply]:
         """Resend; an expired invitation first asks whether to keep its link or make a new one."""
@@ -143,11 +155,13 @@ class HouseholdFlow(Flow):
         if action == "resend" and status is InvitationStatus.EXPIRED:
             return [
                 Reply(
-                    msg.RESEND_CHOICE.format(name=invitation.invitee_name),
+                    turn.words(msg.RESEND_CHOICE, name=invitation.invitee_name),
                     buttons=(
-                        Button(msg.BTN_RESEND_SAME, f"card:resend_same:{invitation.id}"),
                         Button(
-                            msg.BTN_RESEND_NEW,
+                            turn.words(msg.BTN_RESEND_SAME), f"card:resend_same:{invitation.id}"
+                        ),
+                        Button(
+                            turn.words(msg.BTN_RESEND_NEW),
                             f"card:resend_new:{invitation.id}",
                             Style.PRIMARY,
                         ),
@@ -166,7 +180,7 @@ class HouseholdFlow(Flow):
         text = msg.RESENT_NEW_LINK if new_link else msg.RESENT
         return [
             Reply(
-                text.format(name=invitation.invitee_name, expires=msg.when(invitation.expires_at)),
+                turn.words(text, name=invitation.invitee_name, expires=invitation.expires_at),
                 replace_previous=action != "resend",
             )
         ]
@@ -174,7 +188,8 @@ class HouseholdFlow(Flow):
     async def _cards(self, turn: Turn, household: Household, *, with_buttons: bool) -> list[Reply]:
         view = await household_view(turn.uow, self.ctx, household=household)
         now = self.ctx.clock.now()
-        title = msg.HOUSEHOLD_TITLE.format(
+        title = turn.words(
+            msg.HOUSEHOLD_TITLE,
             address=household.address,
             community=view.community.name if view.community else "",
         )
@@ -182,81 +197,82 @@ class HouseholdFlow(Flow):
             accounts = {m.id: await turn.uow.identities.list_for_member(m.id) for m in view.members}
             replies = [
                 Reply(
-                    msg.MEMBERS_TITLE,
+                    turn.words(msg.MEMBERS_TITLE),
                     title=title,
-                    buttons=(Button(msg.BTN_HISTORY, HISTORY_PAYLOAD),),
+                    buttons=(Button(turn.words(msg.BTN_HISTORY), HISTORY_PAYLOAD),),
                 ),
-                *head_cards(household, view.members, accounts, now),
+                *head_cards(turn.words, household, view.members, accounts, now),
             ]
         else:
             me = turn.who.member
             head = next((m for m in view.members if m.is_head), None)
-            lines = [member_line(m) for m in view.members]
+            lines = [member_line(turn.words, m) for m in view.members]
             if head is not None:
-                lines.append(msg.MEMBER_VIEW_NOTE.format(head=head.name))
+                lines.append(turn.words(msg.MEMBER_VIEW_NOTE, head=head.name))
             replies = [
                 Reply(
-                    "\n".join([msg.MEMBERS_TITLE, *lines]),
+                    "\n".join([turn.words(msg.MEMBERS_TITLE), *lines]),
                     title=title,
-                    buttons=member_view_buttons() if me is not None else (),
+                    buttons=member_view_buttons(turn.words) if me is not None else (),
                 )
             ]
             if me is not None:
                 community = view.community.name if view.community else ""
-                replies.extend(request_card(household, community, head, me, now))
+                replies.extend(request_card(turn.words, household, community, head, me, now))
         if not with_buttons:
             return replies
         if not view.open_invitations and not view.closed_invitations:
-            replies.append(Reply(msg.NO_INVITATIONS))
+            replies.append(Reply(turn.words(msg.NO_INVITATIONS)))
         for invitation in view.open_invitations:
-            replies.append(_card(invitation, now))
+            replies.append(_card(turn.words, invitation, now))
         if view.closed_invitations:
             lines = [
-                msg.CARD_CLOSED.format(
+                turn.words(
+                    msg.CARD_CLOSED,
                     name=i.invitee_name,
                     method=i.method.label,
                     contact=contacts.mask_contact(i.contact),
                     status=msg.STATUS_LABELS[i.effective_status(now)],
-                    when=msg.when(i.responded_at or i.expires_at),
+                    when=i.responded_at or i.expires_at,
                 )
                 for i in sorted(
                     view.closed_invitations, key=lambda i: i.responded_at or i.created_at
                 )[-5:]
             ]
-            replies.append(Reply("\n".join(lines), title=msg.EARLIER_TITLE))
+            replies.append(Reply("\n".join(lines), title=turn.words(msg.EARLIER_TITLE)))
         return replies
 
 
-def _card(invitation: Invitation, now: datetime) -> Reply:
+def _card(words: Words, invitation: Invitation, now: datetime) -> Reply:
     status = invitation.effective_status(now)
     delivery = ""
     if status is InvitationStatus.PENDING:
-        delivery = f" ({msg.DELIVERY_LABELS[invitation.delivery_status]})"
-    expiry = (msg.CARD_EXPIRED if status is InvitationStatus.EXPIRED else msg.CARD_EXPIRES).format(
-        when=msg.when(invitation.expires_at)
-    )
+        delivery = f" ({words(msg.DELIVERY_LABELS[invitation.delivery_status])})"
+    expired = status is InvitationStatus.EXPIRED
+    expiry = words(msg.CARD_EXPIRED if expired else msg.CARD_EXPIRES, when=invitation.expires_at)
     return Reply(
-        msg.CARD.format(
+        words(
+            msg.CARD,
             name=invitation.invitee_name,
             method=invitation.method.label,
             contact=contacts.mask_contact(invitation.contact),
             status=msg.STATUS_LABELS[status],
             delivery=delivery,
-            sent=msg.when(invitation.sent_at or invitation.created_at),
+            sent=invitation.sent_at or invitation.created_at,
             expiry=expiry,
         ),
         buttons=(
-            Button(msg.BTN_COPY, f"card:copy:{invitation.id}"),
-            Button(msg.BTN_RESEND, f"card:resend:{invitation.id}"),
+            Button(words(msg.BTN_COPY), f"card:copy:{invitation.id}"),
+            Button(words(msg.BTN_RESEND), f"card:resend:{invitation.id}"),
             Button(
-                msg.BTN_CANCEL_INVITE,
+                words(msg.BTN_CANCEL_INVITE),
                 f"card:cancel:{invitation.id}",
                 Style.DANGER,
                 confirm=Confirm(
-                    title=msg.CONFIRM_CANCEL_TITLE,
-                    text=msg.CONFIRM_CANCEL.format(name=invitation.invitee_name),
-                    yes=msg.BTN_CONFIRM_CANCEL,
-                    no=msg.BTN_KEEP,
+                    title=words(msg.CONFIRM_CANCEL_TITLE),
+                    text=words(msg.CONFIRM_CANCEL, name=invitation.invitee_name),
+                    yes=words(msg.BTN_CONFIRM_CANCEL),
+                    no=words(msg.BTN_KEEP),
                     payload=f"card:cancel_yes:{invitation.id}",
                 ),
             ),

@@ -20,6 +20,7 @@ from ..invite_checks import (
     check_invite_quota,
     check_phone_may_be_texted,
 )
+from ..language import LANGUAGES, language_name
 from ..replies import Button, Reply, Style
 from ..rules import Refused, only_a_head_may_manage_invitations
 from .common import Flow, Turn, cancel_button, sent_text
@@ -30,15 +31,18 @@ CONTACT = "invite.contact"
 SUMMARY = "invite.summary"
 EDIT = "invite.edit"
 DUPLICATE = "invite.duplicate"
+LANGUAGE = "invite.language"
 
 _PAYLOAD = re.compile(
-    r"^flow:(method:email|method:sms|send|edit|edit:method|edit:name|edit:contact|back|resend_existing)$"
+    r"^flow:(method:email|method:sms|send|edit|edit:method|edit:name|edit:contact"
+    r"|edit:language|language:[a-z]{2,8}|back|resend_existing)$"
 )
 _ALLOWED = {
     METHOD: {"method:email", "method:sms"},
     SUMMARY: {"send", "edit"},
-    EDIT: {"edit:method", "edit:name", "edit:contact", "back"},
+    EDIT: {"edit:method", "edit:name", "edit:contact", "edit:language", "back"},
     DUPLICATE: {"resend_existing"},
+    LANGUAGE: {f"language:{code}" for code in LANGUAGES},
 }
 """The buttons each question shows; any other is stale."""
 _METHOD_WORDS = {
@@ -48,12 +52,23 @@ _METHOD_WORDS = {
     "sms": Method.SMS,
     "text": Method.SMS,
     "phone": Method.SMS,
+    # Spanish, so that a one-shot /invite reads in the head's words too.
+    "correo": Method.EMAIL,
+    "texto": Method.SMS,
+    "telefono": Method.SMS,
+    "teléfono": Method.SMS,
 }
 _PHONEISH = re.compile(r"^[+()\d.\-]+$")
 
 
 class InviteFlow(Flow):
-    states = frozenset({METHOD, NAME, CONTACT, SUMMARY, EDIT, DUPLICATE})
+    states = frozenset({METHOD, NAME, CONTACT, SUMMARY, EDIT, DUPLICATE, LANGUAGE})
+
+    @staticmethod
+    def _language(turn: Turn) -> str:
+        """The invitation's language: the head's choice in Edit, else their own."""
+        chosen = str(turn.data.get("language", ""))
+        return chosen if chosen in LANGUAGES else turn.words.language
 
     async def command(self, turn: Turn, args: str) -> list[Reply]:
         head, household = only_a_head_may_manage_invitations(turn.who)
@@ -68,7 +83,7 @@ class InviteFlow(Flow):
             try:
                 turn.data["name"] = contacts.normalise_name(name)
             except contacts.ContactError as error:
-                errors.append(Reply(str(error)))
+                errors.append(Reply(turn.words.say(error.say)))
         if contact:
             if method is None:
                 guessed = contacts.guess_method(contact)
@@ -83,7 +98,7 @@ class InviteFlow(Flow):
             try:
                 turn.data["name"] = contacts.normalise_name(text)
             except contacts.ContactError as error:
-                return [Reply(str(error)), *await self.prompt(turn)]
+                return [Reply(turn.words.say(error.say)), *await self.prompt(turn)]
             return await self._next_question(turn)
         if turn.state == CONTACT:
             return await self._take_contact(turn, text)
@@ -98,12 +113,12 @@ class InviteFlow(Flow):
                 contact = contacts.normalise_phone(text, region=self.ctx.region)
         except contacts.ContactError as error:
             turn.go(CONTACT)
-            return [Reply(str(error)), *await self.prompt(turn)]
+            return [Reply(turn.words.say(error.say)), *await self.prompt(turn)]
         _, household = only_a_head_may_manage_invitations(turn.who)
         check = await check_contact(turn.uow, self.ctx, household=household, contact=contact)
         if check.member is not None:
             turn.end()
-            return [Reply(msg.ALREADY_MEMBER.format(name=check.member.name))]
+            return [Reply(turn.words(msg.ALREADY_MEMBER, name=check.member.name))]
         if method is Method.SMS:
             try:
                 await check_phone_may_be_texted(
@@ -111,7 +126,7 @@ class InviteFlow(Flow):
                 )
             except Refused as refusal:
                 turn.go(CONTACT)
-                return [Reply(str(refusal)), *await self.prompt(turn)]
+                return [Reply(turn.words.say(refusal.say)), *await self.prompt(turn)]
         turn.data["contact"] = contact
         if check.pending is not None and check.pending.is_open(self.ctx.clock.now()):
             turn.data["existing"] = check.pending.id
@@ -135,10 +150,13 @@ class InviteFlow(Flow):
         """A ``flow:`` button (Cancel is :mod:`.basics`'s)."""
         flow = _PAYLOAD.match(payload)
         if flow is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         action = flow.group(1)
         if action not in _ALLOWED.get(turn.state, set()):
-            return [Reply(msg.STALE_BUTTON)]
+            return [Reply(turn.words(msg.STALE_BUTTON))]
+        if action.startswith("language:"):
+            turn.data["language"] = action.removeprefix("language:")
+            return await self._next_question(turn)
         if action.startswith("method:"):
             chosen = Method(action.removeprefix("method:"))
             if turn.data.get("method") != chosen.value:
@@ -154,7 +172,9 @@ class InviteFlow(Flow):
             return await self._next_question(turn)
         if action.startswith("edit:"):
             field = action.removeprefix("edit:")
-            turn.go({"method": METHOD, "name": NAME, "contact": CONTACT}[field])
+            turn.go(
+                {"method": METHOD, "name": NAME, "contact": CONTACT, "language": LANGUAGE}[field]
+            )
             return await self.prompt(turn)
         # resend_existing
         invitation = await resend_invitation(
@@ -168,9 +188,7 @@ class InviteFlow(Flow):
         turn.end()
         return [
             Reply(
-                msg.RESENT.format(
-                    name=invitation.invitee_name, expires=msg.when(invitation.expires_at)
-                )
+                turn.words(msg.RESENT, name=invitation.invitee_name, expires=invitation.expires_at)
             )
         ]
 
@@ -184,39 +202,42 @@ class InviteFlow(Flow):
             name=str(turn.data["name"]),
             contact=str(turn.data["contact"]),
             shown_as=str(turn.data["contact"]),
+            language=self._language(turn),
         )
         turn.end()
         return [
             Reply(
-                sent_text(invitation),
-                buttons=(Button(msg.BTN_OK, f"card:ok:{invitation.id}", Style.PRIMARY),),
+                sent_text(turn.words, invitation),
+                buttons=(
+                    Button(turn.words(msg.BTN_OK), f"card:ok:{invitation.id}", Style.PRIMARY),
+                ),
                 replace_previous=True,
             )
         ]
 
     async def prompt(self, turn: Turn) -> list[Reply]:
-        cancel = cancel_button()
+        cancel = cancel_button(turn.words)
         data = turn.data
         if turn.state == METHOD:
             return [
                 Reply(
-                    msg.ASK_METHOD,
+                    turn.words(msg.ASK_METHOD),
                     buttons=(
-                        Button(msg.BTN_EMAIL, "flow:method:email"),
-                        Button(msg.BTN_SMS, "flow:method:sms"),
+                        Button(turn.words(msg.BTN_EMAIL), "flow:method:email"),
+                        Button(turn.words(msg.BTN_SMS), "flow:method:sms"),
                         cancel,
                     ),
                 )
             ]
         if turn.state == NAME:
-            return [Reply(msg.ASK_NAME, buttons=(cancel,))]
+            return [Reply(turn.words(msg.ASK_NAME), buttons=(cancel,))]
         if turn.state == CONTACT:
             name = str(data.get("name", ""))
             if data.get("method") == Method.EMAIL.value:
-                text = msg.ASK_EMAIL.format(name=name)
+                text = turn.words(msg.ASK_EMAIL, name=name)
             else:
-                text = msg.ASK_PHONE.format(
-                    name=name, example=contacts.phone_example(self.ctx.region)
+                text = turn.words(
+                    msg.ASK_PHONE, name=name, example=contacts.phone_example(self.ctx.region)
                 )
             return [Reply(text, buttons=(cancel,))]
         if turn.state == SUMMARY:
@@ -224,17 +245,21 @@ class InviteFlow(Flow):
             household = turn.who.household
             return [
                 Reply(
-                    msg.SUMMARY.format(
+                    turn.words(
+                        msg.SUMMARY,
                         name=data["name"],
                         method=method.label,
-                        contact_label="Email" if method is Method.EMAIL else "Mobile",
+                        contact_label=msg.LABEL_EMAIL
+                        if method is Method.EMAIL
+                        else msg.LABEL_MOBILE,
+                        language=language_name(self._language(turn)),
                         contact=contacts.display_contact(str(data["contact"])),
                         household=household.address if household else "",
                     ),
-                    title=msg.SUMMARY_TITLE,
+                    title=turn.words(msg.SUMMARY_TITLE),
                     buttons=(
-                        Button(msg.BTN_SEND, "flow:send", Style.PRIMARY),
-                        Button(msg.BTN_EDIT, "flow:edit"),
+                        Button(turn.words(msg.BTN_SEND), "flow:send", Style.PRIMARY),
+                        Button(turn.words(msg.BTN_EDIT), "flow:edit"),
                         cancel,
                     ),
                 )
@@ -242,29 +267,43 @@ class InviteFlow(Flow):
         if turn.state == EDIT:
             return [
                 Reply(
-                    msg.EDIT_WHAT,
+                    turn.words(msg.EDIT_WHAT),
                     buttons=(
-                        Button(msg.BTN_EDIT_METHOD, "flow:edit:method"),
-                        Button(msg.BTN_EDIT_NAME, "flow:edit:name"),
-                        Button(msg.BTN_EDIT_CONTACT, "flow:edit:contact"),
-                        Button(msg.BTN_BACK, "flow:back"),
+                        Button(turn.words(msg.BTN_EDIT_METHOD), "flow:edit:method"),
+                        Button(turn.words(msg.BTN_EDIT_NAME), "flow:edit:name"),
+                        Button(turn.words(msg.BTN_EDIT_CONTACT), "flow:edit:contact"),
+                        Button(turn.words(msg.BTN_EDIT_LANGUAGE), "flow:edit:language"),
+                        Button(turn.words(msg.BTN_BACK), "flow:back"),
                     ),
+                )
+            ]
+        if turn.state == LANGUAGE:
+            choices = [Button(language_name(code), f"flow:language:{code}") for code in LANGUAGES]
+            return [
+                Reply(
+                    turn.words(msg.ASK_INVITATION_LANGUAGE, name=str(data.get("name", ""))),
+                    buttons=(*choices, cancel),
                 )
             ]
         if turn.state == DUPLICATE:
             existing = await turn.uow.invitations.get(str(data["existing"]))
             if existing is None:
                 turn.end()
-                return [Reply(msg.STALE_BUTTON)]
+                return [Reply(turn.words(msg.STALE_BUTTON))]
             return [
                 Reply(
-                    msg.DUPLICATE_PENDING.format(
+                    turn.words(
+                        msg.DUPLICATE_PENDING,
                         name=existing.invitee_name,
                         contact=contacts.display_contact(existing.contact),
-                        sent=msg.when(existing.sent_at or existing.created_at),
+                        sent=existing.sent_at or existing.created_at,
                     ),
                     buttons=(
-                        Button(msg.BTN_RESEND_EXISTING, "flow:resend_existing", Style.PRIMARY),
+                        Button(
+                            turn.words(msg.BTN_RESEND_EXISTING),
+                            "flow:resend_existing",
+                            Style.PRIMARY,
+                        ),
                         cancel,
                     ),
                 )

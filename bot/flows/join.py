@@ -43,7 +43,7 @@ class JoinFlow(Flow):
         if not payload:
             if turn.who.member is not None:
                 return await self.run_command(turn, "help", "")
-            return [Reply(msg.WELCOME_START)]
+            return [Reply(turn.words(msg.WELCOME_START))]
         if payload.lower() in START_COMMANDS:
             return await self.run_command(turn, payload.lower(), "")
         if is_account_link_token(payload):
@@ -53,28 +53,30 @@ class JoinFlow(Flow):
             turn.end()
             household = await turn.uow.households.get(member.household_id)
             address = household.address if household else ""
-            return [Reply(msg.ACCOUNT_LINKED.format(name=member.name, address=address))]
+            return [Reply(turn.words(msg.ACCOUNT_LINKED, name=member.name, address=address))]
         return await self.join_with(turn, payload)
 
     async def decline(self, turn: Turn, args: str) -> list[Reply]:
-        declined = await decline_with(turn.uow, self.ctx, actor=turn.actor, text=args)
+        declined = await decline_with(
+            turn.uow, self.ctx, actor=turn.actor, text=args, words=turn.words
+        )
         if declined.done:
             turn.end()
         return [declined.reply]
 
     async def join_with(self, turn: Turn, text: str) -> list[Reply]:
         """An access code or an invitation link (see :mod:`bot.join`)."""
-        joined = await join_with(turn.uow, self.ctx, actor=turn.actor, text=text)
+        joined = await join_with(turn.uow, self.ctx, actor=turn.actor, text=text, words=turn.words)
         if joined is not None:
             if joined.done:
                 turn.end()
             return [joined.reply]
         if turn.state == JOIN:
-            return [Reply(msg.BAD_JOIN_ARGUMENT), *await self.prompt(turn)]
-        return [Reply(msg.BAD_JOIN_ARGUMENT)]
+            return [Reply(turn.words(msg.BAD_JOIN_ARGUMENT)), *await self.prompt(turn)]
+        return [Reply(turn.words(msg.BAD_JOIN_ARGUMENT))]
 
     async def text(self, turn: Turn, text: str) -> list[Reply] | None:
         return await self.join_with(turn, text)
 
     async def prompt(self, turn: Turn) -> list[Reply]:
-        return [Reply(msg.ASK_JOIN, buttons=(cancel_button(),))]
+        return [Reply(turn.words(msg.ASK_JOIN), buttons=(cancel_button(turn.words),))]

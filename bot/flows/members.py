@@ -24,6 +24,7 @@ from ..handover import (
     request_buttons,
     request_head,
 )
+from ..language import Words
 from ..membership import acting_head, chat_accounts, leave_household, member_of, remove_member
 from ..membership import rename_member as rename
 from ..replies import Button, Confirm, Reply, Style
@@ -41,16 +42,18 @@ HISTORY_PAYLOAD = "household:history"
 LEAVE_PAYLOAD = "household:leave"
 
 
-def member_line(member: Member) -> str:
+def member_line(words: Words, member: Member) -> str:
     contact = member.email or member.phone or ""
-    return msg.MEMBER_LINE.format(
+    return words(
+        msg.MEMBER_LINE,
         name=member.name,
-        head=msg.HEAD_MARK if member.is_head else "",
+        head=words(msg.HEAD_MARK) if member.is_head else "",
         contact=f" · {contacts.mask_contact(contact)}" if contact else "",
     )
 
 
 def head_cards(
+    words: Words,
     household: Household,
     members: Sequence[Member],
     accounts: dict[str, Sequence[ChannelIdentity]],
@@ -61,61 +64,70 @@ def head_cards(
     cards = []
     asked = household.open_head_request(now)
     for member in members:
-        buttons = [Button(msg.BTN_RENAME, f"member:rename:{member.id}")]
+        buttons = [Button(words(msg.BTN_RENAME), f"member:rename:{member.id}")]
         if not member.is_head:
             if asked is None and chat_accounts(accounts.get(member.id, ())):
-                buttons.append(Button(msg.BTN_MAKE_HEAD, f"member:make_head:{member.id}"))
-            buttons.append(_remove_button(member, household))
-        cards.append(Reply(member_line(member), buttons=tuple(buttons)))
+                buttons.append(Button(words(msg.BTN_MAKE_HEAD), f"member:make_head:{member.id}"))
+            buttons.append(_remove_button(words, member, household))
+        cards.append(Reply(member_line(words, member), buttons=tuple(buttons)))
         if member.id == asked and household.head_request_at is not None:
             cards.append(
                 Reply(
-                    msg.HEAD_REQUEST_OPEN.format(
+                    words(
+                        msg.HEAD_REQUEST_OPEN,
                         name=member.name,
-                        expires=msg.when(household.head_request_at + HEAD_REQUEST_TTL),
+                        expires=household.head_request_at + HEAD_REQUEST_TTL,
                     ),
                     buttons=(
-                        Button(msg.BTN_CANCEL_HEAD_REQUEST, f"member:cancel_request:{member.id}"),
+                        Button(
+                            words(msg.BTN_CANCEL_HEAD_REQUEST), f"member:cancel_request:{member.id}"
+                        ),
                     ),
                 )
             )
     return cards
 
 
-def member_view_buttons() -> tuple[Button, ...]:
-    return (Button(msg.BTN_LEAVE, LEAVE_PAYLOAD, Style.DANGER),)
+def member_view_buttons(words: Words) -> tuple[Button, ...]:
+    return (Button(words(msg.BTN_LEAVE), LEAVE_PAYLOAD, Style.DANGER),)
 
 
 def request_card(
-    household: Household, community: str, head: Member | None, me: Member, now: datetime
+    words: Words,
+    household: Household,
+    community: str,
+    head: Member | None,
+    me: Member,
+    now: datetime,
 ) -> list[Reply]:
     """For the member a head request names: the request again, with Accept and Decline."""
     if household.open_head_request(now) != me.id or household.head_request_at is None:
         return []
     return [
         Reply(
-            msg.HEAD_REQUEST.format(
+            words(
+                msg.HEAD_REQUEST,
                 head=head.name if head else "",
                 address=household.address,
                 community=community,
-                expires=msg.when(household.head_request_at + HEAD_REQUEST_TTL),
+                expires=household.head_request_at + HEAD_REQUEST_TTL,
             ),
-            buttons=request_buttons(household.id),
+            buttons=request_buttons(words, household.id),
         )
     ]
 
 
-def _remove_button(member: Member, household: Household) -> Button:
-    question = msg.CONFIRM_REMOVE.format(name=member.name, address=household.address)
+def _remove_button(words: Words, member: Member, household: Household) -> Button:
+    question = words(msg.CONFIRM_REMOVE, name=member.name, address=household.address)
     return Button(
-        msg.BTN_REMOVE,
+        words(msg.BTN_REMOVE),
         f"member:remove:{member.id}",
         Style.DANGER,
         confirm=Confirm(
-            title=msg.CONFIRM_REMOVE_TITLE,
+            title=words(msg.CONFIRM_REMOVE_TITLE),
             text=question,
-            yes=msg.BTN_CONFIRM_REMOVE,
-            no=msg.BTN_KEEP_MEMBER,
+            yes=words(msg.BTN_CONFIRM_REMOVE),
+            no=words(msg.BTN_KEEP_MEMBER),
             payload=f"member:remove_yes:{member.id}",
         ),
     )
@@ -135,7 +147,7 @@ class MembersFlow(Flow):
         """A ``member:`` button: the head's, on a member's card."""
         pressed = _MEMBER.match(payload)
         if pressed is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         action, member_id = pressed.group(1), pressed.group(2)
         via = self._via(turn)
         if action == "remove_yes":
@@ -144,7 +156,9 @@ class MembersFlow(Flow):
             )
             return [
                 Reply(
-                    msg.REMOVED.format(name=change.member.name, address=change.household.address),
+                    turn.words(
+                        msg.REMOVED, name=change.member.name, address=change.household.address
+                    ),
                     replace_previous=True,
                 )
             ]
@@ -154,10 +168,11 @@ class MembersFlow(Flow):
             )
             return [
                 Reply(
-                    msg.HEAD_ASKED.format(
+                    turn.words(
+                        msg.HEAD_ASKED,
                         name=request.asked.name,
                         address=request.household.address,
-                        expires=msg.when(request.expires),
+                        expires=request.expires,
                     ),
                     replace_previous=True,
                 )
@@ -169,8 +184,10 @@ class MembersFlow(Flow):
             asked = await cancel_head_request(turn.uow, self.ctx, who=turn.who, via=via)
             return [
                 Reply(
-                    msg.HEAD_REQUEST_CANCELLED.format(
-                        name=asked.name, address=acting.household.address
+                    turn.words(
+                        msg.HEAD_REQUEST_CANCELLED,
+                        name=asked.name,
+                        address=acting.household.address,
                     ),
                     replace_previous=True,
                 )
@@ -182,24 +199,25 @@ class MembersFlow(Flow):
         address = acting.household.address
         if action == "remove":
             if member.id == acting.member.id:
-                raise Refused(
-                    msg.HEAD_CANNOT_LEAVE.format(address=address, hoa=self.ctx.hoa_contact)
-                )
+                raise Refused(msg.HEAD_CANNOT_LEAVE, address=address, hoa=self.ctx.hoa_contact)
             return [
                 Reply(
-                    msg.CONFIRM_REMOVE.format(name=member.name, address=address),
+                    turn.words(msg.CONFIRM_REMOVE, name=member.name, address=address),
                     buttons=(
                         Button(
-                            msg.BTN_CONFIRM_REMOVE, f"member:remove_yes:{member.id}", Style.DANGER
+                            turn.words(msg.BTN_CONFIRM_REMOVE),
+                            f"member:remove_yes:{member.id}",
+                            Style.DANGER,
                         ),
-                        Button(msg.BTN_KEEP_MEMBER, f"member:keep:{member.id}"),
+                        Button(turn.words(msg.BTN_KEEP_MEMBER), f"member:keep:{member.id}"),
                     ),
                 )
             ]
         if action == "keep":
             return [
                 Reply(
-                    msg.KEPT_MEMBER.format(name=member.name, address=address), replace_previous=True
+                    turn.words(msg.KEPT_MEMBER, name=member.name, address=address),
+                    replace_previous=True,
                 )
             ]
         turn.go(RENAME)
@@ -210,7 +228,7 @@ class MembersFlow(Flow):
         """A ``household:`` button: a member's Leave (and its question), or History."""
         pressed = _HOUSEHOLD.match(payload)
         if pressed is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         action = pressed.group(1)
         if action == "history":
             return await self._show_history(turn, "")
@@ -223,35 +241,39 @@ class MembersFlow(Flow):
         if member is None or household is None:
             raise Refused(msg.NOT_IN_HOUSEHOLD)
         if stay:
-            return [Reply(msg.STAYED.format(address=household.address), replace_previous=True)]
+            return [Reply(turn.words(msg.STAYED, address=household.address), replace_previous=True)]
         if not confirmed:
             if household.head_member_id == member.id:
                 raise Refused(
-                    msg.HEAD_CANNOT_LEAVE.format(
-                        address=household.address, hoa=self.ctx.hoa_contact
-                    )
+                    msg.HEAD_CANNOT_LEAVE, address=household.address, hoa=self.ctx.hoa_contact
                 )
             head = await turn.uow.members.get(household.head_member_id or "")
             return [
                 Reply(
-                    msg.CONFIRM_LEAVE.format(
-                        address=household.address, head=head.name if head else "your head"
+                    turn.words(
+                        msg.CONFIRM_LEAVE,
+                        address=household.address,
+                        head=head.name if head else msg.YOUR_HEAD,
                     ),
                     buttons=(
-                        Button(msg.BTN_CONFIRM_LEAVE, "household:leave_yes", Style.DANGER),
-                        Button(msg.BTN_STAY, "household:stay"),
+                        Button(
+                            turn.words(msg.BTN_CONFIRM_LEAVE), "household:leave_yes", Style.DANGER
+                        ),
+                        Button(turn.words(msg.BTN_STAY), "household:stay"),
                     ),
                 )
             ]
         change = await leave_household(turn.uow, self.ctx, who=turn.who, via=self._via(turn))
         turn.end()
-        return [Reply(msg.LEFT.format(address=change.household.address), replace_previous=True)]
+        return [
+            Reply(turn.words(msg.LEFT, address=change.household.address), replace_previous=True)
+        ]
 
     async def press_head(self, turn: Turn, payload: str) -> list[Reply]:
         """``head:accept`` / ``head:decline`` on the request the head sent."""
         pressed = _HEAD.match(payload)
         if pressed is None:
-            return [Reply(msg.INVALID_BUTTON)]
+            return [Reply(turn.words(msg.INVALID_BUTTON))]
         accept = payload.startswith(ACCEPT)
         request = await answer_head_request(
             turn.uow,
@@ -264,7 +286,7 @@ class MembersFlow(Flow):
         text = msg.HEAD_ACCEPTED if accept else msg.HEAD_DECLINED
         return [
             Reply(
-                text.format(address=request.household.address, head=request.head.name),
+                turn.words(text, address=request.household.address, head=request.head.name),
                 replace_previous=True,
             )
         ]
@@ -284,19 +306,23 @@ class MembersFlow(Flow):
         ):
             turn.end()
             return []
-        return [Reply(msg.ASK_NEW_NAME.format(name=member.name), buttons=(cancel_button(),))]
+        return [
+            Reply(
+                turn.words(msg.ASK_NEW_NAME, name=member.name), buttons=(cancel_button(turn.words),)
+            )
+        ]
 
     async def text(self, turn: Turn, text: str) -> list[Reply] | None:
         try:
             name = contacts.normalise_name(text)
         except contacts.ContactError as error:
-            return [Reply(str(error)), *await self.prompt(turn)]
+            return [Reply(turn.words.say(error.say)), *await self.prompt(turn)]
         member_id = str(turn.data.get("member_id", ""))
         member = await turn.uow.members.get(member_id)
         if member is not None and member.name == name:
             question = await self.prompt(turn)  # ends the question if it can't be answered
             if question:
-                return [Reply(msg.RENAME_SAME.format(name=name)), *question]
+                return [Reply(turn.words(msg.RENAME_SAME, name=name)), *question]
         try:
             old, member = await rename(
                 turn.uow,
@@ -310,6 +336,6 @@ class MembersFlow(Flow):
             # The rename can no longer happen (the member left, the head handed over): the
             # question ends rather than refusing every later message. Nothing was written.
             turn.end()
-            return [Reply(str(refusal))]
+            return [Reply(turn.words.say(refusal.say))]
         turn.end()
-        return [Reply(msg.RENAMED.format(old=old, new=member.name))]
+        return [Reply(turn.words(msg.RENAMED, old=old, new=member.name))]

@@ -50,6 +50,7 @@ from ..inbound import Unreadable, clean
 from ..intake import DEFAULT_LEASE
 from . import render
 from .intake import SlackIntake, current_inbound, handling, worth_retrying
+from .locales import SlackLocales
 from .payload import NO_RETRY, SHAPE_ERRORS, is_slack_id, mapping, string_at, user_of
 
 PLATFORM = "slack"
@@ -111,6 +112,7 @@ class SlackAdapter:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._dm_channels: dict[str, str] = {}
+        self.locales = SlackLocales(client)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.intake = SlackIntake(
             self.app,
@@ -291,7 +293,12 @@ class SlackAdapter:
     async def _message(self, event: dict[str, Any]) -> None:
         user_id, channel = string_at(event, "user"), string_at(event, "channel")
         self._remember_dm(user_id, channel)
-        actor = Actor(platform=PLATFORM, user_id=user_id, chat_id=channel)
+        actor = Actor(
+            platform=PLATFORM,
+            user_id=user_id,
+            chat_id=channel,
+            language=await self.locales.of(user_id),
+        )
         text = render.typed_text(string_at(event, "text"))
         replies = await self.engine.handle(actor, Event.message(text), inbound=current_inbound())
         await self.send(channel, replies)
@@ -363,6 +370,7 @@ class SlackAdapter:
             user_id=user_id,
             chat_id=await self.dm_channel(user_id),
             display_name=display_name,
+            language=await self.locales.of(user_id),
         )
 
     async def dm_channel(self, user_id: str) -> str:

@@ -44,6 +44,7 @@ from bot import messages as msg
 from bot.engine import Engine
 from bot.group_access import answer_join_request
 from bot.intake import Inbound, NotYourTurn
+from bot.language import DEFAULT_LANGUAGE, LANGUAGES, Words
 from bot.replies import Actor, Event, Reply
 from storage.errors import is_unavailable
 
@@ -55,9 +56,10 @@ PLATFORM = "telegram"
 
 CONTINUE_IN_PRIVATE = msg.TELEGRAM_CONTINUE_IN_PRIVATE
 COMMANDS = msg.TELEGRAM_COMMANDS
-"""The menu Telegram shows next to the message box (``setMyCommands``)."""
+"""The menu Telegram shows next to the message box (``setMyCommands``), in English; each
+other language's is published for the people whose app is set to it."""
 
-_OUR_COMMANDS = {"start", "invite", "household", "join", "decline", "help", "cancel"}
+_OUR_COMMANDS = {"start", "invite", "household", "join", "decline", "help", "cancel", "language"}
 """Commands the bot answers in a group without an ``@bot`` suffix."""
 _DEEP_LINK_COMMANDS = {"invite", "household", "help"}
 """Commands a group's "open a private chat" button carries on as ``?start=<command>``."""
@@ -111,12 +113,17 @@ MENU_TIMEOUT_SECONDS = 10
 
 
 async def publish_commands(bot: Bot) -> None:
-    """Publish the command menu for private chats (the only place the flows run)."""
-    await bot.set_my_commands(
-        [BotCommand(command=name, description=text) for name, text in COMMANDS],
-        scope=BotCommandScopeAllPrivateChats(),
-        request_timeout=MENU_TIMEOUT_SECONDS,
-    )
+    """Publish the command menu for private chats (the only place the flows run): English
+    for everyone, and each other language for the people whose app is set to it (Telegram
+    picks the menu by the person's ``language_code``)."""
+    for language in (DEFAULT_LANGUAGE, *(code for code in LANGUAGES if code != DEFAULT_LANGUAGE)):
+        words = Words(language)
+        await bot.set_my_commands(
+            [BotCommand(command=name, description=words(text)) for name, text in COMMANDS],
+            scope=BotCommandScopeAllPrivateChats(),
+            language_code=None if language == DEFAULT_LANGUAGE else language,
+            request_timeout=MENU_TIMEOUT_SECONDS,
+        )
 
 
 def actor_of(user: User, chat_id: int) -> Actor:
@@ -125,6 +132,7 @@ def actor_of(user: User, chat_id: int) -> Actor:
         user_id=str(user.id),
         chat_id=str(chat_id),
         display_name=user.full_name,
+        language=user.language_code or "",
     )
 
 
@@ -196,6 +204,7 @@ class TelegramAdapter:
                 return  # maybe another bot's command
         elif me.username is None or addressed_to.lower() != me.username.lower():
             return
+        words = self.engine.ctx.words((message.from_user and message.from_user.language_code) or "")
         markup = None
         if me.username:
             # A deep link that runs the command once the private chat opens (?start=invite).
@@ -204,14 +213,14 @@ class TelegramAdapter:
             url = f"https://t.me/{me.username}{start}"
             markup = InlineKeyboardMarkup(
                 inline_keyboard=[
-                    [InlineKeyboardButton(text=msg.TELEGRAM_OPEN_PRIVATE_CHAT, url=url)]
+                    [InlineKeyboardButton(text=words(msg.TELEGRAM_OPEN_PRIVATE_CHAT), url=url)]
                 ]
             )
-        text = CONTINUE_IN_PRIVATE
+        text = words(CONTINUE_IN_PRIVATE)
         if (found.group(3) or "").strip():
             # An access code or an invite link posted where the neighbours read it: take it
             # down if the bot may (it needs to be an admin), and say what to do about it.
-            text = msg.TELEGRAM_SECRET_IN_GROUP
+            text = words(msg.TELEGRAM_SECRET_IN_GROUP)
             with contextlib.suppress(TelegramAPIError):
                 await self.bot.delete_message(message.chat.id, message.message_id)
         await self.bot.send_message(
@@ -243,6 +252,7 @@ class TelegramAdapter:
                 group=str(request.chat.id),
                 user_id=str(request.from_user.id),
                 user_chat_id=str(request.user_chat_id),
+                language=request.from_user.language_code or "",
             )
             if update is not None:
                 await intake.close_step(uow, update, [], at=None)
@@ -263,7 +273,8 @@ class TelegramAdapter:
         payload = unpack_payload(query.data)
         if payload is None:
             log.warning("callback query with data that is not one of our buttons")
-            await self.send(chat_id, [Reply(msg.INVALID_BUTTON)])
+            words = self.engine.ctx.words(query.from_user.language_code or "")
+            await self.send(chat_id, [Reply(words(msg.INVALID_BUTTON))])
             return
         actor = actor_of(query.from_user, chat_id)
         replies = await self._handle(actor, Event.press(payload), inbound)
@@ -285,7 +296,7 @@ class TelegramAdapter:
                 raise  # nothing changed: the intake takes the update again shortly
 
             log.exception("the engine failed on a Telegram %s", event.kind.value)
-            return [Reply(msg.SOMETHING_WENT_WRONG)]
+            return [Reply(self.engine.ctx.words(actor.language)(msg.SOMETHING_WENT_WRONG))]
 
     # --- replies -------------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ SHORT_LABEL = 12
 """Labels up to this many characters share a row (up to :data:`PER_ROW`); longer ones get a
 row each, so phones never cut a label short."""
 PER_ROW = 3
-COPY_LABEL = msg.TELEGRAM_COPY_LINK
+COPY_LABEL = msg.COPY_LINK_BUTTON
+"""The copy button's label when the reply names none (``Reply.link_label``)."""
 
 _STYLES = {Style.PRIMARY: ButtonStyle.PRIMARY, Style.DANGER: ButtonStyle.DANGER}
 
@@ -125,7 +126,11 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         rows.append(row)
     if reply.link and len(reply.link) <= MAX_COPY_TEXT:
         rows.append(
-            [InlineKeyboardButton(text=COPY_LABEL, copy_text=CopyTextButton(text=reply.link))]
+            [
+                InlineKeyboardButton(
+                    text=reply.link_label or COPY_LABEL, copy_text=CopyTextButton(text=reply.link)
+                )
+            ]
         )
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 

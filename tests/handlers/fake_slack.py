@@ -97,6 +97,9 @@ class FakeSlack:
     """Channels whose chat.postMessage and chat.update are never answered: the caller waits
     until it gives up or dies (the call is kept in :attr:`hung`, not in :attr:`calls`)."""
     hung: list[Call] = field(default_factory=list, init=False)
+    locales: dict[str, str] = field(default_factory=dict, init=False)
+    """Each user's Slack locale, as ``users.info`` with ``include_locale`` gives it
+    (``en-US`` for a user not named here)."""
 
     def __post_init__(self) -> None:
         self._changed = threading.Condition(self._lock)
@@ -308,6 +311,15 @@ class FakeSlack:
             return response
         if method == "apps.connections.open":
             return _ok(url=self.origin.replace("http://", "ws://") + "/socket")
+        if method == "users.info":
+            user = str(params.get("user", ""))
+            if not user.startswith("U"):
+                return web.json_response({"ok": False, "error": "user_not_found"})
+            found: dict[str, Any] = {"id": user, "team_id": TEAM_ID, "name": user.lower()}
+            if str(params.get("include_locale", "")).lower() in ("true", "1"):
+                with self._lock:
+                    found["locale"] = self.locales.get(user, "en-US")
+            return _ok(user=found)
         if method == "conversations.open":
             users = str(params.get("users", ""))
             if not users.startswith("U") or "," in users:

@@ -116,13 +116,13 @@ def test_a_household_is_shown_in_full(board: Board, oak: OakRidge) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "12 Oak Lane, Oak Ridge HOA" in out
-    assert "Status: active" in out and "Claimed: 25 Oct 2026, 10:00 UTC" in out
+    assert "Status: active" in out and "Claimed: Oct 25, 2026, 10:00 AM UTC" in out
     assert re.search(
         r"│ José Núñez\s*│ head\s*│ jose@example.org\s*│ \+1 202 555 0101\s*│ "
-        r"25 Oct 2026, 10:00 UTC\s*│ telegram\s*│",
+        r"Oct 25, 2026, 10:00 AM UTC\s*│ telegram\s*│",
         out,
     )
-    assert re.search(r"│ Ana López\s*│ member\s*│ ana@example.org\s*│\s*│ 4 Nov 2026.*│ page", out)
+    assert re.search(r"│ Ana López\s*│ member\s*│ ana@example.org\s*│\s*│ Nov 4, 2026.*│ page", out)
     assert re.search(r"│ Luis Ruiz\s*│ member\s*│\s*│ \+1 202 555 0103\s*│ .*│ sms\s*│", out)
     assert "Old Member" not in out.split("History")[0]  # left: not among the people
     assert re.search(r"│ Maria Ruiz\s*│ \+1 202 555 0199\s*│ José Núñez\s*│ .*│ delivered\s*│", out)
@@ -131,8 +131,8 @@ def test_a_household_is_shown_in_full(board: Board, oak: OakRidge) -> None:
     assert "Late Person" not in out.split("History")[0]
     history = out.split("History (newest first)")[1].strip().splitlines()
     assert len(history) == 8
-    assert history[0].startswith("23 Nov 2026, 10:00 UTC · José Núñez invited Ken Ito by email")
-    assert history[-1] == "25 Oct 2026, 10:00 UTC · José Núñez claimed the household as head."
+    assert history[0].startswith("Nov 23, 2026, 10:00 AM UTC · José Núñez invited Ken Ito by email")
+    assert history[-1] == "Oct 25, 2026, 10:00 AM UTC · José Núñez claimed the household as head."
     assert "Luis Ruiz accepted the invitation by text message." in out
 
 
@@ -149,7 +149,7 @@ def test_an_inactive_household_says_since_when(board: Board, oak: OakRidge) -> N
     result = board("household", "show", "--community", "Oak Ridge HOA", "--address", "7 pine court")
     assert result.exit_code == 0
     assert "Status: inactive" in result.stdout
-    assert "Deactivated: 19 Nov 2026, 10:00 UTC" in result.stdout
+    assert "Deactivated: Nov 19, 2026, 10:00 AM UTC" in result.stdout
     assert "bob@example.org" in result.stdout
 
 

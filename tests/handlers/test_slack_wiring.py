@@ -447,6 +447,7 @@ def test_the_manifest_matches_the_code() -> None:
     assert home["messages_tab_read_only_enabled"] is False
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert {"chat:write", "commands", "im:history", "im:write"} <= scopes
+    assert "users:read" in scopes  # users.info with include_locale: the person's language
     # the residents' channel: read it, add and remove people (public and private channels)
     assert {"channels:read", "groups:read", "channels:manage", "groups:write"} <= scopes
     assert features["bot_user"]["always_online"] is True

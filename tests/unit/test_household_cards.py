@@ -46,7 +46,7 @@ async def test_household_shows_members_and_a_card_per_invitation(world: World) -
     maria = cards[0]
     assert "Maria Ruiz · SMS Text · +1 ••• ••• 0199" in maria.text
     assert "Status: pending (sent)" in maria.text
-    assert "Sent 24 Nov 2026, 12:00 UTC · Expires 1 Dec 2026, 12:00 UTC" in maria.text
+    assert "Sent Nov 24, 2026, 12:00 PM UTC · Expires Dec 1, 2026, 12:00 PM UTC" in maria.text
     assert [b.label for b in maria.buttons] == ["Copy Invite Link", "Resend", "Cancel Invite"]
     assert "t•••@example.org" in cards[1].text
     assert "+12025550199" not in ana.text  # contacts are masked on cards
@@ -171,7 +171,7 @@ async def test_expired_invitations_show_as_expired_and_resend_with_a_new_link(wo
     old_link = await invite(world, ana, "sms Maria Ruiz +1 202 555 0199")
     world.clock.advance(days=7, seconds=1)
     await ana.say("/household")
-    assert "Status: expired" in ana.text and "Expired 1 Dec 2026" in ana.text
+    assert "Status: expired" in ana.text and "Expired Dec 1, 2026" in ana.text
     await ana.press("Copy Invite Link")
     assert "has expired" in ana.text and ana.last[0].link is None
     await world.deliver()  # the sweep marks it expired and tells the head
@@ -182,7 +182,7 @@ async def test_expired_invitations_show_as_expired_and_resend_with_a_new_link(wo
     await ana.press("Resend")
     assert ana.buttons() == ["Same link", "New link"]
     await ana.press("New link")
-    assert "earlier links no longer work" in ana.text and "8 Dec 2026" in ana.text
+    assert "earlier links no longer work" in ana.text and "Dec 8, 2026" in ana.text
     assert await statuses(world) == [InvitationStatus.PENDING]
     await world.deliver()
     new_link = LINK.search(world.sender.to("+12025550199")[-1].body).group(0)
@@ -201,7 +201,7 @@ async def test_expired_resend_with_the_same_link_revives_it(world: World) -> Non
     await ana.say("/household")
     await ana.press("Resend")
     await ana.press("Same link")
-    assert "It now expires 9 Dec 2026" in ana.text
+    assert "It now expires Dec 9, 2026" in ana.text
     tom = world.person("tom")
     await tom.say(f"/join {link}")
     assert "Welcome" in tom.text

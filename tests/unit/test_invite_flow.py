@@ -171,7 +171,7 @@ async def test_edit_from_the_summary(world: World) -> None:
     ana = await world.head()
     await ana.say("/invite sms Maria Ruiz +1 202 555 0199")
     await ana.press("Edit")
-    assert ana.buttons() == ["How to send", "Name", "Contact", "Back"]
+    assert ana.buttons() == ["How to send", "Name", "Contact", "Language", "Back"]
     await ana.press("Name")
     await ana.say("María Ruiz-Gómez")
     assert "Ready to send" in ana.text and "María Ruiz-Gómez" in ana.text

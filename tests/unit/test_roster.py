@@ -11,6 +11,7 @@ from bot import history, roster
 from bot.admin import UnknownCommunity, UnknownHousehold
 from bot.domain import HouseholdStatus, Member, Role
 from bot.flows.history import describe
+from bot.language import ENGLISH
 from bot.ports import UnitOfWorkFactory
 from bot.roster import ExportRow, UnknownStatus
 from tests.fakes import MemoryUnitOfWorkFactory
@@ -141,9 +142,9 @@ async def test_a_household_is_shown_with_everyone_in_full(uow_factory, oak: OakR
 
     async with uow_factory() as tx:
         events = await tx.events.list_for_household(details.household.id, limit=20)
-    assert details.history == [describe(e) for e in events]
+    assert details.history == [describe(ENGLISH, e) for e in events]
     assert len(details.history) == 8  # claimed, 3 accepted (one left since), 4 invited
-    assert details.history[0].startswith("23 Nov 2026, 10:00 UTC · José Núñez invited Ken Ito")
+    assert details.history[0].startswith("Nov 23, 2026, 10:00 AM UTC · José Núñez invited Ken Ito")
     assert not details.more_history
 
 
