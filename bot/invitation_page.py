@@ -64,14 +64,12 @@ class InvitationPage:
     address: str
     community: str
     hoa_contact: str
+    timezone: str = ""
+    """The community's time zone ("" for the server's default), for the times shown."""
 
     @property
     def is_open(self) -> bool:
         return self.status is InvitationStatus.PENDING
-
-    @property
-    def expires(self) -> str:
-        return msg.when(self.invitation.expires_at)
 
 
 async def invitation_page(
@@ -95,6 +93,7 @@ async def invitation_page(
         address=household.address,
         community=community.name if community else "",
         hoa_contact=(community.contact if community else "") or ctx.hoa_contact,
+        timezone=community.timezone if community else "",
     )
 
 

@@ -7,8 +7,6 @@ catalogs under ``bot/locales`` translate it (see ``bot/language.py``, which also
 
 from __future__ import annotations
 
-from datetime import datetime
-
 
 class Sentence(str):
     """A sentence of the catalogs, in English: :class:`bot.language.Words` translates it, and
@@ -575,14 +573,9 @@ NOT_YET = N_("not yet")
 MINUTES = NP_("{count} minute", "{count} minutes")
 
 
-def when(moment: datetime | None) -> str:
-    """A time as people read it in every message: ``1 Dec 2026, 12:00 UTC``."""
-    if moment is None:
-        return "not yet"
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC"
-
-
 # The invitation page (GET /i/<token>), as the invitee reads it in a browser
+# TRANSLATORS: the name of the page's list of languages, for screen readers.
+PAGE_LANGUAGES = N_("Languages")
 PAGE_INVITED_TITLE = N_("You're invited to join {address}")
 PAGE_INVITED = N_("{inviter} invited you to join their household at {address} in {community}.")
 PAGE_LABEL_HOUSEHOLD = N_("Household")
@@ -677,8 +670,3 @@ SLACK_INVITE_IN_DM = N_(
 )
 SLACK_MODAL_TITLE = N_("My Household")
 SLACK_BTN_CLOSE = N_("Close")
-
-
-def wait_for(minutes: int) -> str:
-    """``1`` → "1 minute", ``5`` → "5 minutes": how long someone should wait."""
-    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"

@@ -65,12 +65,14 @@ from bot.invitation_page import (
     answer_on_page,
     invitation_page,
 )
+from bot.language import Words
 from bot.ports import UnitOfWorkFactory
 from bot.rules import Throttled
 from bot.secrets import TokenMaker
 from bot.throttles import check_page_request
 
 from .client_address import client_address, parse_networks
+from .page_language import QUERY, page_words, picked, switch
 
 log = logging.getLogger("invitebot.web_page")
 
@@ -254,12 +256,14 @@ class InvitationPageRoutes:
             return too_many
         if request.method == "POST":
             return await self._answer(request, token)
+        chosen = picked(request.query_params.get(QUERY))
         if TokenMaker.invitation_id_of(token) is None:
-            return self._not_valid()
+            return self._not_valid(self._words(request, chosen))
         async with self.uow_factory() as uow:
             page = await invitation_page(uow, self.ctx, token)
         if page is None:
-            return self._not_valid()
+            return self._not_valid(self._words(request, chosen))
+        words = self._words(request, chosen, page)
         now = self._now()
         answered = self.signer.answered(
             request.cookies.get(self.answer_cookie, ""),
@@ -267,19 +271,21 @@ class InvitationPageRoutes:
             now=now,
         )
         if page.status is InvitationStatus.ACCEPTED and answered == "accepted":
-            return self._welcome(page)
+            return self._welcome(page, words)
         if page.status is InvitationStatus.DECLINED and answered == "declined":
-            return self._render("page_declined.html", page=page)
+            return self._render("page_declined.html", words, page=page)
         if not page.is_open:
-            return self._closed(page)
+            return self._closed(page, words)
         browser = request.cookies.get(self.browser_cookie, "")
         fresh_browser = not _BROWSER_KEY.fullmatch(browser)
         if fresh_browser:
             browser = secrets.token_urlsafe(32)
         response = self._render(
             "page_invitation.html",
+            words,
             page=page,
             token=token,
+            chosen=chosen,
             form_token=self.signer.form_token(browser=browser, token=token, now=now),
         )
         if fresh_browser:
@@ -296,18 +302,20 @@ class InvitationPageRoutes:
     async def _answer(self, request: Request, token: str) -> Response:
         if not self._same_site(request):
             log.warning("refused an invitation answer from another site")
-            return self._form_problem(token)
+            return self._form_problem(token, self._words(request, ""))
         form = await self._small_form(request)
+        chosen = picked(form.get(QUERY)) if form is not None else ""
         browser = request.cookies.get(self.browser_cookie, "")
         if form is None or not _BROWSER_KEY.fullmatch(browser):
-            return self._form_problem(token)
+            return self._form_problem(token, self._words(request, chosen), chosen=chosen)
         if not self.signer.form_token_ok(
             form.get("csrf", ""), browser=browser, token=token, now=self._now()
         ):
-            return self._form_problem(token)
+            return self._form_problem(token, self._words(request, chosen), chosen=chosen)
         action = form.get("action", "")
         if action not in ("accept", "decline"):
-            return self._form_problem(token, status_code=400)
+            words = self._words(request, chosen)
+            return self._form_problem(token, words, chosen=chosen, status_code=400)
         async with self.uow_factory() as uow:
             answer = await answer_on_page(
                 uow,
@@ -319,12 +327,13 @@ class InvitationPageRoutes:
             if answer.outcome is Outcome.DONE:
                 await uow.commit()
         if answer.outcome is Outcome.NOT_VALID or answer.page is None:
-            return self._not_valid()
+            return self._not_valid(self._words(request, chosen))
         if answer.outcome is Outcome.CLOSED:
-            return self._closed(answer.page)
+            return self._closed(answer.page, self._words(request, chosen, answer.page))
         invitation = answer.page.invitation
         log.info("invitation %s %s on the web page", invitation.id, invitation.status)
-        response = RedirectResponse(f"/i/{token}", status_code=303, headers=SECURITY_HEADERS)
+        again = f"/i/{token}?{QUERY}={chosen}" if chosen else f"/i/{token}"
+        response = RedirectResponse(again, status_code=303, headers=SECURITY_HEADERS)
         response.set_cookie(
             self.answer_cookie,
             self.signer.answer_cookie(
@@ -345,13 +354,14 @@ class InvitationPageRoutes:
         too_many = await self._too_many(request)
         if too_many is not None:
             return too_many
+        words = self._words(request, picked(request.query_params.get(QUERY)))
         if TokenMaker.invitation_id_of(token) is None:
-            return self._not_valid()
+            return self._not_valid(words)
         async with self.uow_factory() as uow:
             page = await invitation_page(uow, self.ctx, token)
         if page is None or not page.is_open:
             # A closed invitation's code would only lead to a dead end: no code at all.
-            return self._not_valid()
+            return self._not_valid(words)
         return Response(
             invite_qr_png(self.ctx.link_for(token)),
             media_type="image/png",
@@ -376,7 +386,9 @@ class InvitationPageRoutes:
         if refused is None:
             return None
         seconds = max(1, int(refused.retry_after.total_seconds() + 0.999))
-        response = self._render("page_too_many.html", status_code=429, sentence=str(refused))
+        words = self._words(request, picked(request.query_params.get(QUERY)))
+        sentence = words.say(refused.say)
+        response = self._render("page_too_many.html", words, status_code=429, sentence=sentence)
         response.headers["Retry-After"] = str(seconds)
         return response
 
@@ -412,38 +424,68 @@ class InvitationPageRoutes:
     def _now(self) -> int:
         return int(self.ctx.clock.now().timestamp())
 
-    def _render(self, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-        html = _templates.get_template(template).render(msg=msg, style=Markup(STYLE), **context)
-        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    def _words(self, request: Request, chosen: str, page: InvitationPage | None = None) -> Words:
+        """The reader's words (see :mod:`handlers.page_language`)."""
+        return page_words(
+            self.ctx,
+            chosen=chosen,
+            invitation_language=page.invitation.language if page else "",
+            accept_language=request.headers.get("accept-language"),
+            timezone=page.timezone if page else "",
+        )
 
-    def _welcome(self, page: InvitationPage) -> HTMLResponse:
+    def _render(
+        self, template: str, words: Words, *, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        html = _templates.get_template(template).render(
+            msg=msg,
+            say=words,
+            when=words.when,
+            language=words.language,
+            switch=switch(words),
+            style=Markup(STYLE),
+            **{"chosen": "", **context},
+        )
+        response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+        # The page's words depend on Accept-Language (when the link names no language).
+        response.headers["Vary"] = "Accept-Language"
+        response.headers["Content-Language"] = words.language
+        return response
+
+    def _welcome(self, page: InvitationPage, words: Words) -> HTMLResponse:
         telegram_link = None
         member_id = page.invitation.member_id
         if self.telegram_bot_username and member_id:
             start = account_link_token(self.ctx, member_id)
             telegram_link = f"https://t.me/{self.telegram_bot_username}?start={start}"
-        return self._render("page_welcome.html", page=page, telegram_link=telegram_link)
+        return self._render("page_welcome.html", words, page=page, telegram_link=telegram_link)
 
-    def _closed(self, page: InvitationPage) -> HTMLResponse:
+    def _closed(self, page: InvitationPage, words: Words) -> HTMLResponse:
         title, what, next_step = msg.PAGE_CLOSED[str(page.status)]
-        fields = {"inviter": page.inviter, "expired": page.expires}
+        fields = {"inviter": page.inviter, "expired": page.invitation.expires_at}
         return self._render(
             "page_closed.html",
+            words,
             status_code=410,
             page=page,
-            title=title,
-            what=what.format(**fields),
-            next_step=next_step.format(**fields),
+            title=words(title),
+            what=words(what, **fields),
+            next_step=words(next_step, **fields),
         )
 
-    def _not_valid(self) -> HTMLResponse:
-        """The one answer for every token that names no invitation: nothing in it varies."""
-        return self._render("page_not_valid.html", status_code=404)
+    def _not_valid(self, words: Words) -> HTMLResponse:
+        """The one answer for every token that names no invitation: nothing in it varies
+        but the reader's language."""
+        return self._render("page_not_valid.html", words, status_code=404)
 
-    def _form_problem(self, token: str, *, status_code: int = 403) -> HTMLResponse:
+    def _form_problem(
+        self, token: str, words: Words, *, chosen: str = "", status_code: int = 403
+    ) -> HTMLResponse:
         well_formed = TokenMaker.invitation_id_of(token) is not None
+        again = f"/i/{token}?{QUERY}={chosen}" if chosen else f"/i/{token}"
         return self._render(
             "page_form_problem.html",
+            words,
             status_code=status_code,
-            again=f"/i/{token}" if well_formed else None,
+            again=again if well_formed else None,
         )

@@ -30,6 +30,7 @@ from bot.domain import (
     Role,
     Route,
 )
+from bot.language import ENGLISH
 from bot.replies import Reply
 from handlers.slack import render
 from handlers.slack.bot import SlackAdapter
@@ -619,7 +620,7 @@ async def test_the_history_button_lists_the_events_newest_first(site: MemberSite
     assert history_lines({"blocks": blocks}) == expected
     # The newest is the removal, at the time it happened.
     newest = site.world.clock.now()
-    assert blocks[1]["text"]["text"].startswith(f"{msg.when(newest)} · ")
+    assert blocks[1]["text"]["text"].startswith(f"{ENGLISH.when(newest)} · ")
 
 
 async def test_household_history_as_a_slash_command(site: MemberSite) -> None:
