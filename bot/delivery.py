@@ -343,7 +343,8 @@ class Dispatcher:
                         invitation=invitation,
                         name=invitation.invitee_name,
                         method=method.label,
-                        reason=str(error)[:200],
+                        # Our own reasons are sentences of the catalogs: in the head's words.
+                        reason=_reason_for_people(error),
                     )
             else:
                 message.last_error = str(error)[:500]
@@ -356,6 +357,11 @@ class Dispatcher:
             if invitation is not None:
                 await uow.invitations.update(invitation)
             await uow.commit()
+
+
+def _reason_for_people(error: Exception) -> str:
+    said = error.args[0] if error.args else ""
+    return said if isinstance(said, msg.Sentence) else str(error)[:200]
 
 
 def _failure_reason(error: DeliveryError) -> str:

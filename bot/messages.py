@@ -244,7 +244,7 @@ SMS_EXPIRES = N_("Expires {expires}")
 
 # The invitation by email (handlers/templates/invitation_email.*: the same sentences in the
 # plain-text and the HTML part)
-EMAIL_TITLE = N_("{inviter} invited you to join their household")
+EMAIL_TITLE = N_("{inviter} invites you to join their household")
 EMAIL_HEADING = N_("You're invited to join a household")
 EMAIL_HI = N_("Hi {name},")
 EMAIL_INVITED = N_("{inviter} invited you to join their household at {address}.")
@@ -289,10 +289,14 @@ SMS_BAD_CHOICE = N_("Please reply {keyword} with a number from 1 to {count}.")
 SMS_HINT = N_(
     "Reply JOIN to accept your household invitation, DECLINE to decline, or HELP for help."
 )
+# TRANSLATORS: names the other language's keywords too ("En español: ..." in English, "In
+# English: JOIN, DECLINE, WRONG, STOP." in Spanish).
 SMS_HELP = N_(
     "invitebot: household invitations for {community}. Reply JOIN to accept, DECLINE to decline, "
-    "WRONG if this isn't you, STOP to stop texts. Questions: {hoa}"
+    "WRONG if this isn't you, STOP to stop texts. En español: UNIRME, RECHAZAR, EQUIVOCADO, "
+    "PARAR. Questions: {hoa}"
 )
+SMS_YOUR_HOA = N_("your HOA")
 SMS_ALREADY_MEMBER = N_("This number already belongs to a member of the household at {address}.")
 NOTIFY_WRONG_NUMBER = N_(
     "The number you invited {name} at says it is the wrong number. Please check it with "

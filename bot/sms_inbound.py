@@ -3,13 +3,19 @@
 Carriers and Twilio treat STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT (opt-out), START,
 UNSTOP, YES (opt-in) and HELP, INFO specially, so invitees accept with JOIN (ACCEPT and YES
 too) and decline with DECLINE (or NO). WRONG means "not me": it declines, tells the head and
-blocks further invitations to the number. Keywords are matched case- and space-insensitively,
-trailing punctuation ignored; with several open invitations, ``JOIN 2`` picks one.
+blocks further invitations to the number. In Spanish: UNIRME (SI, ACEPTAR), RECHAZAR (NO),
+EQUIVOCADO, AYUDA, and the opt-out words Twilio's Advanced Opt-Out lets a sender add (PARAR,
+ALTO, CANCELAR, DETENER, BAJA), honoured like STOP. No word means one thing in one language
+and another in the other. Keywords are matched case-, accent- and space-insensitively
+(``sí`` is SI), trailing punctuation ignored; with several open invitations, ``JOIN 2``
+picks one. The answer is in the language of the keyword, or, for a word both languages
+share (NO) or none, in that of the number's invitation (or membership).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +24,7 @@ from .context import CoreContext
 from .domain import Household, InboundReceipt, Invitation, PhoneStatus
 from .invitation_page import account_link_token
 from .invitations import admit, decline
+from .language import Words
 from .ports import InvitationWithHousehold, UnitOfWork
 from .replies import Actor
 from .rules import Refused
@@ -28,14 +35,57 @@ SMS_PLATFORM = "sms"
 RECEIPT_SOURCE = "twilio-sms"
 MAX_BODY = 1600  # Twilio's longest inbound message
 
-ACCEPT_WORDS = frozenset({"JOIN", "ACCEPT", "YES"})
-DECLINE_WORDS = frozenset({"DECLINE", "NO"})
-WRONG_WORDS = frozenset({"WRONG"})
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
+
+@dataclass(frozen=True)
+class Keywords:
+    """One language's keywords, by what they do."""
+
+    accept: frozenset[str]
+    decline: frozenset[str]
+    wrong: frozenset[str]
+    opt_out: frozenset[str]
+    opt_in: frozenset[str]
+    help: frozenset[str]
+
+    def all(self) -> frozenset[str]:
+        return self.accept | self.decline | self.wrong | self.opt_out | self.opt_in | self.help
+
+
+KEYWORDS = {
+    "en": Keywords(
+        accept=frozenset({"JOIN", "ACCEPT", "YES"}),
+        decline=frozenset({"DECLINE", "NO"}),
+        wrong=frozenset({"WRONG"}),
+        opt_out=frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}),
+        opt_in=frozenset({"START", "UNSTOP", "YES"}),
+        help=frozenset({"HELP", "INFO"}),
+    ),
+    "es": Keywords(
+        accept=frozenset({"UNIRME", "SI", "ACEPTAR"}),
+        decline=frozenset({"RECHAZAR", "NO"}),
+        wrong=frozenset({"EQUIVOCADO"}),
+        opt_out=frozenset({"PARAR", "ALTO", "CANCELAR", "DETENER", "BAJA"}),
+        opt_in=frozenset(),
+        help=frozenset({"AYUDA"}),
+    ),
+}
+"""Every language's keywords (``tests/unit/test_sms_keywords.py`` checks that none means one
+thing in one language and another in the other)."""
+
+ACCEPT_WORDS = frozenset().union(*(k.accept for k in KEYWORDS.values()))
+DECLINE_WORDS = frozenset().union(*(k.decline for k in KEYWORDS.values()))
+WRONG_WORDS = frozenset().union(*(k.wrong for k in KEYWORDS.values()))
+OPT_OUT_WORDS = frozenset().union(*(k.opt_out for k in KEYWORDS.values()))
+OPT_IN_WORDS = frozenset().union(*(k.opt_in for k in KEYWORDS.values()))
+HELP_WORDS = frozenset().union(*(k.help for k in KEYWORDS.values()))
 
 _KEYWORD = re.compile(r"^([A-Z]+)(?:\s*#?\s*(\d{1,3}))?$")
+
+
+def language_of_word(word: str) -> str | None:
+    """The one language ``word`` is a keyword of; ``None`` for none, or one they share."""
+    languages = [code for code, keywords in KEYWORDS.items() if word in keywords.all()]
+    return languages[0] if len(languages) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -54,9 +104,14 @@ class Keyword:
 
 
 def parse_keyword(body: str) -> Keyword | None:
-    """``" join 2! "`` → ``Keyword("JOIN", 2)``; anything that is not one word (and an
-    optional number) → ``None``."""
-    cleaned = " ".join(body[:MAX_BODY].split()).upper().rstrip(".!?,;:)( ")
+    """``" join 2! "`` → ``Keyword("JOIN", 2)``, ``"¡Sí!"`` → ``Keyword("SI")``; anything
+    that is not one word (and an optional number) → ``None``."""
+    folded = "".join(
+        char
+        for char in unicodedata.normalize("NFKD", body[:MAX_BODY])
+        if not unicodedata.combining(char)
+    )
+    cleaned = " ".join(folded.split()).upper().lstrip("¡¿ ").rstrip(".!?,;:)( ")
     match = _KEYWORD.match(cleaned)
     if match is None:
         return None
@@ -93,38 +148,45 @@ async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: dat
         if word != "YES":
             return ""
     if word in HELP_WORDS:
-        return await _help(uow, ctx, sms.sender)
+        return await _help(uow, ctx, sms.sender, word)
     if keyword is None or word not in ACCEPT_WORDS | DECLINE_WORDS | WRONG_WORDS:
-        return msg.SMS_HINT
+        return (await _words(uow, ctx, sms.sender, word))(msg.SMS_HINT)
     found = await _open_invitations(uow, ctx, sms.sender)
     invitations = [f.invitation for f in found]
+    words = await _words(uow, ctx, sms.sender, word, invitations)
     if not invitations:
         home = await _home_of(uow, sms.sender)
         if home is not None and word in ACCEPT_WORDS:
-            return msg.SMS_ALREADY_MEMBER.format(address=home.address)
-        return msg.SMS_NO_INVITATION
+            return words(msg.SMS_ALREADY_MEMBER, address=home.address)
+        return words(msg.SMS_NO_INVITATION)
     if word in WRONG_WORDS:
-        return await _wrong_number(uow, ctx, sms.sender, invitations, now=now)
-    picked = await _choose(uow, found, keyword)
+        await _wrong_number(uow, ctx, sms.sender, invitations, now=now)
+        return words(msg.SMS_WRONG)
+    picked = await _choose(uow, found, keyword, words)
     if isinstance(picked, str):
         return picked
     chosen = picked.invitation
     if word in DECLINE_WORDS:
         _, household = await decline(uow, ctx, invitation=chosen, via=SMS_PLATFORM)
-        return msg.SMS_DECLINED.format(address=household.address)
-    actor = Actor(platform=SMS_PLATFORM, user_id=sms.sender, chat_id=sms.sender)
+        return words(msg.SMS_DECLINED, address=household.address)
+    # Their language from now on: the one they answered in, else their invitation's.
+    language = language_of_word(word) or chosen.language
+    actor = Actor(platform=SMS_PLATFORM, user_id=sms.sender, chat_id=sms.sender, language=language)
     home = await _home_of(uow, sms.sender)
     if home is not None:
-        return msg.SMS_ALREADY_MEMBER.format(address=home.address)
+        return words(msg.SMS_ALREADY_MEMBER, address=home.address)
     try:
         accepted = await admit(
             uow, ctx, invitation=chosen, actor=actor, home=(picked.household, picked.community)
         )
     except Refused as refusal:
-        return str(refusal)
+        return words.say(refusal.say)
     community = accepted.community.name if accepted.community else ""
-    welcome = msg.SMS_WELCOME.format(
-        name=accepted.member.name, address=accepted.household.address, community=community
+    welcome = words(
+        msg.SMS_WELCOME,
+        name=accepted.member.name,
+        address=accepted.household.address,
+        community=community,
     )
     if accepted.community is not None and accepted.community.telegram_group:
         username = ctx.telegram_bot_username
@@ -132,16 +194,17 @@ async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: dat
             # Their way into the residents' group: the link links a Telegram account to them
             # (as the page's "Open in Telegram" does), then the bot hands them the group.
             token = account_link_token(ctx, accepted.member.id)
-            link = msg.SMS_GROUP_LINK.format(link=f"https://t.me/{username}?start={token}")
+            link = words(msg.SMS_GROUP_LINK, link=f"https://t.me/{username}?start={token}")
             welcome = _within_two_segments(
                 [
-                    msg.SMS_WELCOME.format(
+                    words(
+                        msg.SMS_WELCOME,
                         name=gsm7_spelling(accepted.member.name),
                         address=gsm7_spelling(accepted.household.address),
                         community=gsm7_spelling(community),
                     ),
-                    msg.SMS_WELCOME_SHORT.format(name=gsm7_spelling(accepted.member.name)),
-                    msg.SMS_WELCOME_BARE,
+                    words(msg.SMS_WELCOME_SHORT, name=gsm7_spelling(accepted.member.name)),
+                    words(msg.SMS_WELCOME_BARE),
                 ],
                 link,
             )
@@ -168,7 +231,7 @@ async def _open_invitations(
 
 
 async def _choose(
-    uow: UnitOfWork, invitations: list[InvitationWithHousehold], keyword: Keyword
+    uow: UnitOfWork, invitations: list[InvitationWithHousehold], keyword: Keyword, words: Words
 ) -> InvitationWithHousehold | str:
     """The invitation a reply means, or the text asking which one."""
     if len(invitations) == 1 and keyword.choice in (None, 1):
@@ -176,30 +239,55 @@ async def _choose(
     if keyword.choice is not None:
         if 1 <= keyword.choice <= len(invitations):
             return invitations[keyword.choice - 1]
-        return msg.SMS_BAD_CHOICE.format(keyword=keyword.word, count=len(invitations))
+        return words(msg.SMS_BAD_CHOICE, keyword=keyword.word, count=len(invitations))
     lines = []
     for n, (invitation, household, community) in enumerate(invitations, start=1):
         inviter = await uow.members.get(invitation.invited_by)
         lines.append(
-            msg.SMS_CHOICE_LINE.format(
+            words(
+                msg.SMS_CHOICE_LINE,
                 n=n,
                 inviter=inviter.name if inviter else "",
                 address=household.address,
                 community=community.name if community else "",
             )
         )
-    return msg.SMS_CHOOSE.format(
-        count=len(invitations), lines="\n".join(lines), keyword=keyword.word
+    return words(
+        msg.SMS_CHOOSE, count=len(invitations), lines="\n".join(lines), keyword=keyword.word
     )
 
 
 async def _wrong_number(
     uow: UnitOfWork, ctx: CoreContext, phone: str, invitations: list[Invitation], *, now: datetime
-) -> str:
+) -> None:
     for invitation in invitations:
         await decline(uow, ctx, invitation=invitation, via=SMS_PLATFORM, wrong_number=True)
     await _set_phone(uow, phone, wrong_number=True, now=now)
-    return msg.SMS_WRONG
+
+
+async def _words(
+    uow: UnitOfWork,
+    ctx: CoreContext,
+    phone: str,
+    word: str,
+    invitations: list[Invitation] | None = None,
+) -> Words:
+    """The language to answer ``phone`` in: the keyword's, else that of its (first open)
+    invitation, else that of the member it belongs to, else the default."""
+    language = language_of_word(word)
+    if language is None:
+        if invitations is None:
+            invitations = [
+                i
+                for i in await uow.invitations.list_pending_for_contact(phone)
+                if i.is_open(ctx.clock.now())
+            ]
+        if invitations:
+            language = invitations[0].language
+        else:
+            linked = await uow.identities.get_with_owner(platform=SMS_PLATFORM, external_id=phone)
+            language = linked.member.language if linked and linked.member else ""
+    return ctx.words(language or "")
 
 
 async def _home_of(uow: UnitOfWork, phone: str) -> Household | None:
@@ -208,8 +296,9 @@ async def _home_of(uow: UnitOfWork, phone: str) -> Household | None:
     return linked.household if linked else None
 
 
-async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:
-    community_name, hoa = "your HOA", ctx.hoa_contact
+async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str, word: str) -> str:
+    words = await _words(uow, ctx, phone, word)
+    community_name, hoa = words(msg.SMS_YOUR_HOA), ctx.hoa_contact
     home = await _home_of(uow, phone)
     households: list[Household | None] = [home] if home else []
     for invitation in await uow.invitations.list_pending_for_contact(phone):
@@ -220,7 +309,7 @@ async def _help(uow: UnitOfWork, ctx: CoreContext, phone: str) -> str:
             community_name = community.name
             hoa = community.contact or hoa
             break
-    return msg.SMS_HELP.format(community=community_name, hoa=hoa)
+    return words(msg.SMS_HELP, community=community_name, hoa=hoa)
 
 
 async def _set_phone(

@@ -21,7 +21,7 @@ from ..invitations import (
     resend_invitation,
     who_is,
 )
-from ..language import Words
+from ..language import ENGLISH, Words
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Confirm, Reply, Style
 from ..rules import Refused
@@ -48,6 +48,8 @@ class HomeView:
     replies: tuple[Reply, ...]
     is_head: bool
     """A head may invite from the page (and its cards carry the head's buttons)."""
+    words: Words = ENGLISH
+    """The person's words, for what the page shows around the cards."""
 
 
 class HouseholdFlow(Flow):
@@ -82,10 +84,12 @@ class HouseholdFlow(Flow):
         )
         words = self.ctx.words(language, who.timezone)
         if who.member is None or who.household is None:
-            return HomeView(replies=(Reply(words(msg.NOT_IN_HOUSEHOLD)),), is_head=False)
+            return HomeView(
+                replies=(Reply(words(msg.NOT_IN_HOUSEHOLD)),), is_head=False, words=words
+            )
         turn = Turn(uow=uow, actor=actor, conversation=conversation, who=who, words=words)
         cards = await self._cards(turn, who.household, with_buttons=who.is_head)
-        return HomeView(replies=tuple(cards), is_head=who.is_head)
+        return HomeView(replies=tuple(cards), is_head=who.is_head, words=words)
 
     async def press(self, turn: Turn, payload: str) -> list[Reply]:
         """A ``card:`` button."""

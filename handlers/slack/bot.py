@@ -280,13 +280,14 @@ class SlackAdapter:
         actor = await self.actor(user_id, display_name=string_at(body, "user_name"))
         typed = render.typed_text(string_at(body, "text"))
         event = command_event(string_at(body, "command"), typed)
+        words = self.engine.ctx.words(actor.language)
         if event is None:
-            replies = [Reply(msg.SLACK_HOUSEHOLD_USAGE)]
+            replies = [Reply(words(msg.SLACK_HOUSEHOLD_USAGE))]
         else:
             replies = await self.engine.handle(actor, event, inbound=current_inbound())
         # After the step: one that came early is taken again, and would say it again.
         if body.get("channel_id") != actor.chat_id and string_at(body, "response_url"):
-            await self._respond(string_at(body, "response_url"), msg.SLACK_CONTINUE_IN_DM)
+            await self._respond(string_at(body, "response_url"), words(msg.SLACK_CONTINUE_IN_DM))
         await self.send(actor.chat_id, replies)
         await self.refresh_home(actor)
 
@@ -320,7 +321,7 @@ class SlackAdapter:
         if value:
             replies = await self.engine.handle(actor, Event.press(value), inbound=current_inbound())
         else:
-            replies = [Reply(msg.INVALID_BUTTON)]
+            replies = [Reply(self.engine.ctx.words(actor.language)(msg.INVALID_BUTTON))]
         container = mapping(body, "container")
         view = mapping(body, "view")
         if container.get("type") == "view" and view.get("type") == "home":
@@ -342,21 +343,24 @@ class SlackAdapter:
         trigger = string_at(body, "trigger_id")
         if any(reply.buttons for reply in replies):
             await self.send(actor.chat_id, replies)
-            await self._open_modal(actor, trigger, [Reply(msg.SLACK_INVITE_IN_DM)], dm=False)
+            in_dm = self.engine.ctx.words(actor.language)(msg.SLACK_INVITE_IN_DM)
+            await self._open_modal(actor, trigger, [Reply(in_dm)], dm=False)
         else:
             await self._open_modal(actor, trigger, replies)
         await self.refresh_home(actor)
 
     async def _invalid(self, user_id: str) -> None:
         actor = await self.actor(user_id)
-        await self.send(actor.chat_id, [Reply(msg.INVALID_BUTTON)])
+        words = self.engine.ctx.words(actor.language)
+        await self.send(actor.chat_id, [Reply(words(msg.INVALID_BUTTON))])
 
     async def _apologise(self, user_id: str) -> None:
         channel = self._dm_channels.get(user_id)
         if channel is None:
             return
         try:
-            await self.send(channel, [Reply(msg.SOMETHING_WENT_WRONG)])
+            words = self.engine.ctx.words(await self.locales.of(user_id))
+            await self.send(channel, [Reply(words(msg.SOMETHING_WENT_WRONG))])
         except Exception:
             log.exception("could not tell %s that something went wrong", user_id)
 
@@ -429,7 +433,8 @@ class SlackAdapter:
         """Answer a press on the home tab in a modal; posted to the direct message instead
         when Slack refuses the modal (its trigger lasts three seconds)."""
         try:
-            await self.client.views_open(trigger_id=trigger_id, view=render.modal_view(replies))
+            view = render.modal_view(replies, words=self.engine.ctx.words(actor.language))
+            await self.client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as error:
             log.info("could not open a modal (%s): answering in the DM", _code(error))
             if dm:
@@ -442,7 +447,7 @@ class SlackAdapter:
             await self.client.views_update(
                 view_id=str(view.get("id", "")),
                 hash=view.get("hash"),
-                view=render.modal_view(replies),
+                view=render.modal_view(replies, words=self.engine.ctx.words(actor.language)),
             )
         except SlackApiError as error:
             log.info("could not update the modal (%s): answering in the DM", _code(error))
@@ -478,7 +483,7 @@ class SlackAdapter:
         published since by another server, so no memory of this process can tell that it
         is still up to date."""
         home = await self.engine.household_home(actor)
-        view = render.home_view(home.replies, can_invite=home.is_head)
+        view = render.home_view(home.replies, can_invite=home.is_head, words=home.words)
         await self.client.views_publish(user_id=actor.user_id, view=view)
 
 

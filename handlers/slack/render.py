@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot import messages as msg
+from bot.language import Words
 from bot.replies import Button, Reply, Style
 
 Block = dict[str, Any]
@@ -50,13 +51,14 @@ SUBCOMMANDS = {
     "decline": "decline",
     "cancel": "cancel",
     "help": "help",
+    "language": "language",
     "history": "household history",
     "leave": "household leave",
 }
 """``/household <word> …`` runs the engine's ``/<word> …`` (``history`` and ``leave`` are the
 engine's own ``/household`` sub-commands): Slack keeps ``/join`` for itself (joining a
 channel), and a direct message with an app only passes on the app's own commands."""
-_ENGINE_COMMAND = re.compile(r"(?<![\w/.:-])/(join|decline|cancel|help)\b")
+_ENGINE_COMMAND = re.compile(r"(?<![\w/.:-])/(join|decline|cancel|help|language)\b")
 
 _STYLES = {Style.PRIMARY: "primary", Style.DANGER: "danger"}
 
@@ -202,10 +204,11 @@ def view_blocks(replies: Iterable[Reply], *, limit: int, more: str = "") -> list
     return blocks[:limit]
 
 
-def home_view(replies: Sequence[Reply], *, can_invite: bool) -> dict[str, Any]:
+def home_view(replies: Sequence[Reply], *, can_invite: bool, words: Words) -> dict[str, Any]:
     """The App Home tab, "My Household": the title, **+ Invite** for a head, then the
     engine's household cards (members, then each invitation with its buttons)."""
-    top: list[Block] = [{"type": "header", "text": _plain(msg.SLACK_HOME_TITLE, MAX_HEADER)}]
+    title = _plain(words(msg.SLACK_HOME_TITLE), MAX_HEADER)
+    top: list[Block] = [{"type": "header", "text": title}]
     if can_invite:
         top.append(
             {
@@ -214,26 +217,27 @@ def home_view(replies: Sequence[Reply], *, can_invite: bool) -> dict[str, Any]:
                     {
                         "type": "button",
                         "action_id": HOME_INVITE_ACTION,
-                        "text": _plain(msg.SLACK_BTN_INVITE, MAX_LABEL),
+                        "text": _plain(words(msg.SLACK_BTN_INVITE), MAX_LABEL),
                         "style": "primary",
                         "value": "invite",
                     }
                 ],
             }
         )
-    cards = view_blocks(replies, limit=MAX_VIEW_BLOCKS - len(top) - 1, more=msg.SLACK_HOME_MORE)
+    more = words(msg.SLACK_HOME_MORE)
+    cards = view_blocks(replies, limit=MAX_VIEW_BLOCKS - len(top) - 1, more=more)
     return {"type": "home", "blocks": [*top, {"type": "divider"}, *cards]}
 
 
-def modal_view(replies: Sequence[Reply]) -> dict[str, Any]:
+def modal_view(replies: Sequence[Reply], *, words: Words) -> dict[str, Any]:
     """A modal with the answer to a press on the home tab (a press in it updates it)."""
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
-        "title": _plain(msg.SLACK_MODAL_TITLE, MAX_MODAL_TITLE),
-        "close": _plain(msg.SLACK_BTN_CLOSE, MAX_MODAL_TITLE),
+        "title": _plain(words(msg.SLACK_MODAL_TITLE), MAX_MODAL_TITLE),
+        "close": _plain(words(msg.SLACK_BTN_CLOSE), MAX_MODAL_TITLE),
         "blocks": view_blocks(replies, limit=MAX_VIEW_BLOCKS)
-        or [{"type": "section", "text": _mrkdwn(msg.INVALID_BUTTON)}],
+        or [{"type": "section", "text": _mrkdwn(words(msg.INVALID_BUTTON))}],
     }
 
 
