@@ -4,10 +4,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from bot import messages as msg
 from bot.context import CoreContext
 from bot.delivery import Dispatcher, RetryPolicy
 from bot.domain import Community, Household, Limits
 from bot.engine import Engine
+from bot.language import Words, language_of
 from bot.ports import UnitOfWorkFactory
 from bot.replies import Actor
 from bot.secrets import new_access_code, normalise_access_code
@@ -51,14 +53,19 @@ class World:
         address: str = "12 Oak Lane",
         community: str = "Oak Ridge HOA",
         head_name: str = "Ana Lopez",
+        timezone: str = "",
     ) -> str:
-        """Create a household (and its community if new); return the head's access code."""
+        """Create a household (and its community if new, in ``timezone``); return the
+        head's access code."""
         code = new_access_code()
         async with self.uow_factory() as uow:
             found = await uow.communities.get_by_name(community)
             if found is None:
                 found = Community(
-                    name=community, contact="board@oakridge.example", created_at=self.clock.now()
+                    name=community,
+                    contact="board@oakridge.example",
+                    created_at=self.clock.now(),
+                    timezone=timezone,
                 )
                 await uow.communities.add(found)
             normalised = normalise_access_code(code)
@@ -75,21 +82,37 @@ class World:
             await uow.commit()
         return code
 
-    def person(self, user_id: str, name: str = "", platform: str = "console") -> Person:
+    def person(
+        self, user_id: str, name: str = "", platform: str = "console", language: str = ""
+    ) -> Person:
+        """Someone chatting, whose app is set to ``language`` (a platform's tag, "" for none)."""
         return Person(
             self.engine,
             Actor(
-                platform=platform, user_id=user_id, chat_id=user_id, display_name=name or user_id
+                platform=platform,
+                user_id=user_id,
+                chat_id=user_id,
+                display_name=name or user_id,
+                language=language,
             ),
         )
 
     async def head(
-        self, user_id: str = "ana", address: str = "12 Oak Lane", community: str = "Oak Ridge HOA"
+        self,
+        user_id: str = "ana",
+        address: str = "12 Oak Lane",
+        community: str = "Oak Ridge HOA",
+        *,
+        language: str = "",
+        timezone: str = "",
     ) -> Person:
-        code = await self.household(address=address, community=community)
-        person = self.person(user_id, "Ana")
+        code = await self.household(address=address, community=community, timezone=timezone)
+        person = self.person(user_id, "Ana", language=language)
         await person.say(f"/join {code}")
-        assert "You are now the head" in person.text, person.text
+        claimed = Words(language_of(language) or "en")(
+            msg.CLAIMED, address=address, community=community
+        )
+        assert claimed in person.text, person.text
         return person
 
 
