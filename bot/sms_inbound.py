@@ -133,7 +133,9 @@ async def handle_inbound_sms(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms)
     reply = await _apply(uow, ctx, sms, now=now)
     if reply and not await may_reply_by_sms(uow, ctx, phone=sms.sender):
         return ""
-    return reply
+    # Names and addresses in GSM-7 where they have a Latin spelling: one "í" would make the
+    # whole text UCS-2, less than half as long per segment.
+    return gsm7_spelling(reply)
 
 
 async def _apply(uow: UnitOfWork, ctx: CoreContext, sms: InboundSms, *, now: datetime) -> str:

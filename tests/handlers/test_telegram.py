@@ -21,7 +21,9 @@ from bot import messages as msg
 from bot.domain import InvitationStatus
 from bot.engine import Engine
 from bot.invitation_page import Outcome, account_link_token, answer_on_page
+from bot.language import Words
 from bot.replies import Button, Event, Reply, Style
+from bot.sms_inbound import InboundSms, handle_inbound_sms
 from handlers.settings import Settings
 from handlers.telegram.bot import (
     CONTINUE_IN_PRIVATE,
@@ -419,16 +421,26 @@ async def test_a_group_command_is_sent_to_a_private_chat(site: Site) -> None:
 
 async def test_set_commands_publishes_the_menu(site: Site) -> None:
     await site.adapter.set_commands()
-    [call] = site.fake.calls_of("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == [
-        "start",
-        "invite",
-        "household",
-        "join",
-        "help",
-        "cancel",
-    ]
-    assert call.params["scope"] == {"type": "all_private_chats"}
+    english, spanish = site.fake.calls_of("setMyCommands")
+    for call in (english, spanish):
+        assert [c["command"] for c in call.params["commands"]] == [
+            "start",
+            "invite",
+            "household",
+            "join",
+            "help",
+            "cancel",
+            "language",
+        ]
+        assert call.params["scope"] == {"type": "all_private_chats"}
+    # English for everyone; Spanish for the people whose Telegram is set to Spanish.
+    assert "language_code" not in english.params
+    assert english.params["commands"][1]["description"] == "Invite someone to your household"
+    assert spanish.params["language_code"] == "es"
+    assert spanish.params["commands"][1]["description"] == Words("es")(
+        "Invite someone to your household"
+    )
+    assert spanish.params["commands"][1]["description"] != "Invite someone to your household"
 
 
 async def test_a_card_that_can_no_longer_be_edited_is_sent_anew(site: Site) -> None:
@@ -729,3 +741,114 @@ async def test_two_processes_taking_one_persons_steps_at_once_lose_neither(
     texts = sorted(r[0].text for r in replies)
     assert texts[0] == msg.STALE_BUTTON and texts[1].startswith("✅ Invitation sent")
     assert conversation is not None and conversation.state == "idle"
+
+
+# --- in Spanish: a head whose Telegram is set to Spanish (language_code: es) ------------
+
+ES = Words("es")
+PHONE = "+12025550199"
+_ids = itertools.count(900_000)
+
+
+def spanish_message(user_id: int, text: str) -> dict[str, Any]:
+    return {
+        "update_id": next(_ids),
+        "message": {
+            "message_id": next(_ids),
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": "Ana"},
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": "Ana",
+                "last_name": "López",
+                "language_code": "es",
+            },
+            "text": text,
+        },
+    }
+
+
+def spanish_press(user_id: int, data: str, message_id: int) -> dict[str, Any]:
+    return {
+        "update_id": next(_ids),
+        "callback_query": {
+            "id": f"cq-es-{next(_ids)}",
+            "from": {"id": user_id, "is_bot": False, "first_name": "Ana", "language_code": "es"},
+            "chat_instance": "ci-es",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private", "first_name": "Ana"},
+                "from": {"id": 1, "is_bot": True, "first_name": "Oak Ridge"},
+                "text": "…",
+            },
+        },
+    }
+
+
+async def say(site: Site, text: str) -> None:
+    response = await site.post(spanish_message(ANA, text))
+    assert response.status_code == 200
+
+
+async def press(site: Site, label: str) -> None:
+    data, message_id = site.button(ANA, label)
+    response = await site.post(spanish_press(ANA, data, message_id))
+    assert response.status_code == 200
+
+
+async def test_a_spanish_head_invites_end_to_end_in_spanish(site: Site) -> None:
+    code = await site.world.household()
+    await say(site, f"/start {code}")
+    assert site.last_text(ANA) == ES(msg.CLAIMED, address="12 Oak Lane", community="Oak Ridge HOA")
+
+    await say(site, "/invite")
+    ask = site.shown(ANA)[-1]
+    assert ask.params["text"] == ES(msg.ASK_METHOD) != msg.ASK_METHOD
+    assert labels(ask) == [[ES(msg.BTN_EMAIL)], [ES(msg.BTN_SMS), ES(msg.BTN_CANCEL)]] or labels(
+        ask
+    ) == [[ES(msg.BTN_EMAIL), ES(msg.BTN_SMS), ES(msg.BTN_CANCEL)]]
+    await press(site, ES(msg.BTN_SMS))
+    assert site.last_text(ANA) == ES(msg.ASK_NAME)
+    await say(site, "María Ruiz")
+    await say(site, "202 555 0199")
+    summary = site.shown(ANA)[-1].params["text"]
+    assert summary.startswith(ES(msg.SUMMARY_TITLE)) and "Español" in summary
+    await press(site, ES(msg.BTN_SEND))
+    [invitation] = await site.invitations()
+    sent = site.last_text(ANA)
+    assert sent == ES(
+        msg.SENT, name="María Ruiz", method=msg.BTN_SMS, expires=invitation.expires_at
+    )
+    assert invitation.language == "es"
+
+    await site.world.deliver()
+    [sms] = [m.body for m in site.world.sender.sent if m.destination == PHONE]
+    assert "UNIRME" in sms and "Hola Maria Ruiz" in sms
+
+    async with site.database.uow() as uow:
+        reply = await handle_inbound_sms(
+            uow, site.world.ctx, InboundSms(sender=PHONE, body="UNIRME", message_id="SMes1")
+        )
+        await uow.commit()
+    assert reply is not None and "Maria Ruiz" in reply and "María" not in reply  # GSM-7 spelling
+    [invitation] = await site.invitations()
+    assert invitation.status is InvitationStatus.ACCEPTED
+    await site.world.deliver()
+    told = [m.body for m in site.world.sender.sent if m.destination == str(ANA)]
+    assert ES(msg.NOTIFY_ACCEPTED, name="María Ruiz") in told
+
+
+async def test_the_card_buttons_and_the_copy_button_are_spanish(site: Site) -> None:
+    code = await site.world.household()
+    await say(site, f"/start {code}")
+    await say(site, "/invite email María Ruiz maria@example.com")
+    await press(site, ES(msg.BTN_SEND))
+    await say(site, "/household")
+    card = site.shown(ANA)[-1]
+    assert labels(card) == [[ES(msg.BTN_COPY)], [ES(msg.BTN_RESEND)], [ES(msg.BTN_CANCEL_INVITE)]]
+    await press(site, ES(msg.BTN_COPY))
+    copy = site.shown(ANA)[-2]
+    assert copy.params["reply_markup"]["inline_keyboard"][-1][0]["text"] == ES(msg.COPY_LINK_BUTTON)
