@@ -142,3 +142,47 @@ def test_show_tells_the_households_and_what_the_bot_may_do_now(
     assert "set INVITEBOT_TELEGRAM_BOT_TOKEN to check" in offline.stdout
     none = board("community", "show", "--community", "Elm Court")
     assert "Residents' Telegram group: none" in none.stdout
+
+
+# --- the community's time zone ---------------------------------------------------------------
+
+
+def zone_of(board: Board, name: str) -> str:
+    async def read(uow_factory: UnitOfWorkFactory) -> str:
+        async with uow_factory() as uow:
+            community = await uow.communities.get_by_name(name)
+        assert community is not None
+        return community.timezone
+
+    return board.seed(read)
+
+
+def test_a_community_is_added_in_its_time_zone_and_set_to_another(board: Board) -> None:
+    added = board("community", "add", "Maple Grove", "--timezone", "America/Los_Angeles")
+    assert added.exit_code == 0, added.output
+    assert "in America/Los_Angeles time" in added.stdout
+    assert zone_of(board, "Maple Grove") == "America/Los_Angeles"
+    # Without one: the server's default (INVITEBOT_DEFAULT_TIMEZONE, UTC here).
+    assert zone_of(board, "Oak Ridge HOA") == ""
+    listed = board("community", "list")
+    assert "America/Los_Angeles" in listed.stdout and "UTC (default)" in listed.stdout
+
+    changed = board("community", "set", *OAK, "--timezone", "America/New_York")
+    assert changed.exit_code == 0, changed.output
+    assert "Oak Ridge HOA is in America/New_York time now" in changed.stdout
+    assert zone_of(board, "Oak Ridge HOA") == "America/New_York"
+    shown = board("community", "show", *OAK)
+    assert "Time zone: America/New_York" in shown.stdout
+    back = board("community", "set", *OAK, "--timezone", "")
+    assert back.exit_code == 0 and zone_of(board, "Oak Ridge HOA") == ""
+    assert "Time zone: UTC (INVITEBOT_DEFAULT_TIMEZONE)" in board("community", "show", *OAK).stdout
+
+
+@pytest.mark.parametrize("zone", ["PST", "Pacific", "America/Nowhere", "../etc/passwd", "x" * 300])
+def test_only_iana_names_are_taken(board: Board, zone: str) -> None:
+    refused = board("community", "set", *OAK, "--timezone", zone)
+    assert refused.exit_code == 1
+    assert "IANA time zone" in one_error_line(refused)
+    assert zone_of(board, "Oak Ridge HOA") == ""
+    added = board("community", "add", "Birch Hill", "--timezone", zone)
+    assert added.exit_code == 1 and "IANA time zone" in one_error_line(added)

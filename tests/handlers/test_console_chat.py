@@ -6,21 +6,31 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot import messages as msg
+from bot.language import Words
+
 INVITEBOT = Path(sys.executable).parent / "invitebot"
 LINK = re.compile(r"http://localhost:8000/i/[A-Za-z0-9_-]{43}")
+EXPIRES = datetime(2000, 1, 1, tzinfo=UTC)
+"""Any time: the assertions read the sentence before the expiry."""
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_")}
+    locale = ("LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES")
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("INVITEBOT_") and k not in locale
+    }
     return clean | {
         "INVITEBOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/invitebot.db",
         "COLUMNS": "200",
         "PYTHONIOENCODING": "utf-8",
+        "LANG": "C.UTF-8",  # a terminal that names no language: English
     }
 
 
@@ -65,6 +75,28 @@ def test_demo_invite_by_sms_with_numbered_choices(env: dict[str, str], tmp_path:
     assert "[3] Copy Invite Link" in screen
     log = (tmp_path / "invitebot.log").read_text()
     assert "console delivery of outbox" in log
+
+
+def test_a_terminal_set_to_spanish_chats_in_spanish(env: dict[str, str], tmp_path: Path) -> None:
+    es = Words("es")
+    screen = chat(
+        env | {"LANG": "es_MX.UTF-8"},
+        "--demo",
+        "--user",
+        "ana",
+        "--name",
+        "Ana López",
+        typed=["/invite", "2", "María Ruiz", "+1 202 555 0199", "1", "/household"],
+        cwd=tmp_path,
+    )
+    assert es(msg.CLAIMED, address="1 Demo Street", community="Demo HOA") in screen
+    assert es(msg.ASK_METHOD) in screen and es(msg.ASK_METHOD) != msg.ASK_METHOD
+    assert f"[1] {es(msg.BTN_EMAIL)}" in screen and f"[2] {es(msg.BTN_SMS)}" in screen
+    assert f"[1] {es(msg.BTN_SEND)}" in screen
+    sent = es(msg.SENT, name="María Ruiz", method=msg.BTN_SMS, expires=EXPIRES)
+    assert sent.split(". ")[0] in screen  # the sentence before the expiry
+    assert "UNIRME" in screen and "Reply JOIN" not in screen  # the text the invitee gets
+    assert f"[3] {es(msg.BTN_COPY)}" in screen
 
 
 def test_two_people_in_two_terminals(env: dict[str, str], tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import html
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -31,7 +32,7 @@ from bot.invitation_page import (
     link_account_by_token,
 )
 from bot.invitations import who_is
-from bot.language import ENGLISH
+from bot.language import ENGLISH, Words
 from bot.ports import UnitOfWorkFactory
 from bot.replies import Actor
 from bot.rules import Refused
@@ -630,3 +631,71 @@ async def test_account_link_tokens_are_bound_expire_and_link_one_account(core: W
         slack = Actor(platform="slack", user_id="U1", chat_id="D1")
         with pytest.raises(Refused, match="isn't valid any more"):
             await link_account_by_token(uow, core.ctx, token=link, actor=slack)
+
+
+# --- languages: the invitation's, the switch, Accept-Language --------------------------------
+
+
+async def spanish_invitation(site: Site) -> str:
+    """Ana (English) invites Maria in Spanish (Edit → Language); the token of the link."""
+    await site.ana.say("/invite email Maria Ruiz maria@example.org")
+    await site.ana.press("Edit")
+    await site.ana.press("Language")
+    await site.ana.press("Español")
+    await site.ana.press("Send Invite")
+    invitation = await site.invitation_to("maria@example.org")
+    assert invitation.language == "es"
+    return site.world.ctx.tokens.make(invitation.id, invitation.nonce)
+
+
+async def test_a_spanish_invitation_shows_spanish_with_a_switch_to_english(site: Site) -> None:
+    es = Words("es")
+    token = await spanish_invitation(site)
+    browser = site.browser()
+    response, csrf = await open_page(browser, token)
+    page = response.text
+    assert '<html lang="es">' in page and response.headers["content-language"] == "es"
+    title = es(msg.PAGE_INVITED_TITLE, address="12 Oak Lane")
+    assert f"<h1>{html.escape(title, quote=True)}</h1>" in page and title != msg.PAGE_INVITED_TITLE
+    assert html.escape(es(msg.PAGE_ACCEPT)) in page
+    invitation = await site.invitation(token)
+    assert es.when(invitation.expires_at) in page  # "21 dic 2026, 10:30 UTC"
+    # The switch: a link to the same page in English, named in English.
+    assert '<a href="?lang=en" hreflang="en" lang="en">English</a>' in page
+    assert "?lang=es" not in page
+
+    english = await browser.get(f"/i/{token}?lang=en")
+    assert '<html lang="en">' in english.text
+    assert "<h1>You&#39;re invited to join 12 Oak Lane</h1>" in english.text
+    assert 'name="lang" value="en"' in english.text  # the forms keep the choice
+    assert '<a href="?lang=es" hreflang="es" lang="es">Español</a>' in english.text
+
+    # Accepting from the English page stays in English.
+    csrf = _CSRF.search(english.text).group(1)  # type: ignore[union-attr]
+    done = await browser.post(
+        f"/i/{token}", data={"csrf": csrf, "action": "accept", "lang": "en"}, headers=SAME_SITE
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/i/{token}?lang=en"
+    welcome = await browser.get(done.headers["location"])
+    assert "<h1>Welcome, Maria Ruiz!</h1>" in welcome.text
+    # Without the switch, the invitation's language again.
+    again = await browser.get(f"/i/{token}")
+    assert html.escape(es(msg.PAGE_WELCOME_TITLE, name="Maria Ruiz")) in again.text
+
+
+async def test_accept_language_for_a_page_that_names_none(site: Site) -> None:
+    es = Words("es")
+    browser = site.browser()
+    headers = {"Accept-Language": "es-MX,es;q=0.9,en;q=0.8"}
+    nobody = await browser.get("/i/" + "A" * 43, headers=headers)
+    assert nobody.status_code == 404
+    assert html.escape(es(msg.PAGE_NOT_VALID_TITLE)) in nobody.text
+    assert nobody.headers["vary"] == "Accept-Language"
+    # An English invitation stays English whatever the browser prefers.
+    token = await site.invite()
+    page = await browser.get(f"/i/{token}", headers=headers)
+    assert '<html lang="en">' in page.text
+    # A language the page does not speak, or nonsense, is no choice at all.
+    for odd in ("fr", "xx", "<script>", "e" * 5000):
+        shown = await browser.get(f"/i/{token}", params={"lang": odd})
+        assert shown.status_code == 200 and '<html lang="en">' in shown.text

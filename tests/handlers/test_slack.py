@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 
 from bot import messages as msg
 from bot.domain import Invitation, InvitationStatus
+from bot.language import Words
 from bot.replies import Button, Confirm, Reply, Style
 from handlers.slack import render
 from handlers.slack.bot import SlackAdapter, command_event
@@ -830,3 +831,53 @@ async def test_a_file_without_text_gets_the_question_again(site: Site) -> None:
     await site.command(ANA, "/invite", "email")
     await site.say(ANA, "", subtype="file_share", files=[{"id": "F1"}])
     assert msg.ASK_NAME in site.last_text(ANA)
+
+
+# --- in Spanish: a person whose Slack is set to Spanish (users.info's locale es-LA) -------
+
+
+async def test_a_spanish_head_invites_end_to_end_in_spanish(site: Site) -> None:
+    es = Words("es")
+    site.fake.locales[ANA] = "es-LA"
+    code = await site.world.household()
+    await site.command(ANA, "/household", f"join {code}")
+    assert site.last_text(ANA) == render.slack_commands(
+        es(msg.CLAIMED, address="12 Oak Lane", community="Oak Ridge HOA")
+    )
+    # The app asked Slack for her locale once, and remembers it.
+    asked = site.fake.calls_of("users.info")
+    assert [c.params["user"] for c in asked] == [ANA]
+    assert str(asked[0].params["include_locale"]).lower() in ("true", "1")
+
+    await site.command(ANA, "/invite")
+    ask = site.shown(ANA)[-1]
+    assert ask.params["text"] == es(msg.ASK_METHOD) != msg.ASK_METHOD
+    assert labels(ask) == [es(msg.BTN_EMAIL), es(msg.BTN_SMS), es(msg.BTN_CANCEL)]
+    await site.press(ANA, es(msg.BTN_SMS))
+    assert site.last_text(ANA) == es(msg.ASK_NAME)
+    await site.say(ANA, "María Ruiz")
+    await site.say(ANA, "<tel:+12025550199|+1 202 555 0199>")
+    summary = site.shown(ANA)[-1]
+    assert summary.params["blocks"][0]["text"]["text"] == es(msg.SUMMARY_TITLE)
+    assert "Español" in json.dumps(summary.params["blocks"], ensure_ascii=False)
+    await site.press(ANA, es(msg.BTN_SEND))
+    [invitation] = await site.invitations()
+    assert invitation.language == "es"
+    sent = es(msg.SENT, name="María Ruiz", method=msg.BTN_SMS, expires=invitation.expires_at)
+    assert site.last_text(ANA) == render.escape(render.slack_commands(sent))
+
+    # The home tab speaks Spanish around the cards too.
+    home = site.home(ANA).params["view"]
+    assert home["blocks"][0]["text"]["text"] == es(msg.SLACK_HOME_TITLE) != msg.SLACK_HOME_TITLE
+    assert labels_of_view(site.home(ANA))[0] == es(msg.SLACK_BTN_INVITE)
+    assert len(site.fake.calls_of("users.info")) == 1
+
+    await site.world.deliver()
+    [sms] = [m.body for m in site.world.sender.sent if m.destination == "+12025550199"]
+    assert "UNIRME" in sms
+
+
+async def test_a_locale_slack_will_not_give_reads_english(site: Site) -> None:
+    site.fake.fail_next("users.info", "missing_scope")
+    await head(site)
+    assert site.last_text(ANA).startswith("🏠 You are now the head")

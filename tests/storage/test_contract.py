@@ -299,11 +299,12 @@ async def test_an_identity_is_read_with_its_member_and_household(
         await uow.commit()
     async with uow_factory() as uow:
         found = await uow.identities.get_with_owner(platform="slack", external_id="U123")
-        assert found == (slack, s.head, s.household)
+        assert found == (slack, s.head, s.household, "")  # a community in the default zone
         assert found == (
             await uow.identities.get(platform="slack", external_id="U123"),
             await uow.members.get(s.head.id),
             await uow.households.get(s.household.id),
+            "",
         )
         assert await uow.identities.get_with_owner(platform="telegram", external_id="U123") is None
         # What it read counts as read: an update writes only what changed since.
@@ -313,6 +314,43 @@ async def test_an_identity_is_read_with_its_member_and_household(
         await uow.commit()
     async with uow_factory() as uow:
         assert await uow.households.get(s.household.id) == renamed
+
+
+async def test_an_identity_is_read_with_its_communitys_time_zone(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    s = await seeded(uow_factory)
+    async with uow_factory() as uow:
+        await uow.identities.add(
+            ChannelIdentity(platform="slack", external_id="U9", member_id=s.head.id)
+        )
+        community = await uow.communities.get(s.household.community_id)
+        assert community is not None
+        community.timezone = "America/Los_Angeles"
+        await uow.communities.update(community)
+        await uow.commit()
+    async with uow_factory() as uow:
+        found = await uow.identities.get_with_owner(platform="slack", external_id="U9")
+        assert found is not None and found.timezone == "America/Los_Angeles"
+
+
+async def test_a_members_language_is_set_alone(uow_factory: UnitOfWorkFactory) -> None:
+    """set_language writes the language and nothing else: a rename another transaction
+    committed meanwhile is kept."""
+    s = await seeded(uow_factory)
+    async with uow_factory() as uow:
+        stale = await uow.members.get(s.head.id)
+        assert stale is not None and stale.language == ""
+    async with uow_factory() as uow:
+        renamed = dataclasses.replace(stale, name="Ana María Lopez")
+        await uow.members.update(renamed)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.members.set_language(s.head.id, "es")
+        await uow.commit()
+    async with uow_factory() as uow:
+        member = await uow.members.get(s.head.id)
+    assert member is not None and member.language == "es" and member.name == "Ana María Lopez"
 
 
 # --- invitations ---------------------------------------------------------------------------

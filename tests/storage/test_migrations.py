@@ -27,6 +27,7 @@ from bot.domain import (
     HouseholdEvent,
     HouseholdEventKind,
     InboundReceipt,
+    Invitation,
     Member,
     OutboxStatus,
     PhoneStatus,
@@ -35,7 +36,8 @@ from bot.domain import (
 )
 from storage import Database
 from storage.database import alembic_config
-from storage.tables import metadata
+from storage.mapping import RowMapper
+from storage.tables import InvitationRow, metadata
 from tests.storage.test_contract import T0, Seed, at, invitation, message, seed
 
 ALEMBIC_INI = Path(storage.__file__).with_name("alembic.ini")
@@ -70,6 +72,21 @@ async def downgrade(database: Database, revision: str) -> None:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
 
 
+async def add_invitation_before_0010(database: Database, invite: Invitation) -> None:
+    """``invite`` as a version before 0010 wrote it: no ``language`` column yet."""
+    values = RowMapper(Invitation, InvitationRow).to_values(invite)
+    values.pop("language")
+    async with database.engine.begin() as connection:
+        await connection.execute(plain_insert("invitations", values))
+
+
+async def invitation_ids(database: Database) -> list[str]:
+    """The invitations' ids, read as any version reads them (the models may be ahead)."""
+    async with database.engine.connect() as connection:
+        found = await connection.execute(text("SELECT id FROM invitations"))
+        return list(found.scalars().all())
+
+
 def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
     """``INSERT INTO table (...) VALUES (...)`` in SQL, as an older version of the program
     wrote its rows: no model involved. Datetimes are bound as the driver wants them."""
@@ -89,9 +106,9 @@ def plain_insert(table: str, values: Mapping[str, object]) -> TextClause:
 async def test_a_new_database_has_no_revision_until_upgraded(empty_database: Database) -> None:
     assert await empty_database.current_revision() is None
     await empty_database.upgrade()
-    assert await empty_database.current_revision() == Database.head_revision() == "0009"
+    assert await empty_database.current_revision() == Database.head_revision() == "0010"
     await empty_database.upgrade()  # already there: nothing to do
-    assert await empty_database.current_revision() == "0009"
+    assert await empty_database.current_revision() == "0010"
 
 
 async def test_the_migrated_schema_matches_the_models(database: Database) -> None:
@@ -136,7 +153,7 @@ def test_the_alembic_command_line_migrates_a_sqlite_file(tmp_path: Path) -> None
         text=True,
         cwd=tmp_path,
     )
-    assert "0009 (head)" in shown.stdout
+    assert "0010 (head)" in shown.stdout
 
 
 def test_the_migrations_render_as_postgresql_sql_offline(tmp_path: Path) -> None:
@@ -403,9 +420,9 @@ async def test_upgrading_from_0002_adds_the_throttles_and_keeps_everything_else(
     database = empty_database
     await database.upgrade("0002")
     old = await seed_before_0005(database)
+    invite = invitation(old)
+    await add_invitation_before_0010(database, invite)
     async with database.uow() as uow:
-        invite = invitation(old)
-        await uow.invitations.add(invite)
         await uow.phones.save(PhoneStatus("+12025550199", opted_out=True, updated_at=T0))
         await uow.commit()
     async with database.engine.connect() as connection:
@@ -439,8 +456,7 @@ async def test_downgrading_0003_drops_only_the_throttles(database: Database) -> 
         tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
         assert "throttles" not in tables
         assert {"invitations", "phone_statuses", "inbound_receipts"} <= tables
-    async with database.uow() as uow:
-        assert await uow.invitations.get(invite.id) == invite
+    assert await invitation_ids(database) == [invite.id]
 
     await database.upgrade()
 
@@ -460,9 +476,9 @@ async def test_upgrading_from_0003_adds_the_event_log_and_keeps_everything_else(
     database = empty_database
     await database.upgrade("0003")
     s = await seed_before_0005(database)
+    invite = invitation(s)
+    await add_invitation_before_0010(database, invite)
     async with database.uow() as uow:
-        invite = invitation(s)
-        await uow.invitations.add(invite)
         await uow.throttles.hit("page:203.0.113.7", now=T0, window=timedelta(minutes=1))
         await uow.commit()
     async with database.engine.connect() as connection:
@@ -519,8 +535,7 @@ async def test_downgrading_0004_drops_only_the_event_log(database: Database) -> 
         names = await connection.run_sync(index_names)
         assert "ix_household_events_household_id_at_id" not in names
         assert "ix_throttles_window_started_at" in names
-    async with database.uow() as uow:
-        assert await uow.invitations.get(invite.id) == invite
+    assert await invitation_ids(database) == [invite.id]
 
     await database.upgrade()
 
@@ -571,8 +586,7 @@ async def test_downgrading_0005_drops_only_its_columns(database: Database) -> No
         )
         assert "left_at" not in columns and "household_id" in columns
         assert "ix_households_head_request_at" not in await connection.run_sync(index_names)
-    async with database.uow() as uow:
-        assert await uow.invitations.get(invite.id) == invite
+    assert await invitation_ids(database) == [invite.id]
 
     await database.upgrade()
 
@@ -695,3 +709,34 @@ async def test_upgrading_to_0007_keeps_pending_messages_unordered_and_downgradin
     await database.upgrade()
     async with database.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+# --- 0010: languages and time zones -----------------------------------------------------------
+
+
+async def test_downgrading_0010_drops_only_the_languages_and_the_zone(database: Database) -> None:
+    async with database.uow() as uow:
+        s = await seed(uow)
+        invite = invitation(s, language="es")
+        await uow.invitations.add(invite)
+        await uow.commit()
+
+    await downgrade(database, "0009")
+
+    assert await database.current_revision() == "0009"
+    async with database.engine.connect() as connection:
+        for table in ("conversations", "members", "invitations"):
+            assert "language" not in await connection.run_sync(columns, table)
+        assert "timezone" not in await connection.run_sync(columns, "communities")
+        # The expression index on community names survived (no table copy on SQLite).
+        assert "uq_communities_lower_name" in await connection.run_sync(index_names)
+    assert await invitation_ids(database) == [invite.id]
+
+    await database.upgrade()
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+    async with database.uow() as uow:
+        again = await uow.invitations.get(invite.id)
+    # Back in the default language: what the downgrade dropped is gone.
+    assert again is not None and again.language == ""

@@ -7,10 +7,19 @@ import itertools
 
 import pytest
 
+from bot import messages as msg
 from bot.delivery import apply_delivery_report
 from bot.domain import Channel, DeliveryStatus, InvitationStatus, Limits, OutboxStatus
+from bot.language import Words
 from bot.ports import UnitOfWorkFactory
-from bot.sms_inbound import InboundSms, handle_inbound_sms, parse_keyword
+from bot.sms import is_gsm7, segment_info
+from bot.sms_inbound import (
+    KEYWORDS,
+    InboundSms,
+    handle_inbound_sms,
+    language_of_word,
+    parse_keyword,
+)
 from tests.chat import Person
 from tests.unit.conftest import World
 
@@ -289,3 +298,75 @@ async def test_a_member_whose_number_opted_out_is_still_told_they_are_a_member(
     await ana.say(f"/invite sms Maria Ruiz {MARIA}")
     assert "Maria Ruiz is already a member of your household" in ana.text
     assert "opted out" not in ana.text
+
+
+# --- in Spanish -----------------------------------------------------------------------------
+
+
+def test_no_keyword_means_one_thing_in_one_language_and_another_in_the_other() -> None:
+    kinds = ("accept", "decline", "wrong", "opt_out", "opt_in", "help")
+    meaning: dict[str, set[str]] = {}
+    for keywords in KEYWORDS.values():
+        for kind in kinds:
+            for word in getattr(keywords, kind):
+                meaning.setdefault(word, set()).add(kind)
+    # YES is both an acceptance and Twilio's opt-in: one language's double meaning, on purpose.
+    assert {word: kinds for word, kinds in meaning.items() if len(kinds) > 1} == {
+        "YES": {"accept", "opt_in"}
+    }
+    # A word of both languages is NO, and it declines in both.
+    shared = set.intersection(*(set(k.all()) for k in KEYWORDS.values()))
+    assert shared == {"NO"}
+    assert language_of_word("UNIRME") == "es" and language_of_word("JOIN") == "en"
+    assert language_of_word("NO") is None and language_of_word("HELLO") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        ("sí", "SI"),
+        ("¡Sí!", "SI"),
+        ("  unirme. ", "UNIRME"),
+        ("¿Ayuda?", "AYUDA"),
+        ("Únirme", "UNIRME"),
+    ],
+)
+def test_spanish_keywords_are_read_without_accents_or_marks(body: str, word: str) -> None:
+    keyword = parse_keyword(body)
+    assert keyword is not None and keyword.word == word
+
+
+async def test_parar_opts_out_like_stop(world: World) -> None:
+    ana = await world.head()
+    await invite_maria(world, ana)
+    assert await text(world, "Parar") == ""
+    await ana.say("/household")
+    await ana.press("Resend")
+    assert "opted out of text messages" in ana.text
+    assert await statuses(world) == [InvitationStatus.PENDING]
+
+
+async def test_help_names_both_languages_keywords(world: World) -> None:
+    ana = await world.head()
+    await invite_maria(world, ana)
+    english = await text(world, "HELP") or ""
+    assert "JOIN" in english and "UNIRME" in english and "RECHAZAR" in english
+    spanish = await text(world, "ayuda") or ""
+    assert spanish == Words("es")(
+        msg.SMS_HELP, community="Oak Ridge HOA", hoa="board@oakridge.example"
+    )
+    assert "UNIRME" in spanish and "JOIN" in spanish and spanish != english
+    assert is_gsm7(spanish) and segment_info(spanish).segments <= 2
+
+
+async def test_unirme_joins_an_english_invitation_and_answers_in_spanish(world: World) -> None:
+    ana = await world.head()
+    await invite_maria(world, ana)
+    reply = await text(world, "UNIRME") or ""
+    assert reply == Words("es")(
+        msg.SMS_WELCOME, name="Maria Ruiz", address="12 Oak Lane", community="Oak Ridge HOA"
+    )
+    assert await statuses(world) == [InvitationStatus.ACCEPTED]
+    # The head, who reads English, is told in English.
+    await world.deliver()
+    assert "Maria Ruiz accepted your invitation" in world.sender.sent[-1].body

@@ -39,8 +39,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # ALTER TABLE ... DROP COLUMN, also on SQLite (3.35+): batch mode would copy the table
+    # and lose the expression index on communities' names.
     for table in reversed(_LANGUAGE):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("language")
-    with op.batch_alter_table("communities") as batch:
-        batch.drop_column("timezone")
+        op.drop_column(table, "language")
+    op.drop_column("communities", "timezone")
