@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from bot import messages as msg
 from bot.contacts import mask_contact
 from bot.delivery import DeliveryError, PermanentDeliveryError
 from bot.domain import OutboxMessage
@@ -165,7 +166,7 @@ class SmtpSender:
             to_header = mailbox_header("To", to.addr_spec)
         except (ValueError, HeaderParseError) as invalid:
             log.warning("outbox %s: not an email address: %s", message.id, invalid)
-            raise PermanentDeliveryError("the email address is not valid") from invalid
+            raise PermanentDeliveryError(msg.REASON_EMAIL_NOT_VALID) from invalid
 
         context = invitation_context(message.data)
         email = EmailMessage(policy=SMTP_POLICY)
@@ -209,7 +210,7 @@ class SmtpSender:
                 log.warning(
                     "%s refused recipient %s (outbox %s): %s", where, shown_to, message.id, replies
                 )
-                return PermanentDeliveryError("the mail server rejected the address")
+                return PermanentDeliveryError(msg.REASON_MAIL_REJECTED_ADDRESS)
             log.info(
                 "%s deferred recipient %s (outbox %s): %s", where, shown_to, message.id, replies
             )
@@ -235,7 +236,7 @@ class SmtpSender:
                     code,
                     reply,
                 )
-                return PermanentDeliveryError("the mail server rejected the address")
+                return PermanentDeliveryError(msg.REASON_MAIL_REJECTED_ADDRESS)
             if (
                 isinstance(failure, aiosmtplib.SMTPSenderRefused | aiosmtplib.SMTPDataError)
                 and 500 <= code < 600
@@ -248,7 +249,7 @@ class SmtpSender:
                     code,
                     reply,
                 )
-                return PermanentDeliveryError("the mail server rejected the message")
+                return PermanentDeliveryError(msg.REASON_MAIL_REJECTED_MESSAGE)
             log.warning(
                 "%s answered %s %s for outbox %s; will retry", where, code, reply, message.id
             )

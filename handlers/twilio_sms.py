@@ -30,6 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from bot import messages as msg
 from bot.contacts import mask_contact
 from bot.delivery import DeliveryError, PermanentDeliveryError, RecipientOptedOut
 from bot.domain import Channel, OutboxMessage
@@ -43,18 +44,18 @@ STATUS_CALLBACK_PATH = "/twilio/status"
 # Twilio error codes (https://www.twilio.com/docs/api/errors) worth a specific reason. The
 # reason ends up in a sentence to the household head, so it names what they can act on.
 PERMANENT_REASONS: dict[int, str] = {
-    21610: "the number has opted out of texts",
-    21211: "the phone number is not valid",
-    21614: "the number is not a mobile number",
-    21635: "the number is a landline",
-    21612: "the number cannot receive texts from us",
-    21408: "texts to that country are not enabled",
-    21215: "texts to that country are not enabled",
-    21606: "our sending number cannot text that number",
-    21617: "the message is too long",
-    21602: "the message was empty",
+    21610: msg.REASON_SMS_OPTED_OUT,
+    21211: msg.REASON_SMS_NOT_VALID,
+    21614: msg.REASON_SMS_NOT_MOBILE,
+    21635: msg.REASON_SMS_LANDLINE,
+    21612: msg.REASON_SMS_CANNOT_RECEIVE,
+    21408: msg.REASON_SMS_COUNTRY,
+    21215: msg.REASON_SMS_COUNTRY,
+    21606: msg.REASON_SMS_OUR_NUMBER,
+    21617: msg.REASON_SMS_TOO_LONG,
+    21602: msg.REASON_SMS_EMPTY,
 }
-CREDENTIALS_REASON = "the SMS service refused our credentials"
+CREDENTIALS_REASON = msg.REASON_SMS_CREDENTIALS
 # 4xx codes that mean "not now" rather than "never": rate limits and a full send queue.
 TRANSIENT_CODES = frozenset({20429, 14107, 21611})
 
