@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.language import Words
 from bot.sms import (
     JOIN_SENTENCE,
     SegmentInfo,
@@ -370,3 +371,54 @@ def test_names_with_a_gsm7_spelling_fit_two_gsm7_segments_with_links_up_to_100(
     )
     assert segment_info(text).encoding == "GSM-7"
     assert_invitation(text, inviter=inviter, address=address, community=community, link=link)
+
+
+SPANISH = Words("es")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    invitee=st.text(ANY_CHAR, max_size=100),
+    inviter=words(ANY_CHAR, 100),
+    address=words(ANY_CHAR, 200),
+    community=words(ANY_CHAR, 100),
+    base=st.sampled_from(["https://hoa.example", "http://localhost:8000"]),
+    token=TOKEN,
+    expires=st.sampled_from(["1 dic 2026, 12:00 UTC", "10 dic 2026, 14:44 EST", ""]),
+)
+def test_any_spanish_invitation_fits_two_segments_and_names_everything_required(
+    invitee: str, inviter: str, address: str, community: str, base: str, token: str, expires: str
+) -> None:
+    """Whatever the names, in any script: the Spanish wording is no longer than the English
+    where it must fit (the JOIN sentence, the tersest form)."""
+    link = f"{base}/i/{token}"
+    text = compose_invitation_sms(
+        invitee=invitee,
+        inviter=inviter,
+        address=address,
+        community=community,
+        link=link,
+        expires=expires,
+        words=SPANISH,
+    )
+    assert segment_info(text).segments <= 2
+    join = SPANISH(JOIN_SENTENCE)
+    assert "UNIRME" in join and f"{link} {join}" in text
+    for part in (inviter, address, community):
+        assert any(shown in text for shown in shown_forms(part)), part
+
+
+def test_a_spanish_invitation_reads_in_spanish() -> None:
+    text = compose_invitation_sms(
+        invitee="María Núñez",
+        inviter="Ana López",
+        address="12 Oak Lane",
+        community="Oak Ridge HOA",
+        link=HOA_LINK,
+        expires="10 dic 2026, 14:44 EST",
+        words=SPANISH,
+    )
+    assert text.startswith("Hola Maria Nuñez, Ana Lopez ")
+    assert "12 Oak Lane" in text and "Oak Ridge HOA" in text and "10 dic 2026" in text
+    assert SPANISH(JOIN_SENTENCE) in text and "JOIN" not in text
+    assert segment_info(text).encoding == "GSM-7" and segment_info(text).segments <= 2
