@@ -36,7 +36,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 # What the wheel is built from; the rest of the checkout (tests, .venv, docs) stays out.
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "bot", "handlers", "storage")
+SOURCES = (
+    "pyproject.toml",
+    "README.md",
+    "LICENSE",
+    "build_catalogs.py",
+    "bot",
+    "handlers",
+    "storage",
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,8 @@ def installed(
     base = tmp_path_factory.mktemp("wheel")
     source = base / "source"
     source.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    # No .mo an editable install compiled here: the wheel's build must compile its own.
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "*.mo")
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
@@ -175,6 +184,10 @@ def test_the_installed_package_is_the_wheel_with_its_data(installed: Installed) 
     files = set(report["files"])
     for package in ("bot", "handlers", "storage"):
         assert f"{package}/py.typed" in files
+    # The message catalogs: each .po as written, and the .mo the build compiled from it.
+    for po in ROOT.glob("bot/locales/*/LC_MESSAGES/*.po"):
+        assert str(po.relative_to(ROOT)) in files
+        assert str(po.relative_to(ROOT).with_suffix(".mo")) in files
     expected = [
         path.relative_to(ROOT)
         for pattern in (
@@ -213,6 +226,28 @@ def test_chat_demo(installed: Installed, empty_dir: Path) -> None:
     # The embedded default: a SQLite database and its key, in the directory it ran in.
     assert (empty_dir / "invitebot.db").is_file()
     assert (empty_dir / "invitebot.db.secret").is_file()
+
+
+def test_chat_demo_in_spanish_reads_the_compiled_catalog(
+    installed: Installed, empty_dir: Path
+) -> None:
+    """The wheel's own .mo, in a terminal set to Spanish."""
+    from bot import messages as msg
+    from bot.language import Words
+
+    env = installed.env() | {"LANG": "es_ES.UTF-8", "LC_ALL": "", "LANGUAGE": ""}
+    result = _run(
+        [installed.invitebot, "chat", "--demo"],
+        cwd=empty_dir,
+        env=env,
+        input="/invite\n/quit\n",
+        timeout=60,
+    )
+    output = " ".join(result.stdout.split())
+    claimed = Words("es")(msg.CLAIMED, address="1 Demo Street", community="Demo HOA")
+    assert " ".join(claimed.split()) in output
+    assert Words("es")(msg.ASK_METHOD) in output
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def _free_port() -> int:
