@@ -9,6 +9,7 @@ directory; an editable install (``pip install -e .``) writes them beside the ``.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -16,6 +17,10 @@ from babel.messages.pofile import read_po
 from setuptools.command.build_py import build_py as _build_py
 
 CATALOGS = Path("bot") / "locales"
+SOURCE_KEY = "invitebot:source-sha256"
+"""A message every compiled catalog carries: the SHA-256 of the ``.po`` it was compiled from,
+by which ``bot/language.py`` knows the ``.mo`` is current (file times are no guide: pip does
+not keep them)."""
 
 
 def compile_catalogs(source: Path, target: Path) -> list[Path]:
@@ -23,8 +28,10 @@ def compile_catalogs(source: Path, target: Path) -> list[Path]:
     ``target``; the ``.mo`` paths written."""
     written = []
     for po in sorted((source / CATALOGS).glob("*/LC_MESSAGES/*.po")):
+        written_po = po.read_bytes()
         with po.open("rb") as text:
             catalog = read_po(text, locale=po.parent.parent.name, abort_invalid=True)
+        catalog.add(SOURCE_KEY, hashlib.sha256(written_po).hexdigest())
         mo = target / po.relative_to(source).with_suffix(".mo")
         mo.parent.mkdir(parents=True, exist_ok=True)
         with mo.open("wb") as compiled:

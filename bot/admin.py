@@ -22,7 +22,7 @@ from typing import ParamSpec, TypeVar
 from .contacts import ContactError, normalise_contact, normalise_name, normalise_text
 from .domain import Community, Household
 from .history import access_code_reset
-from .language import zone_named
+from .language import iana_name, zone_named
 from .ports import Clock, UnitOfWork, UnitOfWorkFactory
 from .secrets import hash_access_code, new_access_code, normalise_access_code
 
@@ -205,14 +205,13 @@ def checked_timezone(text: str) -> str:
     """An IANA time zone name as the board typed it (``America/Los_Angeles``), checked:
     :class:`InvalidInput` for anything else (``PST``, ``Pacific``, a typo)."""
     try:
-        zone_named(text)
+        zone_named(text)  # a name that is listed and can be loaded
+        return iana_name(text)
     except ValueError as error:
         raise InvalidInput(
             f"{error}. The list: https://en.wikipedia.org/wiki/List_of_tz_database_time_zones",
             reason="timezone",
         ) from None
-    cleaned = text.strip()
-    return "UTC" if cleaned.upper() == "UTC" else cleaned
 
 
 async def set_timezone(

@@ -86,7 +86,7 @@ async def _locked_household(
 
 
 def _hoa(community: Community, fallback: str) -> str:
-    return community.contact or fallback or "your HOA board"
+    return community.contact or fallback or msg.YOUR_HOA_BOARD
 
 
 async def deactivate_household(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from . import messages as msg
 from .domain import Limits
 from .language import DEFAULT_LANGUAGE, Words, language_of, zone_or_default
 from .ports import Clock
@@ -17,7 +18,9 @@ class CoreContext:
     secret_key: bytes
     public_base_url: str = "http://localhost:8000"
     region: str = "US"
-    hoa_contact: str = "your HOA board"
+    hoa_contact: str = msg.YOUR_HOA_BOARD
+    """How residents reach the HOA board (``INVITEBOT_HOA_CONTACT``); by default a sentence
+    of the catalogs, read in each reader's language."""
     limits: Limits = field(default_factory=Limits)
     telegram_bot_username: str = ""
     """The Telegram bot's @username (without the @), for ``t.me`` links in texts; "" when

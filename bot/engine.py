@@ -25,11 +25,12 @@ from .flows.history import HistoryFlow
 from .flows.household import HomeView, HouseholdFlow
 from .flows.invite import CONTACT, DUPLICATE, EDIT, METHOD, NAME, SUMMARY, InviteFlow
 from .flows.join import JOIN, JoinFlow
-from .flows.language import LanguageFlow, reader_language
+from .flows.language import LanguageFlow, reader_language, remember_language, words_of
 from .flows.members import RENAME, MembersFlow
 from .intake import Inbound
 from .invitations import who_is
 from .join import find_token
+from .language import Words
 from .ports import UnitOfWorkFactory
 from .replies import Actor, Event, EventKind, Reply
 from .rules import Refused
@@ -121,7 +122,7 @@ class Engine:
             if inbound is not None:
                 await intake.check_turn(uow, inbound)
             who = await who_is(uow, actor)
-            language = await reader_language(uow, conversation, actor, who.member)
+            language = reader_language(conversation, actor, who.member)
             words = self.ctx.words(language, who.timezone)
             turn = Turn(uow=uow, actor=actor, conversation=conversation, who=who, words=words)
             try:
@@ -131,6 +132,7 @@ class Engine:
                 # again with the same words.
                 await uow.rollback()
                 return [Reply(words.say(refusal.say))]
+            await remember_language(uow, conversation, actor, who.member)
             conversation.updated_at = self.ctx.clock.now()
             await uow.conversations.save(conversation)
             if update is not None:
@@ -145,6 +147,13 @@ class Engine:
         committed, so it never disturbs a step another process is taking."""
         async with self.uow_factory() as uow:
             return await self.household.home(uow, actor)
+
+    async def words_for(self, actor: Actor) -> Words:
+        """The person's words (their language and zone) for what an adapter says itself
+        around the engine's replies (a modal's title, a usage line). Read-only."""
+        async with self.uow_factory() as uow:
+            _, words = await words_of(uow, self.ctx, actor)
+            return words
 
     async def _step(self, turn: Turn, event: Event) -> list[Reply]:
         if event.kind is EventKind.COMMAND:

@@ -156,6 +156,7 @@ def _reply_data(reply: Reply) -> dict[str, Any]:
         "text": reply.text,
         "buttons": [_button_data(button) for button in reply.buttons],
         "link": reply.link,
+        "link_label": reply.link_label,
         "replace_previous": reply.replace_previous,
         "title": reply.title,
         "fields": [list(pair) for pair in reply.fields],
@@ -185,6 +186,7 @@ def _reply_of(data: dict[str, Any]) -> Reply:
         text=data["text"],
         buttons=tuple(_button_of(item) for item in data["buttons"]),
         link=data["link"],
+        link_label=data.get("link_label", ""),  # stored before the label was
         replace_previous=data["replace_previous"],
         title=data["title"],
         fields=tuple((name, value) for name, value in data["fields"]),

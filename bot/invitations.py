@@ -179,7 +179,8 @@ async def _queue_invitation_message(
         "link": ctx.link_for(token),
         "token": token,
         "expires": words.when(invitation.expires_at),
-        "hoa": (community.contact if community else "") or ctx.hoa_contact,
+        # Translated now: the email's templates read it from the outbox row, as text.
+        "hoa": str(words.field((community.contact if community else "") or ctx.hoa_contact)),
     }
     is_sms = invitation.method is Method.SMS
     now = ctx.clock.now()

@@ -84,5 +84,5 @@ async def check_active(uow: UnitOfWork, household: Household, *, hoa: str = "") 
     if household.deactivated_at is None:
         return
     community = await uow.communities.get(household.community_id)
-    contact = (community.contact if community else "") or hoa or "your HOA board"
+    contact = (community.contact if community else "") or hoa or msg.YOUR_HOA_BOARD
     raise Refused(msg.HOUSEHOLD_INACTIVE, address=household.address, hoa=contact)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import hashlib
 import io
 import re
 from collections.abc import Mapping
@@ -91,21 +92,35 @@ def language_name(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-def zone_named(name: str) -> tzinfo:
-    """The IANA time zone called ``name`` (``"America/Los_Angeles"``); ``ValueError`` with a
-    sentence a board member can act on when there is none such."""
+_NOT_PLACES = ("Etc/", "SystemV/", "posix/", "right/")
+"""Zone names that name no place: fixed offsets and old system aliases."""
+
+
+def iana_name(name: str) -> str:
+    """``name`` as an IANA time zone name of a place (``America/Los_Angeles``), or ``UTC``;
+    ``ValueError``, with a sentence a board member can act on, for anything else: an
+    abbreviation (``EST`` is a zone without summer time, so New York would be an hour off
+    half the year; ``PST`` is none), a fixed offset, ``localtime``, a typo."""
     cleaned = name.strip()
     if cleaned.upper() == "UTC":
-        return ZoneInfo("UTC")
-    if not cleaned or cleaned not in _zone_names():
+        return "UTC"
+    if "/" not in cleaned or cleaned.startswith(_NOT_PLACES) or cleaned not in _zone_names():
         raise ValueError(
-            f"{name!r} is not an IANA time zone name, such as America/New_York or "
+            f"{name[:80]!r} is not an IANA time zone name, such as America/New_York or "
             "America/Los_Angeles"
         )
+    return cleaned
+
+
+def zone_named(name: str) -> tzinfo:
+    """The time zone :func:`iana_name` accepts ``name`` as (UTC needs no zone data)."""
+    cleaned = iana_name(name)
+    if cleaned == "UTC":
+        return UTC
     try:
         return ZoneInfo(cleaned)
     except (ZoneInfoNotFoundError, ValueError) as error:  # pragma: no cover (listed yet absent)
-        raise ValueError(f"the time zone {name!r} can't be loaded on this machine") from error
+        raise ValueError(f"the time zone {cleaned!r} can't be loaded on this machine") from error
 
 
 def zone_or_default(name: str, default: str = "UTC") -> tzinfo:
@@ -118,12 +133,17 @@ def zone_or_default(name: str, default: str = "UTC") -> tzinfo:
                 return zone_named(candidate)
             except ValueError:
                 continue
-    return zone_named("UTC")
+    return UTC
 
 
 @functools.cache
 def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+SOURCE_KEY = "invitebot:source-sha256"
+"""The message a compiled catalog carries with the SHA-256 of its ``.po`` (see
+``build_catalogs.py``)."""
 
 
 @functools.cache
@@ -134,10 +154,13 @@ def _translations(language: str) -> gettext.NullTranslations:
         return gettext.NullTranslations()
     folder = LOCALES / language / "LC_MESSAGES"
     po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+    text = po.read_bytes()
+    if mo.exists():
         with mo.open("rb") as compiled:
-            return gettext.GNUTranslations(compiled)
-    with po.open("rb") as source:
+            translations = gettext.GNUTranslations(compiled)
+        if translations.gettext(SOURCE_KEY) == hashlib.sha256(text).hexdigest():
+            return translations
+    with io.BytesIO(text) as source:
         catalog = read_po(source, locale=language, domain=DOMAIN)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)

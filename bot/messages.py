@@ -500,6 +500,8 @@ LANGUAGE_UNKNOWN = N_("I don't speak “{language}” yet. Please choose one of 
 BTN_LANGUAGE_AUTO = N_("My app's language")
 
 # Help
+# TRANSLATORS: who to ask ({hoa}) when the board named no contact.
+YOUR_HOA_BOARD = N_("your HOA board")
 # TRANSLATORS: who to ask, in HELP's "Contact {hoa}": "Oak Ridge HOA at board@oakridge.org".
 HOA_AT = N_("{community} at {contact}")
 HELP = N_(

@@ -69,7 +69,7 @@ KEYWORDS = {
         help=frozenset({"AYUDA"}),
     ),
 }
-"""Every language's keywords (``tests/unit/test_sms_keywords.py`` checks that none means one
+"""Every language's keywords (``tests/unit/test_sms_inbound.py`` checks that none means one
 thing in one language and another in the other)."""
 
 ACCEPT_WORDS = frozenset().union(*(k.accept for k in KEYWORDS.values()))
@@ -78,6 +78,9 @@ WRONG_WORDS = frozenset().union(*(k.wrong for k in KEYWORDS.values()))
 OPT_OUT_WORDS = frozenset().union(*(k.opt_out for k in KEYWORDS.values()))
 OPT_IN_WORDS = frozenset().union(*(k.opt_in for k in KEYWORDS.values()))
 HELP_WORDS = frozenset().union(*(k.help for k in KEYWORDS.values()))
+
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+"""Fullwidth ASCII (U+FF01 to U+FF5E) to ASCII."""
 
 _KEYWORD = re.compile(r"^([A-Z]+)(?:\s*#?\s*(\d{1,3}))?$")
 
@@ -106,9 +109,11 @@ class Keyword:
 def parse_keyword(body: str) -> Keyword | None:
     """``" join 2! "`` → ``Keyword("JOIN", 2)``, ``"¡Sí!"`` → ``Keyword("SI")``; anything
     that is not one word (and an optional number) → ``None``."""
+    # Accents go (NFD, then the marks), and fullwidth letters become ASCII (a phone's
+    # keyboard in CJK mode); compatibility characters do not ("№" is no "No").
     folded = "".join(
         char
-        for char in unicodedata.normalize("NFKD", body[:MAX_BODY])
+        for char in unicodedata.normalize("NFD", body[:MAX_BODY]).translate(_FULLWIDTH)
         if not unicodedata.combining(char)
     )
     cleaned = " ".join(folded.split()).upper().lstrip("¡¿ ").rstrip(".!?,;:)( ")

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from bot import messages as msg
 from bot.context import CoreContext, SystemClock
 from bot.domain import Channel, Route
 from bot.ports import Clock
@@ -106,6 +107,13 @@ async def check_reachable(settings: Settings, database: Database) -> None:
     _refuse_a_newer_schema(await _reached(settings, database.unknown_revisions()))
 
 
+def hoa_contact(settings: Settings) -> str:
+    """``INVITEBOT_HOA_CONTACT``; left at its default, the catalogs' sentence for it, so each
+    reader reads it in their language ("your HOA board", "la junta de su HOA")."""
+    default = Settings.model_fields["hoa_contact"].default
+    return msg.YOUR_HOA_BOARD if settings.hoa_contact == default else settings.hoa_contact
+
+
 def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreContext:
     return CoreContext(
         clock=clock or SystemClock(),
@@ -113,7 +121,7 @@ def core_context(settings: Settings, *, clock: Clock | None = None) -> CoreConte
         public_base_url=settings.public_base_url,
         region=settings.default_region,
         default_timezone=settings.default_timezone,
-        hoa_contact=settings.hoa_contact,
+        hoa_contact=hoa_contact(settings),
         limits=settings.limits,
         telegram_bot_username=(settings.telegram_bot_username or "").strip().lstrip("@"),
     )

@@ -31,6 +31,8 @@ def household_deactivate(ctx: typer.Context, community: Community, address: Addr
     """Deactivate a household: open invitations cancelled, no inviting, the code stopped."""
     from bot import board
 
+    from .bootstrap import hoa_contact
+
     settings = load_settings()
     done = _run(
         ctx,
@@ -40,7 +42,7 @@ def household_deactivate(ctx: typer.Context, community: Community, address: Addr
             community_name=community,
             address=address,
             clock=clock,
-            hoa_contact=settings.hoa_contact,
+            hoa_contact=hoa_contact(settings),
         ),
     )
     invitations = "invitation" if done.cancelled == 1 else "invitations"
@@ -105,6 +107,8 @@ def member_remove(
     """Remove a member from a household (the member and the head are told)."""
     from bot import board
 
+    from .bootstrap import hoa_contact
+
     settings = load_settings()
     done = _run(
         ctx,
@@ -115,7 +119,7 @@ def member_remove(
             address=address,
             name=name,
             clock=clock,
-            hoa_contact=settings.hoa_contact,
+            hoa_contact=hoa_contact(settings),
         ),
     )
     _out().print(

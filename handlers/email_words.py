@@ -31,7 +31,8 @@ def email_helpers(language: str) -> dict[str, Any]:
         return words(sentence, **fields)
 
     def say_html(sentence: str, /, **fields: object) -> Markup:
-        return Markup(escape(words(sentence))).format(**fields)
+        shown = {k: v if isinstance(v, Markup) else words.field(v) for k, v in fields.items()}
+        return Markup(escape(words(sentence))).format(**shown)
 
     def bdi(text: str) -> Markup:
         return Markup("<bdi>{}</bdi>").format(text)

@@ -332,10 +332,10 @@ class Settings(BaseSettings):
     @field_validator("default_timezone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
-        from bot.language import zone_named
+        from bot.language import iana_name, zone_named
 
-        zone_named(value)  # ValueError: not an IANA name
-        return "UTC" if value.strip().upper() == "UTC" else value.strip()
+        zone_named(value)  # ValueError: not an IANA name, or not on this machine
+        return iana_name(value)
 
     @field_validator("default_region")
     @classmethod

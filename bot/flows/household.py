@@ -19,14 +19,13 @@ from ..invitations import (
     link_of,
     managed_invitation,
     resend_invitation,
-    who_is,
 )
 from ..language import ENGLISH, Words
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Confirm, Reply, Style
 from ..rules import Refused
 from .common import Flow, Handler, Turn, sent_text
-from .language import chosen_language
+from .language import words_of
 from .members import (
     HISTORY_PAYLOAD,
     head_cards,
@@ -73,20 +72,13 @@ class HouseholdFlow(Flow):
 
     async def home(self, uow: UnitOfWork, actor: Actor) -> HomeView:
         """The ``/household`` cards, with their buttons for a head; for someone in no
-        household, how to join. Reads only: no conversation is loaded or saved."""
-        who = await who_is(uow, actor)
-        # Read, not locked: a step another process is taking may be changing it.
-        conversation = await uow.conversations.get(platform=actor.platform, user_id=actor.user_id)
-        if conversation is None:
-            conversation = Conversation(platform=actor.platform, user_id=actor.user_id)
-        language = chosen_language(conversation, actor) or (
-            who.member.language if who.member else ""
-        )
-        words = self.ctx.words(language, who.timezone)
+        household, how to join. Reads only: no conversation is locked or saved."""
+        who, words = await words_of(uow, self.ctx, actor)
         if who.member is None or who.household is None:
             return HomeView(
                 replies=(Reply(words(msg.NOT_IN_HOUSEHOLD)),), is_head=False, words=words
             )
+        conversation = Conversation(platform=actor.platform, user_id=actor.user_id)
         turn = Turn(uow=uow, actor=actor, conversation=conversation, who=who, words=words)
         cards = await self._cards(turn, who.household, with_buttons=who.is_head)
         return HomeView(replies=tuple(cards), is_head=who.is_head, words=words)
@@ -120,7 +112,11 @@ class HouseholdFlow(Flow):
                         link_label=turn.words(msg.COPY_LINK_BUTTON),
                     ),
                     # The invitation page serves a QR code of the link while it is open.
-                    Reply(turn.words(msg.COPY_QR, name=name), link=f"{link}/qr.png"),
+                    Reply(
+                        turn.words(msg.COPY_QR, name=name),
+                        link=f"{link}/qr.png",
+                        link_label=turn.words(msg.COPY_LINK_BUTTON),
+                    ),
                 ]
             if status is InvitationStatus.EXPIRED:
                 return [Reply(turn.words(msg.COPY_EXPIRED, name=name))]

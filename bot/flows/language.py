@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 
 from .. import messages as msg
+from ..context import CoreContext
 from ..domain import Conversation, Member
+from ..invitations import who_is
 from ..language import DEFAULT_LANGUAGE, LANGUAGES, Words, language_name, language_of
 from ..ports import UnitOfWork
 from ..replies import Actor, Button, Reply
+from ..rules import Who
 from .common import Flow, Turn
 
 AUTO = "auto"
@@ -39,16 +42,33 @@ def chosen_language(conversation: Conversation, actor: Actor) -> str:
     return conversation.language or language_of(actor.language) or ""
 
 
-async def reader_language(
+def reader_language(conversation: Conversation, actor: Actor, member: Member | None) -> str:
+    """The language a person reads this step in (see the module's docstring)."""
+    told = chosen_language(conversation, actor)
+    return told or (member.language if member is not None else "") or DEFAULT_LANGUAGE
+
+
+async def remember_language(
     uow: UnitOfWork, conversation: Conversation, actor: Actor, member: Member | None
-) -> str:
-    """The language a person reads this step in (see the module's docstring). A member's
-    language follows what they said, so notifications to them are written in it."""
+) -> None:
+    """After a step, before its commit: a member's language follows what they said (their
+    ``/language`` choice, else their app's), so what they are told later is written in it.
+    Only that column is written, and only when it changes; after the step, so the member's
+    row is locked after the household's, as every change to a household does."""
     told = chosen_language(conversation, actor)
     if member is not None and told and member.language != told:
         await uow.members.set_language(member.id, told)
         member.language = told
-    return told or (member.language if member is not None else "") or DEFAULT_LANGUAGE
+
+
+async def words_of(uow: UnitOfWork, ctx: CoreContext, actor: Actor) -> tuple[Who, Words]:
+    """Who the person is and their words, read only: their conversation is read, not locked
+    (a step another process is taking may be changing it), and nothing is written."""
+    who = await who_is(uow, actor)
+    conversation = await uow.conversations.get(platform=actor.platform, user_id=actor.user_id)
+    if conversation is None:
+        conversation = Conversation(platform=actor.platform, user_id=actor.user_id)
+    return who, ctx.words(reader_language(conversation, actor, who.member), who.timezone)
 
 
 class LanguageFlow(Flow):
@@ -81,7 +101,13 @@ class LanguageFlow(Flow):
 
     async def _choose(self, turn: Turn, code: str) -> list[Reply]:
         turn.conversation.language = code
-        language = await reader_language(turn.uow, turn.conversation, turn.actor, turn.who.member)
+        member = turn.who.member
+        if not code and member is not None:
+            # Back to the app's language: the member's is whatever the app says now ("" for
+            # an app that says none), not the choice they are leaving.
+            member.language = language_of(turn.actor.language) or ""
+            await turn.uow.members.set_language(member.id, member.language)
+        language = reader_language(turn.conversation, turn.actor, member)
         words = self.ctx.words(language, turn.who.timezone)
         turn.words = words
         sentence = msg.LANGUAGE_SET if code else msg.LANGUAGE_AUTO

@@ -280,13 +280,14 @@ class SlackAdapter:
         actor = await self.actor(user_id, display_name=string_at(body, "user_name"))
         typed = render.typed_text(string_at(body, "text"))
         event = command_event(string_at(body, "command"), typed)
-        words = self.engine.ctx.words(actor.language)
         if event is None:
+            words = await self.engine.words_for(actor)
             replies = [Reply(words(msg.SLACK_HOUSEHOLD_USAGE))]
         else:
             replies = await self.engine.handle(actor, event, inbound=current_inbound())
         # After the step: one that came early is taken again, and would say it again.
         if body.get("channel_id") != actor.chat_id and string_at(body, "response_url"):
+            words = await self.engine.words_for(actor)
             await self._respond(string_at(body, "response_url"), words(msg.SLACK_CONTINUE_IN_DM))
         await self.send(actor.chat_id, replies)
         await self.refresh_home(actor)
@@ -321,7 +322,7 @@ class SlackAdapter:
         if value:
             replies = await self.engine.handle(actor, Event.press(value), inbound=current_inbound())
         else:
-            replies = [Reply(self.engine.ctx.words(actor.language)(msg.INVALID_BUTTON))]
+            replies = [Reply((await self.engine.words_for(actor))(msg.INVALID_BUTTON))]
         container = mapping(body, "container")
         view = mapping(body, "view")
         if container.get("type") == "view" and view.get("type") == "home":
@@ -343,7 +344,7 @@ class SlackAdapter:
         trigger = string_at(body, "trigger_id")
         if any(reply.buttons for reply in replies):
             await self.send(actor.chat_id, replies)
-            in_dm = self.engine.ctx.words(actor.language)(msg.SLACK_INVITE_IN_DM)
+            in_dm = (await self.engine.words_for(actor))(msg.SLACK_INVITE_IN_DM)
             await self._open_modal(actor, trigger, [Reply(in_dm)], dm=False)
         else:
             await self._open_modal(actor, trigger, replies)
@@ -351,7 +352,7 @@ class SlackAdapter:
 
     async def _invalid(self, user_id: str) -> None:
         actor = await self.actor(user_id)
-        words = self.engine.ctx.words(actor.language)
+        words = await self.engine.words_for(actor)
         await self.send(actor.chat_id, [Reply(words(msg.INVALID_BUTTON))])
 
     async def _apologise(self, user_id: str) -> None:
@@ -433,7 +434,7 @@ class SlackAdapter:
         """Answer a press on the home tab in a modal; posted to the direct message instead
         when Slack refuses the modal (its trigger lasts three seconds)."""
         try:
-            view = render.modal_view(replies, words=self.engine.ctx.words(actor.language))
+            view = render.modal_view(replies, words=await self.engine.words_for(actor))
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as error:
             log.info("could not open a modal (%s): answering in the DM", _code(error))
@@ -447,7 +448,7 @@ class SlackAdapter:
             await self.client.views_update(
                 view_id=str(view.get("id", "")),
                 hash=view.get("hash"),
-                view=render.modal_view(replies, words=self.engine.ctx.words(actor.language)),
+                view=render.modal_view(replies, words=await self.engine.words_for(actor)),
             )
         except SlackApiError as error:
             log.info("could not update the modal (%s): answering in the DM", _code(error))

@@ -9,6 +9,7 @@ asked about again a few minutes later.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -22,6 +23,9 @@ KEEP_SECONDS = 3600.0
 """How long a person's locale is trusted before it is read again."""
 RETRY_SECONDS = 300.0
 """How long after a failed read it is tried again."""
+WAIT_SECONDS = 1.0
+"""How long a message waits for Slack's answer before it goes on in the default language: a
+home tab's press must be answered within three seconds."""
 SIZE = 10_000
 """People remembered at most (the oldest go first)."""
 
@@ -38,7 +42,9 @@ class SlackLocales:
         if known is not None and known[1] > now:
             return known[0]
         try:
-            answer = await self.client.users_info(user=user_id, include_locale=True)
+            answer = await asyncio.wait_for(
+                self.client.users_info(user=user_id, include_locale=True), WAIT_SECONDS
+            )
             user = answer.get("user")
             locale = user.get("locale") if isinstance(user, dict) else None
             found, keep = (locale if isinstance(locale, str) else "")[:35], KEEP_SECONDS

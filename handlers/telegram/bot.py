@@ -204,7 +204,11 @@ class TelegramAdapter:
                 return  # maybe another bot's command
         elif me.username is None or addressed_to.lower() != me.username.lower():
             return
-        words = self.engine.ctx.words((message.from_user and message.from_user.language_code) or "")
+        sender = message.from_user  # none for an anonymous admin or a channel's post
+        if sender is None:
+            words = self.engine.ctx.words("")
+        else:
+            words = await self.engine.words_for(actor_of(sender, sender.id))
         markup = None
         if me.username:
             # A deep link that runs the command once the private chat opens (?start=invite).

@@ -7,6 +7,7 @@ fails here (README.md, "Languages", says how to update them).
 
 from __future__ import annotations
 
+import hashlib
 import string
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
+import build_catalogs
 from bot import language
 from bot import messages as msg
 from bot.language import ENGLISH, LANGUAGES, Words, accepted_language, language_of, zone_named
@@ -281,6 +283,10 @@ def test_iana_zone_names(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
+        "EST",  # a zone without summer time: New York would be an hour off half the year
+        "localtime",
+        "Factory",
+        "Etc/GMT+5",
         "",
         "Pacific",
         "PST",
@@ -297,3 +303,29 @@ def test_other_zone_names_are_refused_with_a_sentence(name: str) -> None:
 
 def test_zoneinfo_is_what_the_zone_is() -> None:
     assert zone_named("America/Los_Angeles") == ZoneInfo("America/Los_Angeles")
+
+
+def test_a_compiled_catalog_is_read_only_while_it_matches_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip keeps no file times, so the .mo carries its .po's hash: a current .mo is read, a
+    .po changed since (a translator trying a change) is read as it is."""
+    assert language.SOURCE_KEY == build_catalogs.SOURCE_KEY  # the build's and the reader's
+    folder = tmp_path / "bot" / "locales" / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = folder / "invitebot.po"
+    po.write_bytes((ROOT / "bot" / "locales" / "es" / "LC_MESSAGES" / "invitebot.po").read_bytes())
+    compile_catalogs(tmp_path, tmp_path)
+    monkeypatch.setattr(language, "LOCALES", tmp_path / "bot" / "locales")
+    language._translations.cache_clear()
+    try:
+        compiled = language._translations("es")
+        digest = compiled.gettext(language.SOURCE_KEY)
+        assert digest == hashlib.sha256(po.read_bytes()).hexdigest()  # the .mo was read
+        before = Words("es")(msg.ASK_NAME)
+        po.write_bytes(po.read_bytes().replace(before.encode(), b"Nombre completo, por favor"))
+        language._translations.cache_clear()
+        assert language._translations("es").gettext(language.SOURCE_KEY) == language.SOURCE_KEY
+        assert Words("es")(msg.ASK_NAME) == "Nombre completo, por favor"
+    finally:
+        language._translations.cache_clear()

@@ -336,6 +336,13 @@ def test_spanish_keywords_are_read_without_accents_or_marks(body: str, word: str
     assert keyword is not None and keyword.word == word
 
 
+def test_fullwidth_letters_are_read_but_look_alikes_are_not() -> None:
+    fullwidth = parse_keyword("ＪＯＩＮ　２")
+    assert fullwidth is not None and (fullwidth.word, fullwidth.choice) == ("JOIN", 2)
+    for body in ("№ 2", "ⓝⓞ", "ℕ𝕠", "JOIN²"):
+        assert parse_keyword(body) is None, body
+
+
 async def test_parar_opts_out_like_stop(world: World) -> None:
     ana = await world.head()
     await invite_maria(world, ana)
