@@ -18,6 +18,7 @@ from .domain import (
     Role,
 )
 from .invitations import link_account, who_is
+from .language import language_of
 from .membership import tell_member, void_head_request
 from .ports import UnitOfWork
 from .replies import Actor
@@ -96,6 +97,7 @@ async def claim_household(uow: UnitOfWork, ctx: CoreContext, *, actor: Actor, co
             email=email if replaced is None else None,
             phone=phone if replaced is None else None,
             joined_at=now,
+            language=language_of(actor.language) or "",
         )
         await uow.members.add(head)
         await link_account(uow, actor=actor, member=head, now=now)

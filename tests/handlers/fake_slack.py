@@ -97,6 +97,8 @@ class FakeSlack:
     """Channels whose chat.postMessage and chat.update are never answered: the caller waits
     until it gives up or dies (the call is kept in :attr:`hung`, not in :attr:`calls`)."""
     hung: list[Call] = field(default_factory=list, init=False)
+    method_delays: dict[str, float] = field(default_factory=dict, init=False)
+    """Seconds a method takes to be answered (a slow Web API for that method alone)."""
     locales: dict[str, str] = field(default_factory=dict, init=False)
     """Each user's Slack locale, as ``users.info`` with ``include_locale`` gives it
     (``en-US`` for a user not named here)."""
@@ -253,6 +255,8 @@ class FakeSlack:
         params = await _params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         token = token or str(params.pop("token", ""))
+        if self.method_delays.get(method):
+            await asyncio.sleep(self.method_delays[method])
         if method in ("chat.postMessage", "chat.update"):
             if str(params.get("channel")) in self.hung_channels:
                 with self._lock:

@@ -881,3 +881,12 @@ async def test_a_locale_slack_will_not_give_reads_english(site: Site) -> None:
     site.fake.fail_next("users.info", "missing_scope")
     await head(site)
     assert site.last_text(ANA).startswith("🏠 You are now the head")
+
+
+async def test_a_slow_locale_is_not_waited_for(site: Site) -> None:
+    """A home tab's press must be answered within three seconds: Slack's users.info gets one."""
+    site.fake.locales[ANA] = "es-LA"
+    site.fake.method_delays["users.info"] = 5.0
+    await head(site)
+    # English: the step went on without the locale (waited for, it would be Spanish).
+    assert site.last_text(ANA).startswith("🏠 You are now the head")

@@ -145,6 +145,7 @@ def test_replies_come_back_as_they_were_stored() -> None:
                 ),
             ),
             link="https://hoa.example/i/tok",
+            link_label="📋 Copiar enlace",
             replace_previous=True,
             title="Summary",
             fields=(("Name", "María Ruiz"), ("Email", "maria@example.com")),

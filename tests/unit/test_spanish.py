@@ -230,3 +230,47 @@ def test_language_names_are_their_own() -> None:
     assert language_name("en") == "English"
     assert language_name("es") == "Español"
     assert zone_named("America/Los_Angeles").utcoffset(datetime(2026, 7, 1)) is not None
+
+
+async def test_a_members_language_follows_what_they_say_and_auto_clears_it(world: World) -> None:
+    ana = await world.head(language="es")
+    assert await language_of_member(world) == "es"  # the app's, written after her first step
+    await ana.say("/language en")
+    assert await language_of_member(world) == "en"
+    quiet = world.person("ana", "Ana")  # the same account, now from an app that says nothing
+    await quiet.say("/language auto")
+    assert await language_of_member(world) == ""  # nothing chosen, nothing said: the default
+    await quiet.say("/help")
+    assert EN(msg.HELP, hoa="Oak Ridge HOA at board@oakridge.example") in quiet.text
+
+
+async def test_a_refused_step_does_not_write_the_language(world: World) -> None:
+    ana = await world.head()
+    spanish = world.person("ana", "Ana", language="es")
+    await spanish.press_payload("card:cancel:" + "0" * 32)  # not her invitation: refused
+    assert ES(msg.NOT_YOUR_INVITATION) in spanish.text
+    assert await language_of_member(world) == ""
+    await spanish.say("/help")
+    assert await language_of_member(world) == "es"
+    assert ana.actor.language == ""
+
+
+async def language_of_member(world: World) -> str:
+    async with world.uow_factory() as uow:
+        identity = await uow.identities.get(platform="console", external_id="ana")
+        assert identity is not None
+        member = await uow.members.get(identity.member_id)
+        assert member is not None
+        return member.language
+
+
+def test_the_default_hoa_contact_reads_in_each_language() -> None:
+    from bot.context import CoreContext
+    from handlers.bootstrap import hoa_contact
+    from handlers.settings import Settings
+
+    default = CoreContext(clock=FakeClock(), secret_key=b"k" * 32).hoa_contact
+    assert EN(msg.BAD_ACCESS_CODE, hoa=default).endswith("ask your HOA board for a new one.")
+    assert "your HOA board" not in ES(msg.BAD_ACCESS_CODE, hoa=default)
+    assert hoa_contact(Settings()) == msg.YOUR_HOA_BOARD
+    assert hoa_contact(Settings(hoa_contact="board@oakridge.example")) == "board@oakridge.example"
