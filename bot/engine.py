@@ -143,8 +143,9 @@ class Engine:
     async def household_home(self, actor: Actor) -> HomeView:
         """What the person's household page shows (a Slack home tab): the ``/household``
         cards, with their buttons for a head; for someone in no household, how to join.
-        Read-only: the person's conversation is neither loaded nor saved, and nothing is
-        committed, so it never disturbs a step another process is taking."""
+        Read-only: the person's conversation is read (for their language), not locked nor
+        saved, and nothing is committed, so it never disturbs a step another process is
+        taking."""
         async with self.uow_factory() as uow:
             return await self.household.home(uow, actor)
 
