@@ -202,7 +202,7 @@ def community_add(
         ),
     )
     zone = community.timezone or f"{settings.default_timezone} (the default)"
-    _out().print(f"Community [bold]{escape(community.name)}[/] created, in {escape(zone)} time.")
+    _out().print(f"Community [bold]{escape(community.name)}[/] created. Time zone: {escape(zone)}.")
 
 
 @community_app.command("list")

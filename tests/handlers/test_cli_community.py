@@ -160,7 +160,7 @@ def zone_of(board: Board, name: str) -> str:
 def test_a_community_is_added_in_its_time_zone_and_set_to_another(board: Board) -> None:
     added = board("community", "add", "Maple Grove", "--timezone", "America/Los_Angeles")
     assert added.exit_code == 0, added.output
-    assert "in America/Los_Angeles time" in added.stdout
+    assert "Time zone: America/Los_Angeles." in added.stdout
     assert zone_of(board, "Maple Grove") == "America/Los_Angeles"
     # Without one: the server's default (INVITEBOT_DEFAULT_TIMEZONE, UTC here).
     assert zone_of(board, "Oak Ridge HOA") == ""

@@ -702,7 +702,7 @@ def test_the_home_tab_never_outgrows_slacks_limit() -> None:
     cards = [
         Reply(f"card {n}", buttons=(Button("Resend", f"card:resend:{n:032x}"),)) for n in range(60)
     ]
-    view = render.home_view(cards, can_invite=True)
+    view = render.home_view(cards, can_invite=True, words=Words("en"))
     assert len(view["blocks"]) <= render.MAX_VIEW_BLOCKS
     assert view["blocks"][-1]["type"] == "context"
     assert render.escape(msg.SLACK_HOME_MORE) in json.dumps(view["blocks"][-1])
@@ -777,8 +777,10 @@ async def test_what_the_adapter_renders_at_its_largest_slack_takes(fake: FakeSla
     )
     await client.chat_postMessage(channel=dm_of(ANA), **render.message(huge))
     cards = [Reply(f"card {n}" * 400, title="c" * 300, buttons=many[:3]) for n in range(80)]
-    await client.views_publish(user_id=ANA, view=render.home_view(cards, can_invite=True))
-    await client.views_open(trigger_id="1.2.3", view=render.modal_view(cards))
+    await client.views_publish(
+        user_id=ANA, view=render.home_view(cards, can_invite=True, words=Words("en"))
+    )
+    await client.views_open(trigger_id="1.2.3", view=render.modal_view(cards, words=Words("en")))
     assert [c.method for c in fake.calls] == ["chat.postMessage", "views.publish", "views.open"]
 
 

@@ -26,6 +26,7 @@ from bot.domain import (
     Route,
 )
 from bot.handover import request_buttons
+from bot.language import ENGLISH
 from bot.replies import NOTICE_BUTTONS, Button, notice_data
 from handlers.telegram.bot import make_bot
 from handlers.telegram.render import pack_payload, unpack_payload
@@ -610,7 +611,7 @@ async def test_the_chat_sender_renders_a_notices_buttons_and_nothing_else(
     sender = TelegramChatSender(make_bot(fake.token, api_base=fake.url))
     household_id = "a" * 32
     try:
-        await sender.send(notice(notice_data(request_buttons(household_id))))
+        await sender.send(notice(notice_data(request_buttons(ENGLISH, household_id))))
         # A line that is not a button is left out; no buttons at all: plain text, as before.
         await sender.send(notice({NOTICE_BUTTONS: "not a button\nOops||"}))
         await sender.send(notice({}))
@@ -631,10 +632,10 @@ async def test_the_chat_sender_renders_a_notices_buttons_and_nothing_else(
         # Telegram's refusals map as they always did, buttons or not.
         fake.fail_next("sendMessage", "Forbidden: bot was blocked by the user", 403)
         with pytest.raises(PermanentDeliveryError):
-            await sender.send(notice(notice_data(request_buttons(household_id))))
+            await sender.send(notice(notice_data(request_buttons(ENGLISH, household_id))))
         fake.fail_next("sendMessage", "Internal Server Error", 500)
         with pytest.raises(DeliveryError) as failed:
-            await sender.send(notice(notice_data(request_buttons(household_id))))
+            await sender.send(notice(notice_data(request_buttons(ENGLISH, household_id))))
         assert not isinstance(failed.value, PermanentDeliveryError)
     finally:
         await sender.close()

@@ -167,8 +167,9 @@ async def test_serve_with_polling_publishes_the_menu_and_answers(
         async with app.router.lifespan_context(app):
             fake.push_update(message_update(ANA, "/start"))
             await until(lambda: bool(fake.calls_of("sendMessage")))
-        [menu] = fake.calls_of("setMyCommands")
-        assert menu.params["scope"] == {"type": "all_private_chats"}
+        menus = fake.calls_of("setMyCommands")  # English for everyone, then Spanish
+        assert [m.params.get("language_code") for m in menus] == [None, "es"]
+        assert all(m.params["scope"] == {"type": "all_private_chats"} for m in menus)
         [welcome] = fake.calls_of("sendMessage")
         assert welcome.params["text"] == msg.WELCOME_START
 

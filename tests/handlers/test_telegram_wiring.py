@@ -112,8 +112,9 @@ def test_set_webhook_registers_the_endpoint_and_the_menu(
     assert fake.webhook["secret_token"] == "webhook-secret-0123456789"
     assert fake.webhook["allowed_updates"] == ["message", "callback_query", "chat_join_request"]
     assert fake.webhook["drop_pending_updates"] == "false"
-    [menu] = fake.calls_of("setMyCommands")
+    menu, spanish = fake.calls_of("setMyCommands")
     assert "invite" in [c["command"] for c in menu.params["commands"]]
+    assert spanish.params["language_code"] == "es"
 
     shown = run_cli(fake, tmp_path, "info")
     assert shown.exit_code == 0, shown.output

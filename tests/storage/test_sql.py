@@ -185,6 +185,7 @@ def test_the_mapper_refuses_a_table_that_does_not_mirror_its_entity() -> None:
         created_at: datetime | None
         telegram_group: str
         slack_channel: str
+        timezone: str
 
     with pytest.raises(TypeError, match=r"missing columns \['title'\], extra columns \['name'\]"):
         RowMapper(Renamed, CommunityRow)
